@@ -1,0 +1,169 @@
+// Every setting jetq reads, in one place: read once from the environment, validated, passed in.
+// The README's settings table is this file in prose; keep them in step.
+import { z } from "zod";
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+
+const EnvSchema = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  JETQ_DATA_DIR: z.string().default("./.jetq"),
+  PORT: int(8080),
+  HOST: z.string().default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug", "silly"]).default("info"),
+
+  // JetStream topology
+  JETQ_REPLICAS: int(1, 1),
+  JETQ_MAX_DELIVER: int(5, 1),
+  JETQ_ACK_WAIT_MS: int(30_000, 1000),
+  JETQ_DUPLICATE_WINDOW_MS: int(120_000, 1000),
+  JETQ_FINISHED_TTL_S: int(7 * 24 * 3600, 1),
+  JETQ_DLQ_MAX_AGE_S: int(30 * 24 * 3600, 0),
+  JETQ_POOL: z.string().regex(/^[a-z0-9-]+$/).default("default"),
+
+  // API
+  JETQ_MAX_BODY_BYTES: int(1024 * 1024, 1024),
+  JETQ_MAX_UPLOAD_BYTES: int(1024 * 1024 * 1024, 1),
+  JETQ_MAX_UPLOAD_FILES: int(20, 1),
+
+  // Worker runtime
+  JETQ_CONCURRENCY: int(4, 1),
+  JETQ_TASK_TYPES: list(""),
+  JETQ_PRIORITY_WEIGHTS: z
+    .string()
+    .default("6,3,1")
+    .transform((v) => v.split(",").map((n) => Number(n)))
+    .refine((w) => w.length === 3 && w.every((n) => Number.isInteger(n) && n > 0), "three positive integers: high,normal,low"),
+  JETQ_BACKOFF_BASE_MS: int(1000, 0),
+  JETQ_BACKOFF_MAX_MS: int(5 * 60_000, 0),
+  JETQ_DEFAULT_TIMEOUT_S: int(600, 1),
+  JETQ_HARD_TIMEOUT_GRACE_MS: int(30_000, 0),
+  JETQ_SHUTDOWN_GRACE_MS: int(30_000, 0),
+  JETQ_WORKER_METRICS_PORT: int(9091, 0),
+  JETQ_PROGRESS_MIN_INTERVAL_MS: int(250, 0),
+
+  // Local worker pool behind `npm start` (the operator does the same in Kubernetes)
+  JETQ_START_NATS: bool(true),
+  JETQ_LOCAL_MIN_WORKERS: int(1, 0),
+  JETQ_LOCAL_MAX_WORKERS: int(4, 1),
+  JETQ_LOCAL_TARGET_BACKLOG: int(20, 1),
+  JETQ_LOCAL_POLL_MS: int(2000, 100),
+  JETQ_LOCAL_SCALE_DOWN_WINDOW_S: int(60, 0),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface JetqConfig {
+  natsUrl: string;
+  dataDir: string;
+  logLevel: Env["LOG_LEVEL"];
+  topology: TopologyConfig;
+  api: ApiConfig;
+  worker: WorkerConfig;
+  localPool: LocalPoolConfig;
+}
+
+export interface TopologyConfig {
+  replicas: number;
+  maxDeliver: number;
+  ackWaitMs: number;
+  duplicateWindowMs: number;
+  finishedTtlSeconds: number;
+  dlqMaxAgeSeconds: number;
+  pool: string;
+}
+
+export interface ApiConfig {
+  port: number;
+  host: string;
+  maxBodyBytes: number;
+  maxUploadBytes: number;
+  maxUploadFiles: number;
+}
+
+export interface WorkerConfig {
+  concurrency: number;
+  /** Task types this worker serves; empty means every registered type. */
+  taskTypes: string[];
+  priorityWeights: { high: number; normal: number; low: number };
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  defaultTimeoutSeconds: number;
+  hardTimeoutGraceMs: number;
+  shutdownGraceMs: number;
+  metricsPort: number;
+  progressMinIntervalMs: number;
+}
+
+export interface LocalPoolConfig {
+  startNats: boolean;
+  minWorkers: number;
+  maxWorkers: number;
+  targetBacklogPerWorker: number;
+  pollMs: number;
+  scaleDownWindowSeconds: number;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): JetqConfig {
+  // Empty strings mean "unset", as they do for most twelve-factor tools.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  const [high, normal, low] = e.JETQ_PRIORITY_WEIGHTS;
+  return {
+    natsUrl: e.NATS_URL,
+    dataDir: e.JETQ_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    topology: {
+      replicas: e.JETQ_REPLICAS,
+      maxDeliver: e.JETQ_MAX_DELIVER,
+      ackWaitMs: e.JETQ_ACK_WAIT_MS,
+      duplicateWindowMs: e.JETQ_DUPLICATE_WINDOW_MS,
+      finishedTtlSeconds: e.JETQ_FINISHED_TTL_S,
+      dlqMaxAgeSeconds: e.JETQ_DLQ_MAX_AGE_S,
+      pool: e.JETQ_POOL,
+    },
+    api: {
+      port: e.PORT,
+      host: e.HOST,
+      maxBodyBytes: e.JETQ_MAX_BODY_BYTES,
+      maxUploadBytes: e.JETQ_MAX_UPLOAD_BYTES,
+      maxUploadFiles: e.JETQ_MAX_UPLOAD_FILES,
+    },
+    worker: {
+      concurrency: e.JETQ_CONCURRENCY,
+      taskTypes: e.JETQ_TASK_TYPES,
+      priorityWeights: { high: high!, normal: normal!, low: low! },
+      backoffBaseMs: e.JETQ_BACKOFF_BASE_MS,
+      backoffMaxMs: e.JETQ_BACKOFF_MAX_MS,
+      defaultTimeoutSeconds: e.JETQ_DEFAULT_TIMEOUT_S,
+      hardTimeoutGraceMs: e.JETQ_HARD_TIMEOUT_GRACE_MS,
+      shutdownGraceMs: e.JETQ_SHUTDOWN_GRACE_MS,
+      metricsPort: e.JETQ_WORKER_METRICS_PORT,
+      progressMinIntervalMs: e.JETQ_PROGRESS_MIN_INTERVAL_MS,
+    },
+    localPool: {
+      startNats: e.JETQ_START_NATS,
+      minWorkers: e.JETQ_LOCAL_MIN_WORKERS,
+      maxWorkers: e.JETQ_LOCAL_MAX_WORKERS,
+      targetBacklogPerWorker: e.JETQ_LOCAL_TARGET_BACKLOG,
+      pollMs: e.JETQ_LOCAL_POLL_MS,
+      scaleDownWindowSeconds: e.JETQ_LOCAL_SCALE_DOWN_WINDOW_S,
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// Connects to NATS, makes sure the topology exists, and opens every handle the programs use.
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { TopologyConfig } from "./config.js";
+import type { Logger } from "./logger.js";
+import { TaskStateStore } from "./state-store.js";
+import { ensureTopology, TOPOLOGY, type EnsureOptions } from "./topology.js";
+
+export interface JetqConnection {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  state: TaskStateStore;
+  idempotency: KV;
+  workers: KV;
+  uploads: ObjectStore;
+  topology: TopologyConfig;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions extends EnsureOptions {
+  name: string;
+  logger?: Logger;
+}
+
+export async function connectJetq(natsUrl: string, topology: TopologyConfig, opts: ConnectOptions): Promise<JetqConnection> {
+  const nc = await connect({
+    servers: natsUrl.split(","),
+    name: opts.name,
+    // Keep trying for ever: a NATS restart must not take api or workers down with it.
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+    pingInterval: 10_000,
+  });
+  if (opts.logger) {
+    const log = opts.logger;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect" || s.type === "reconnect") log.warn(`nats ${s.type}`, { server: (s as { server?: string }).server });
+      }
+    })();
+  }
+  const js = jetstream(nc, { timeout: 10_000 });
+  const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+  await ensureTopology(nc, jsm, topology, opts);
+  const kvm = new Kvm(js);
+  const stateKv = await kvm.open(TOPOLOGY.stateBucket);
+  return {
+    nc,
+    js,
+    jsm,
+    state: new TaskStateStore(js, stateKv, topology.finishedTtlSeconds),
+    idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
+    workers: await kvm.open(TOPOLOGY.workersBucket),
+    uploads: await new Objm(js).open(TOPOLOGY.uploadsBucket),
+    topology,
+    close: async () => {
+      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+    },
+  };
+}

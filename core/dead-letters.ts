@@ -1,0 +1,143 @@
+// The dead-letter queue: one message per dead task on `jetq.dlq.<type>.<taskId>`, holding the
+// task, its last error and how it died. Entries are written by the worker's deadLetterMover
+// (from advisories) and inspected, replayed or discarded here.
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import type { JetqConnection } from "./connection.js";
+import { ApiError, notFound, type TaskError } from "./errors.js";
+import type { TaskMessage, TaskRecord } from "./task.js";
+import type { TaskQueue } from "./task-queue.js";
+import { dlqSubject, TOPOLOGY } from "./topology.js";
+
+export type DeathReason = "max_deliveries" | "terminated";
+
+export interface DeadLetter {
+  task: TaskMessage;
+  error: TaskError;
+  attempts: number;
+  reason: DeathReason;
+  deadLetteredAt: string;
+  /** Where the task lived on the work stream when it died. */
+  subject: string;
+  streamSeq: number;
+}
+
+export interface DeadLetterFilter {
+  type?: string;
+}
+
+export class DeadLetterQueue {
+  constructor(
+    private readonly conn: JetqConnection,
+    private readonly queue: TaskQueue,
+  ) {}
+
+  /** Adds (or replaces) a task's entry. The msgID makes a repeated advisory a no-op. */
+  async add(entry: DeadLetter): Promise<void> {
+    const h = natsHeaders();
+    h.set("Jetq-Task-Id", entry.task.id);
+    h.set("Jetq-Death-Reason", entry.reason);
+    await this.conn.js.publish(dlqSubject(entry.task.type, entry.task.id), JSON.stringify(entry), {
+      msgID: `dlq.${entry.task.id}.${entry.streamSeq}`,
+      headers: h,
+    });
+  }
+
+  async count(filter: DeadLetterFilter = {}): Promise<number> {
+    return (await this.subjects(filter)).length;
+  }
+
+  /** Entries, most recently dead first. */
+  async list(filter: DeadLetterFilter & { limit: number; offset: number }): Promise<{ items: DeadLetter[]; total: number }> {
+    const all = await this.entries(filter);
+    return { items: all.slice(filter.offset, filter.offset + filter.limit), total: all.length };
+  }
+
+  async get(taskId: string): Promise<DeadLetter> {
+    const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.dlqStream, { next_by_subj: `jetq.dlq.*.${taskId}`, seq: 1 }).catch(() => null);
+    if (!msg) throw notFound("dead-lettered task", taskId);
+    return msg.json<DeadLetter>();
+  }
+
+  /**
+   * Queues a dead task again with fresh attempts, under a new Nats-Msg-Id so dedupe lets it
+   * through, then removes its entry. Published before removal: a crash in between leaves a
+   * duplicate entry, never a lost task.
+   */
+  async retry(taskId: string): Promise<TaskRecord> {
+    const entry = await this.get(taskId);
+    const now = new Date().toISOString();
+    const fresh = (base: TaskRecord | TaskMessage, replays: number): TaskRecord => ({
+      id: base.id,
+      type: base.type,
+      payload: base.payload,
+      priority: base.priority,
+      maxAttempts: base.maxAttempts,
+      timeoutSeconds: base.timeoutSeconds,
+      createdAt: base.createdAt,
+      status: "queued",
+      attempts: 0,
+      progress: { percent: 0, message: `replayed from the dead-letter queue at ${now}` },
+      replays,
+    });
+    let stored = await this.conn.state.update(taskId, (r) => {
+      if (r.status !== "failed") throw new ApiError(409, "conflict", `task ${taskId} is ${r.status}, not failed`);
+      return fresh(r, (r.replays ?? 0) + 1);
+    });
+    if (!stored) {
+      // Its state record already expired: the dead-letter entry has all we need.
+      const record = fresh(entry.task, 1);
+      stored = { record, revision: await this.conn.state.create(record) };
+    }
+    await this.queue.publish(stored.record, stored.revision, `${taskId}.replay-${stored.record.replays}`);
+    await this.remove(taskId);
+    return stored.record;
+  }
+
+  /** Discards an entry; its state record stays `failed` until it expires. */
+  async delete(taskId: string): Promise<void> {
+    await this.get(taskId);
+    await this.remove(taskId);
+  }
+
+  async retryMany(filter: DeadLetterFilter): Promise<{ retried: string[]; errors: { id: string; message: string }[] }> {
+    const retried: string[] = [];
+    const errors: { id: string; message: string }[] = [];
+    for (const subject of await this.subjects(filter)) {
+      const id = subject.split(".")[3]!;
+      try {
+        await this.retry(id);
+        retried.push(id);
+      } catch (err) {
+        errors.push({ id, message: (err as Error).message });
+      }
+    }
+    return { retried, errors };
+  }
+
+  async deleteMany(filter: DeadLetterFilter): Promise<{ deleted: number }> {
+    const res = await this.conn.jsm.streams.purge(TOPOLOGY.dlqStream, { filter: filter.type ? `jetq.dlq.${filter.type}.*` : "jetq.dlq.>" });
+    return { deleted: res.purged };
+  }
+
+  private async remove(taskId: string) {
+    await this.conn.jsm.streams.purge(TOPOLOGY.dlqStream, { filter: `jetq.dlq.*.${taskId}` });
+  }
+
+  private async subjects(filter: DeadLetterFilter): Promise<string[]> {
+    const info = await this.conn.jsm.streams.info(TOPOLOGY.dlqStream, { subjects_filter: filter.type ? `jetq.dlq.${filter.type}.*` : "jetq.dlq.>" });
+    return Object.keys(info.state.subjects ?? {});
+  }
+
+  private async entries(filter: DeadLetterFilter): Promise<DeadLetter[]> {
+    const subjects = await this.subjects(filter);
+    const out: DeadLetter[] = [];
+    // Direct gets in bounded parallel batches: the DLQ is small by nature.
+    for (let i = 0; i < subjects.length; i += 64) {
+      const batch = await Promise.all(
+        subjects.slice(i, i + 64).map((s) => this.conn.jsm.direct.getMessage(TOPOLOGY.dlqStream, { last_by_subj: s }).catch(() => null)),
+      );
+      for (const m of batch) if (m) out.push(m.json<DeadLetter>());
+    }
+    return out.sort((a, b) => (a.deadLetteredAt < b.deadLetteredAt ? 1 : -1));
+  }
+}

@@ -1,0 +1,113 @@
+// TaskStateStore: task state records in a KV bucket, one key per task id. Writes are
+// compare-and-set on the key's revision, so a worker finishing a task can never overwrite a
+// cancel that landed in between, and two writers never silently lose each other's change.
+import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { KvWatchInclude, type KV, type KvEntry } from "@nats-io/kv";
+import { TOPOLOGY } from "./topology.js";
+import { isTerminal, type TaskRecord } from "./task.js";
+
+export class StaleRevisionError extends Error {
+  constructor(id: string) {
+    super(`task ${id} changed concurrently`);
+    this.name = "StaleRevisionError";
+  }
+}
+
+export interface StoredTask {
+  record: TaskRecord;
+  revision: number;
+}
+
+// JetStream's "wrong last sequence" (10071) and KV's "key exists" both mean: someone else wrote first.
+const isConflict = (err: unknown) =>
+  err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164 || /wrong last sequence/i.test(err.message));
+
+const encoder = new TextEncoder();
+
+export class TaskStateStore {
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly kv: KV,
+    /** Finished tasks expire after this long; queued and running ones never do. */
+    private readonly finishedTtlSeconds: number,
+  ) {}
+
+  /** Writes the first record of a task; fails with StaleRevisionError if the id exists. */
+  async create(record: TaskRecord): Promise<number> {
+    try {
+      return await this.kv.create(record.id, JSON.stringify(record));
+    } catch (err) {
+      if (isConflict(err) || /exists/i.test(String((err as Error).message))) throw new StaleRevisionError(record.id);
+      throw err;
+    }
+  }
+
+  async get(id: string): Promise<StoredTask | null> {
+    const entry = await this.kv.get(id);
+    return entry ? decodeEntry(entry) : null;
+  }
+
+  /**
+   * Writes a record if the key is still at `expectedRevision`. Published straight to the bucket's
+   * subject (which is what kv.put does) so that terminal records can carry a per-message TTL.
+   */
+  async write(record: TaskRecord, expectedRevision: number): Promise<number> {
+    try {
+      const ack = await this.js.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, encoder.encode(JSON.stringify(record)), {
+        expect: { lastSubjectSequence: expectedRevision },
+        ...(isTerminal(record.status) ? { ttl: `${this.finishedTtlSeconds}s` } : {}),
+      });
+      return ack.seq;
+    } catch (err) {
+      if (isConflict(err)) throw new StaleRevisionError(record.id);
+      throw err;
+    }
+  }
+
+  /**
+   * Read-modify-write with retries on conflict. `change` sees the current record and returns the
+   * next one, or null to leave it as it is (for instance because the task already ended).
+   */
+  async update(id: string, change: (current: TaskRecord) => TaskRecord | null, attempts = 10): Promise<StoredTask | null> {
+    for (let i = 0; i < attempts; i++) {
+      const current = await this.get(id);
+      if (!current) return null;
+      const next = change(current.record);
+      if (!next) return current;
+      try {
+        return { record: next, revision: await this.write(next, current.revision) };
+      } catch (err) {
+        if (!(err instanceof StaleRevisionError)) throw err;
+      }
+    }
+    throw new StaleRevisionError(id);
+  }
+
+  /** Every change to one task, starting with its current state. */
+  async watch(id: string) {
+    return this.kv.watch({ key: id });
+  }
+
+  /** All current records (a snapshot scan of the bucket); fine for the bounded set TTL leaves. */
+  async list(): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    // An empty bucket delivers nothing at all, so ask first; otherwise the snapshot ends at delta 0.
+    if ((await this.kv.status()).values === 0) return out;
+    const iter = await this.kv.watch({ include: KvWatchInclude.LastValue, ignoreDeletes: true });
+    const guard = setTimeout(() => iter.stop(), 10_000); // the bucket emptied between the two calls
+    try {
+      for await (const e of iter) {
+        if (e.operation === "PUT" && e.value.length) out.push(decodeEntry(e).record);
+        if (!e.delta) break;
+      }
+    } finally {
+      clearTimeout(guard);
+      iter.stop();
+    }
+    return out;
+  }
+}
+
+export function decodeEntry(entry: KvEntry): StoredTask {
+  return { record: entry.json<TaskRecord>(), revision: entry.revision };
+}

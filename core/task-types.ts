@@ -1,0 +1,60 @@
+// The four task types of the document pipeline, as payload schemas. Field names are the API
+// contract (SPEC.md); extra optional fields are welcome, unknown ones are refused so typos show.
+import { z } from "zod";
+import { TaskTypeRegistry } from "./registry.js";
+
+const bookId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "letters, digits, '-' and '_' (1 to 128)");
+const chunkIds = z.array(z.string().min(1).max(256)).max(100_000);
+
+export const ProcessBookPayload = z
+  .object({
+    bookId,
+    filename: z.string().min(1).max(512).optional(),
+    contentType: z.string().min(1).max(256).optional(),
+    chunkSize: z.number().int().min(100).max(20_000).optional(),
+    chunkOverlap: z.number().int().min(0).max(5_000).optional(),
+  })
+  .strict()
+  .refine((p) => p.chunkOverlap === undefined || p.chunkSize === undefined || p.chunkOverlap < p.chunkSize, {
+    message: "chunkOverlap must be smaller than chunkSize",
+    path: ["chunkOverlap"],
+  });
+
+export const GenerateEmbeddingsPayload = z.object({ bookId, chunkIds: chunkIds.optional() }).strict();
+
+export const SyncSourcesPayload = z.object({ sourceId: z.string().min(1).max(128).optional() }).strict();
+
+export const CreateQuizPayload = z
+  .object({
+    bookId,
+    questionCount: z.number().int().min(1).max(100).optional(),
+    chunkIds: chunkIds.optional(),
+  })
+  .strict();
+
+/** The registry with jetq's built-in task types. Tests and embedders may register more. */
+export function documentTaskTypes(registry = new TaskTypeRegistry()): TaskTypeRegistry {
+  return registry
+    .register({
+      name: "process_book",
+      description: "Parse an uploaded book, split it into overlapping chunks, then chain generate_embeddings.",
+      payload: ProcessBookPayload,
+      defaultTimeoutSeconds: 1800,
+    })
+    .register({
+      name: "generate_embeddings",
+      description: "Embed a book's chunks in batches and upsert them into the vector store (idempotent).",
+      payload: GenerateEmbeddingsPayload,
+      defaultTimeoutSeconds: 1800,
+    })
+    .register({
+      name: "sync_sources",
+      description: "Re-synchronise registered sources; enqueue process_book for what changed.",
+      payload: SyncSourcesPayload,
+    })
+    .register({
+      name: "create_quiz",
+      description: "Generate a quiz from a book or a selection of its chunks.",
+      payload: CreateQuizPayload,
+    });
+}

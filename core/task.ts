@@ -1,0 +1,88 @@
+// The task model: what a task is, the states it moves through, and what travels on the wire.
+import type { TaskError } from "./errors.js";
+
+export const PRIORITIES = ["high", "normal", "low"] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const TASK_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "cancelled"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
+export const isTerminal = (s: TaskStatus) => TERMINAL_STATUSES.has(s);
+
+/** Which status may follow which; the state store refuses anything else. */
+const NEXT: Record<TaskStatus, readonly TaskStatus[]> = {
+  queued: ["running", "cancelled", "failed"],
+  running: ["running", "retrying", "succeeded", "failed", "cancelled"],
+  retrying: ["running", "cancelled", "failed"],
+  succeeded: [],
+  // A dead-lettered task can be replayed, which queues it again.
+  failed: ["queued"],
+  cancelled: [],
+};
+export const canTransition = (from: TaskStatus, to: TaskStatus) => NEXT[from].includes(to);
+
+export interface TaskProgress {
+  percent: number;
+  message?: string;
+}
+
+/** What a client asks for; the API validates it against the task-type registry. */
+export interface TaskSpec {
+  type: string;
+  payload: unknown;
+  priority?: Priority;
+  idempotencyKey?: string;
+  maxAttempts?: number;
+  timeoutSeconds?: number;
+}
+
+/** The message body on the work stream: everything a worker needs to run the task. */
+export interface TaskMessage {
+  id: string;
+  type: string;
+  payload: unknown;
+  priority: Priority;
+  maxAttempts: number;
+  timeoutSeconds: number;
+  createdAt: string;
+}
+
+/** The task's state record in KV: what `GET /api/tasks/{id}/status` shows. */
+export interface TaskRecord extends TaskMessage {
+  status: TaskStatus;
+  attempts: number;
+  progress: TaskProgress;
+  result?: unknown;
+  error?: TaskError;
+  idempotencyKey?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** When a retry is due (status retrying). */
+  nextAttemptAt?: string;
+  workerId?: string;
+  /** How many times the task was replayed out of the dead-letter queue. */
+  replays?: number;
+  deadLettered?: boolean;
+}
+
+/** The public status view: SPEC's field list, in its order. */
+export function statusView(r: TaskRecord) {
+  return {
+    id: r.id,
+    type: r.type,
+    priority: r.priority,
+    status: r.status,
+    attempts: r.attempts,
+    maxAttempts: r.maxAttempts,
+    progress: { percent: r.progress.percent, message: r.progress.message ?? null },
+    ...(r.result !== undefined ? { result: r.result } : {}),
+    ...(r.error ? { error: r.error } : {}),
+    createdAt: r.createdAt,
+    ...(r.startedAt ? { startedAt: r.startedAt } : {}),
+    ...(r.finishedAt ? { finishedAt: r.finishedAt } : {}),
+    ...(r.nextAttemptAt && r.status === "retrying" ? { nextAttemptAt: r.nextAttemptAt } : {}),
+    ...(r.deadLettered ? { deadLettered: true } : {}),
+  };
+}
+export type TaskStatusView = ReturnType<typeof statusView>;

@@ -1,0 +1,176 @@
+// jetq's JetStream topology: every stream, consumer and bucket, by name, and the idempotent
+// `ensureTopology` that creates or updates them at start (api and workers both call it).
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { TopologyConfig } from "./config.js";
+import { PRIORITIES, type Priority } from "./task.js";
+
+const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
+
+export const TOPOLOGY = {
+  tasksStream: "JETQ_TASKS",
+  dlqStream: "JETQ_DLQ",
+  advisoryStream: "JETQ_ADVISORIES",
+  dlqMoverConsumer: "dlq-mover",
+  stateBucket: "jetq-tasks",
+  idempotencyBucket: "jetq-idempotency",
+  workersBucket: "jetq-workers",
+  uploadsBucket: "jetq-uploads",
+  cancelSubject: "jetq.control.cancel",
+} as const;
+
+/** Work subjects are `jetq.tasks.<priority>.<type>`: priority first, so a consumer per priority is one filter. */
+export const taskSubject = (priority: Priority, type: string) => `jetq.tasks.${priority}.${type}`;
+export const dlqSubject = (type: string, taskId: string) => `jetq.dlq.${type}.${taskId}`;
+export const consumerName = (pool: string, priority: Priority) => `${pool}-${priority}`;
+
+export function parseTaskSubject(subject: string): { priority: Priority; type: string } | null {
+  const [a, b, priority, type] = subject.split(".");
+  if (a !== "jetq" || b !== "tasks" || !type || !PRIORITIES.includes(priority as Priority)) return null;
+  return { priority: priority as Priority, type };
+}
+
+/** The advisories the DLQ is built from: attempts exhausted on the server, or terminated by a worker. */
+export const advisorySubjects = () => [
+  `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${TOPOLOGY.tasksStream}.*`,
+  `$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.${TOPOLOGY.tasksStream}.*`,
+];
+
+/**
+ * Consumer filter for one pool and priority. A pool that serves every type takes `jetq.tasks.<p>.*`;
+ * a pool for some types lists them. Work-queue streams refuse overlapping filters, so pools must
+ * partition the types between them: the server says so at start if two overlap.
+ */
+function consumerFilters(priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
+  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${priority}.*` };
+  if (taskTypes.length === 1) return { filter_subject: taskSubject(priority, taskTypes[0]!) };
+  return { filter_subjects: taskTypes.map((t) => taskSubject(priority, t)) };
+}
+
+export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
+  // `backoff` spaces out redeliveries after ack timeouts (a crashed or stuck worker); explicit
+  // failures use nak(delay) instead, because nak ignores this list. Its first entry acts as ack_wait.
+  const backoff = Array.from({ length: Math.min(cfg.maxDeliver, 6) }, (_, i) => ms(cfg.ackWaitMs * 2 ** i));
+  return {
+    durable_name: consumerName(cfg.pool, priority),
+    description: `jetq ${cfg.pool} workers, ${priority} priority`,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ms(cfg.ackWaitMs),
+    backoff,
+    max_deliver: cfg.maxDeliver,
+    max_ack_pending: 50_000,
+    max_waiting: 4096,
+    ...consumerFilters(priority, taskTypes),
+  };
+}
+
+async function ensureStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+  try {
+    const info = await jsm.streams.info(config.name);
+    const current = info.config as unknown as Record<string, unknown>;
+    const changed = Object.entries(config).some(([k, v]) => JSON.stringify(current[k]) !== JSON.stringify(v));
+    if (changed) await jsm.streams.update(config.name, { ...info.config, ...config });
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.status === 404) await jsm.streams.add(config);
+    else throw err;
+  }
+}
+
+async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Partial<ConsumerConfig> & { durable_name: string }) {
+  try {
+    const info = await jsm.consumers.info(stream, config.durable_name);
+    const current = info.config as unknown as Record<string, unknown>;
+    const changed = Object.entries(config).some(([k, v]) => JSON.stringify(current[k] ?? undefined) !== JSON.stringify(v));
+    if (changed) await jsm.consumers.update(stream, config.durable_name, config);
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.status === 404) await jsm.consumers.add(stream, config);
+    else throw err;
+  }
+}
+
+export interface EnsureOptions {
+  /** Create this pool's task consumers too (workers); the API only needs the streams. */
+  consumersFor?: { taskTypes: string[] };
+}
+
+export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, cfg: TopologyConfig, opts: EnsureOptions = {}) {
+  const storage = StorageType.File;
+  const replicas = cfg.replicas;
+
+  await ensureStream(jsm, {
+    name: TOPOLOGY.tasksStream,
+    description: "jetq work queue: jetq.tasks.<priority>.<type>",
+    subjects: ["jetq.tasks.*.*"],
+    retention: RetentionPolicy.Workqueue,
+    storage,
+    num_replicas: replicas,
+    discard: DiscardPolicy.Old,
+    duplicate_window: ms(cfg.duplicateWindowMs),
+    // The DLQ mover reads max-delivered messages back by sequence.
+    allow_direct: true,
+  });
+
+  await ensureStream(jsm, {
+    name: TOPOLOGY.dlqStream,
+    description: "jetq dead-letter queue: one message per dead task, jetq.dlq.<type>.<taskId>",
+    subjects: ["jetq.dlq.*.*"],
+    retention: RetentionPolicy.Limits,
+    storage,
+    num_replicas: replicas,
+    max_msgs_per_subject: 1,
+    max_age: cfg.dlqMaxAgeSeconds > 0 ? cfg.dlqMaxAgeSeconds * 1_000_000_000 : 0,
+    allow_direct: true,
+  });
+
+  // Advisories are plain publishes: without a stream capturing them they are gone.
+  await ensureStream(jsm, {
+    name: TOPOLOGY.advisoryStream,
+    description: "captured MAX_DELIVERIES and MSG_TERMINATED advisories of the task consumers",
+    subjects: advisorySubjects(),
+    retention: RetentionPolicy.Workqueue,
+    storage,
+    num_replicas: replicas,
+  });
+  await ensureConsumer(jsm, TOPOLOGY.advisoryStream, {
+    durable_name: TOPOLOGY.dlqMoverConsumer,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ms(30_000),
+    max_deliver: -1,
+  });
+
+  const kvm = new Kvm(nc);
+  await kvm.create(TOPOLOGY.stateBucket, {
+    history: 1,
+    storage,
+    replicas,
+    // Per-message TTL lets finished tasks expire while queued ones stay however long they wait.
+    markerTTL: 60_000,
+  });
+  await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
+  // Worker presence: each worker refreshes its key; a dead worker's key ages out.
+  await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage: StorageType.Memory, replicas, ttl: 30_000 });
+  await new Objm(nc).create(TOPOLOGY.uploadsBucket, { storage, replicas, description: "uploaded books" });
+
+  if (opts.consumersFor) {
+    for (const priority of PRIORITIES) {
+      await ensureConsumer(
+        jsm,
+        TOPOLOGY.tasksStream,
+        taskConsumerConfig(cfg, priority, opts.consumersFor.taskTypes) as Partial<ConsumerConfig> & { durable_name: string },
+      );
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Tool bootstrap for scripts and CI: makes sure node_modules, nats-server and
+// (on demand) apt packages exist, installing them idempotently. Node builtins
+// only, so it works before `npm ci` has run.
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { accessSync, constants, existsSync, realpathSync, rmSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+
+export const CACHE_DIR = resolve(process.env.JETQ_CACHE_DIR || join(homedir(), ".cache", "jetq"));
+const BIN_DIR = join(CACHE_DIR, "bin");
+
+const NATS_SERVER_MODULE = "github.com/nats-io/nats-server/v2";
+const NATS_SERVER_VERSION = "2.12.15";
+
+const defaultLog = (msg) => console.error(`[tools] ${msg}`);
+
+function isExecutable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+// "a.b.c" >= "x.y.z", numerically.
+function versionAtLeast(have, want) {
+  const a = have.split(".").map(Number);
+  const b = want.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+// Returns "2.12.15" for a binary printing "nats-server: v2.12.15", or null.
+async function natsServerVersion(bin) {
+  try {
+    const { stdout, stderr } = await execFileAsync(bin, ["--version"], { timeout: 10_000 });
+    return /v(\d+\.\d+\.\d+)/.exec(stdout + stderr)?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+// Runs a command with stdout+stderr both going to our stderr (keeps our
+// stdout clean for machine-readable output), rejecting on failure.
+function run(cmd, args, opts = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", 2, 2], ...opts });
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? `exit code ${code}`})`));
+    });
+  });
+}
+
+export async function ensureNatsServer({ log = defaultLog } = {}) {
+  // 1. Explicit override (e.g. a system package or a CI-provided binary).
+  const fromEnv = process.env.NATS_SERVER_BIN;
+  if (fromEnv) {
+    const abs = resolve(fromEnv);
+    if (isExecutable(abs)) return abs;
+    log(`NATS_SERVER_BIN=${fromEnv} is not an executable file; ignoring it`);
+  }
+
+  // 2. Previously installed binary, if recent enough.
+  const cached = join(BIN_DIR, "nats-server");
+  let why = "not found in cache";
+  if (isExecutable(cached)) {
+    const version = await natsServerVersion(cached);
+    if (version && versionAtLeast(version, NATS_SERVER_VERSION)) return cached;
+    why = `cached binary reports ${version ? `v${version}` : "no version"}`;
+    // go install refuses to overwrite files it did not build itself.
+    rmSync(cached, { force: true });
+  }
+
+  // 3. Build it from source with Go (nats-server is a single static Go binary).
+  const hasGo = spawnSync("go", ["version"], { stdio: "ignore" });
+  if (hasGo.error || hasGo.status !== 0) {
+    throw new Error(
+      `nats-server not found and 'go' is not available to build it: install Go 1.22+ or set NATS_SERVER_BIN`,
+    );
+  }
+  log(`installing nats-server v${NATS_SERVER_VERSION} into ${BIN_DIR} with go install (needed by tests; ${why})`);
+  await run("go", ["install", `${NATS_SERVER_MODULE}@v${NATS_SERVER_VERSION}`], {
+    env: { ...process.env, GOBIN: BIN_DIR },
+  });
+  if (!isExecutable(cached)) throw new Error(`go install succeeded but ${cached} is missing`);
+  return cached;
+}
+
+let aptUpdated = false; // `apt-get update` is slow; do it at most once per process
+
+export async function ensureAptPackage(pkg, binaryPath) {
+  if (existsSync(binaryPath)) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${binaryPath} not found: install the Debian package '${pkg}' (apt-get install ${pkg}) or run as root`);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  if (!aptUpdated) {
+    await run("apt-get", ["update"], { env });
+    aptUpdated = true;
+  }
+  await run("apt-get", ["install", "-y", "--no-install-recommends", pkg], { env });
+  if (!existsSync(binaryPath)) throw new Error(`installed '${pkg}' but ${binaryPath} is still missing`);
+}
+
+export function ensureNodeModules({ cwd = process.cwd() } = {}) {
+  const lock = join(cwd, "package-lock.json");
+  const installed = join(cwd, "node_modules", ".package-lock.json");
+  const hasLock = existsSync(lock);
+  // npm writes node_modules/.package-lock.json on every install; if it is
+  // missing or older than the lockfile, node_modules is stale.
+  const upToDate = existsSync(installed) && (!hasLock || statSync(installed).mtimeMs >= statSync(lock).mtimeMs);
+  if (upToDate) return;
+  const args = hasLock ? ["ci"] : ["install"];
+  defaultLog(`running npm ${args[0]} (node_modules missing or out of date)`);
+  const res = spawnSync("npm", args, { cwd, stdio: "inherit" });
+  if (res.error) throw res.error;
+  if (res.status !== 0) throw new Error(`npm ${args[0]} failed with exit code ${res.status}`);
+}
+
+// Direct run: `node scripts/tools.mjs` bootstraps everything and prints the
+// nats-server path on stdout.
+const isMain = process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (isMain) {
+  try {
+    ensureNodeModules({ cwd: resolve(fileURLToPath(import.meta.url), "..", "..") });
+    console.log(await ensureNatsServer());
+  } catch (err) {
+    console.error(`[tools] ${err.message}`);
+    process.exit(1);
+  }
+}

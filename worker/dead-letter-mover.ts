@@ -1,0 +1,138 @@
+// DeadLetterMover: turns captured advisories into dead-letter entries. Runs in every worker; the
+// advisory stream is a work queue, so each advisory is handled once whichever worker takes it.
+//  - MAX_DELIVERIES: the server gave up (attempts exhausted, or workers kept crashing or timing
+//    out). The message is still on the work stream: copy it with its last error, then delete it.
+//  - MSG_TERMINATED: a worker gave up (non-retryable error, or its own attempt limit) and the
+//    work queue already dropped the message; the task record carries everything to copy.
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { JetqConnection } from "../core/connection.js";
+import { DeadLetterQueue, type DeadLetter, type DeathReason } from "../core/dead-letters.js";
+import type { TaskError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { JetqMetrics } from "../core/metrics.js";
+import type { TaskRecord } from "../core/task.js";
+import type { TaskQueue } from "../core/task-queue.js";
+import { TOPOLOGY } from "../core/topology.js";
+import { DEAD_LETTER_REASON } from "./task-attempt.js";
+
+interface Advisory {
+  type: string;
+  stream: string;
+  consumer: string;
+  stream_seq: number;
+  deliveries: number;
+  reason?: string;
+}
+
+export class DeadLetterMover {
+  private messages: ConsumerMessages | null = null;
+  private done: Promise<void> | null = null;
+  private readonly dlq: DeadLetterQueue;
+
+  constructor(
+    private readonly conn: JetqConnection,
+    queue: TaskQueue,
+    private readonly log: Logger,
+    private readonly metrics: JetqMetrics,
+  ) {
+    this.dlq = new DeadLetterQueue(conn, queue);
+  }
+
+  async start() {
+    const consumer = await this.conn.js.consumers.get(TOPOLOGY.advisoryStream, TOPOLOGY.dlqMoverConsumer);
+    this.messages = await consumer.consume({ max_messages: 64 });
+    this.done = (async () => {
+      for await (const m of this.messages!) {
+        try {
+          await this.handle(m);
+          m.ack();
+        } catch (err) {
+          this.log.warn("dead-letter move failed; will retry", { error: String(err), subject: m.subject });
+          m.nak(2_000);
+        }
+      }
+    })();
+  }
+
+  async stop() {
+    await this.messages?.close();
+    await this.done;
+  }
+
+  private async handle(m: JsMsg) {
+    const adv = m.json<Advisory>();
+    if (adv.stream !== TOPOLOGY.tasksStream) return;
+    if (m.subject.includes(".MAX_DELIVERIES.")) await this.fromMaxDeliveries(adv);
+    else if (m.subject.includes(".MSG_TERMINATED.")) await this.fromTerminated(adv);
+  }
+
+  private async fromMaxDeliveries(adv: Advisory) {
+    const original = await this.conn.jsm.streams.getMessage(TOPOLOGY.tasksStream, { seq: adv.stream_seq }).catch(() => null);
+    if (!original) return; // already moved by an earlier copy of this advisory
+    const task = original.json<TaskRecord>();
+    const stored = await this.conn.state.get(task.id);
+    const status = stored?.record.status;
+    if (status === "cancelled" || status === "succeeded") {
+      // It ended in the meantime; the leftover message is just garbage on a work queue.
+      await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
+      return;
+    }
+    const error: TaskError = stored?.record.error && status !== "running"
+      ? stored.record.error
+      : {
+          code: "max_deliveries",
+          message: `delivered ${adv.deliveries} times without an outcome: the worker crashed, hung past its hard time limit, or lost its connection`,
+          retryable: true,
+          attempt: adv.deliveries,
+        };
+    await this.record(task, stored?.record, error, adv.deliveries, "max_deliveries", original.subject, adv.stream_seq);
+    await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
+  }
+
+  private async fromTerminated(adv: Advisory) {
+    if (!adv.reason?.startsWith(DEAD_LETTER_REASON)) {
+      this.log.warn("task message terminated without a task id; nothing to dead-letter", { reason: adv.reason, streamSeq: adv.stream_seq });
+      return;
+    }
+    const taskId = adv.reason.slice(DEAD_LETTER_REASON.length).split(" ")[0]!;
+    const stored = await this.conn.state.get(taskId);
+    if (!stored) {
+      this.log.error("terminated task has no state record; cannot dead-letter it", { taskId });
+      return;
+    }
+    const r = stored.record;
+    const error = r.error ?? { code: "terminated", message: "terminated by a worker", retryable: false, attempt: adv.deliveries };
+    await this.record(r, r, error, adv.deliveries, "terminated", `jetq.tasks.${r.priority}.${r.type}`, adv.stream_seq);
+  }
+
+  private async record(task: TaskRecord, current: TaskRecord | undefined, error: TaskError, attempts: number, reason: DeathReason, subject: string, streamSeq: number) {
+    const entry: DeadLetter = {
+      task: {
+        id: task.id,
+        type: task.type,
+        payload: task.payload,
+        priority: task.priority,
+        maxAttempts: task.maxAttempts,
+        timeoutSeconds: task.timeoutSeconds,
+        createdAt: task.createdAt,
+      },
+      error,
+      attempts,
+      reason,
+      deadLetteredAt: new Date().toISOString(),
+      subject,
+      streamSeq,
+    };
+    await this.dlq.add(entry);
+    const now = new Date().toISOString();
+    const updated = await this.conn.state.update(task.id, (r) =>
+      r.status === "cancelled" || r.status === "succeeded" ? null : { ...r, status: "failed", error, attempts: Math.max(r.attempts, attempts), deadLettered: true, finishedAt: r.finishedAt ?? now },
+    );
+    if (!updated && current === undefined) {
+      // No record left (expired): write one so the task's fate can still be looked up.
+      await this.conn.state.create({ ...task, status: "failed", attempts, error, progress: { percent: 0 }, deadLettered: true, finishedAt: now }).catch(() => undefined);
+    }
+    this.metrics.deadLettered.inc({ type: task.type, reason });
+    this.log.warn("task dead-lettered", { taskId: task.id, type: task.type, reason, error });
+  }
+}

@@ -1,0 +1,34 @@
+// What a task handler sees. Handlers are plain async functions registered per task type.
+import type { Logger } from "../core/logger.js";
+import type { TaskMessage, TaskRecord, TaskSpec } from "../core/task.js";
+
+export interface TaskContext<P = unknown> {
+  id: string;
+  type: string;
+  payload: P;
+  task: TaskMessage;
+  /** 1 on the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  /**
+   * Aborted when the task should stop: its soft time limit passed, it was cancelled, or the
+   * worker is shutting down past its grace period. `signal.reason` says which.
+   */
+  signal: AbortSignal;
+  /** Reports progress (0–100) with an optional message; writes are throttled, the last one always lands. */
+  progress(percent: number, message?: string): void;
+  /** A logger whose every line carries the task id. */
+  log: Logger;
+  /** Enqueues a follow-up task (validated like any other). */
+  enqueue(spec: TaskSpec): Promise<TaskRecord>;
+}
+
+export type TaskHandler<P = any> = (ctx: TaskContext<P>) => Promise<unknown>;
+
+/** Reasons carried by `ctx.signal.reason`. */
+export class TaskAbort extends Error {
+  constructor(readonly code: "soft_time_limit" | "cancelled" | "shutdown", message: string) {
+    super(message);
+    this.name = "TaskAbort";
+  }
+}

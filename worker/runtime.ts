@@ -1,0 +1,213 @@
+// The worker runtime: pulls tasks for its pool, highest priority first, keeps at most
+// `concurrency` running, hears cancellations, reports presence, and shuts down gracefully.
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import type { Subscription } from "@nats-io/transport-node";
+import type { WorkerConfig } from "../core/config.js";
+import type { JetqConnection } from "../core/connection.js";
+import type { Logger } from "../core/logger.js";
+import { createMetrics, type JetqMetrics } from "../core/metrics.js";
+import type { TaskTypeRegistry } from "../core/registry.js";
+import { TaskQueue } from "../core/task-queue.js";
+import { PRIORITIES, type Priority } from "../core/task.js";
+import { consumerName, TOPOLOGY } from "../core/topology.js";
+import type { WorkerPresence } from "../core/queue-stats.js";
+import { DeadLetterMover } from "./dead-letter-mover.js";
+import type { TaskHandler } from "./handler.js";
+import { PriorityScheduler } from "./priority-scheduler.js";
+import { PullSource, type Delivery } from "./pull-source.js";
+import { TaskAttempt } from "./task-attempt.js";
+
+export interface WorkerOptions {
+  conn: JetqConnection;
+  registry: TaskTypeRegistry;
+  config: WorkerConfig;
+  log: Logger;
+  metrics?: JetqMetrics;
+  /** Run the dead-letter mover in this process (every worker does by default; the work is shared). */
+  moveDeadLetters?: boolean;
+  /** How long an idle worker waits on the server before pulling again. */
+  idlePollMs?: number;
+}
+
+export class Worker {
+  readonly id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  readonly metrics: JetqMetrics;
+  private readonly handlers = new Map<string, TaskHandler>();
+  private readonly active = new Set<TaskAttempt>();
+  private readonly sources = new Map<Priority, PullSource>();
+  private readonly scheduler: PriorityScheduler;
+  private readonly queue: TaskQueue;
+  private readonly log: Logger;
+  private running = 0;
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private wake: () => void = () => {};
+  private cancelSub: Subscription | null = null;
+  private presenceTimer: NodeJS.Timeout | null = null;
+  private mover: DeadLetterMover | null = null;
+  private readonly startedAt = new Date().toISOString();
+  private drained: () => void = () => {};
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.metrics = opts.metrics ?? createMetrics("worker");
+    this.scheduler = new PriorityScheduler(opts.config.priorityWeights);
+    this.queue = new TaskQueue(opts.conn, opts.registry, { defaultTimeoutSeconds: opts.config.defaultTimeoutSeconds, maxDeliver: opts.conn.topology.maxDeliver });
+    this.log = opts.log.child({ workerId: this.id });
+    this.metrics.slots.set(opts.config.concurrency);
+  }
+
+  /** Registers the handler for a task type (which must be in the registry). */
+  handle<P>(type: string, handler: TaskHandler<P>): this {
+    if (!this.opts.registry.has(type)) throw new Error(`cannot handle ${type}: it is not a registered task type`);
+    this.handlers.set(type, handler as TaskHandler);
+    return this;
+  }
+
+  get busy() {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    const { conn } = this.opts;
+    for (const p of PRIORITIES) {
+      this.sources.set(p, new PullSource(conn.nc, TOPOLOGY.tasksStream, consumerName(conn.topology.pool, p), (d) => this.accept(d)));
+    }
+    this.cancelSub = conn.nc.subscribe(TOPOLOGY.cancelSubject, {
+      callback: (_err, msg) => {
+        const id = msg.string();
+        for (const a of this.active) if (a.taskId === id) a.cancel();
+      },
+    });
+    if (this.opts.moveDeadLetters !== false) {
+      this.mover = new DeadLetterMover(conn, this.queue, this.log, this.metrics);
+      await this.mover.start();
+    }
+    await this.reportPresence();
+    this.presenceTimer = setInterval(() => void this.reportPresence(), 5_000);
+    this.loop = this.pullLoop();
+    this.log.info("worker started", { concurrency: this.opts.config.concurrency, pool: conn.topology.pool, handles: [...this.handlers.keys()] });
+  }
+
+  /**
+   * Graceful shutdown: stop pulling, let running tasks finish within the grace period, hand the
+   * rest back to JetStream (nak) so another worker takes them at once, then leave.
+   */
+  async stop(graceMs = this.opts.config.shutdownGraceMs): Promise<{ finished: number; handedBack: number }> {
+    if (this.stopping) return { finished: 0, handedBack: 0 };
+    this.stopping = true;
+    this.wake();
+    this.log.info("worker stopping", { running: this.running, graceMs });
+    const before = this.running;
+    if (this.running > 0) {
+      const allDone = new Promise<void>((resolve) => (this.drained = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([allDone, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    const handedBack = this.active.size;
+    for (const attempt of this.active.values()) attempt.handBack();
+    await this.loop;
+    for (const s of this.sources.values()) s.close();
+    this.cancelSub?.unsubscribe();
+    if (this.presenceTimer) clearInterval(this.presenceTimer);
+    await this.mover?.stop();
+    await this.opts.conn.workers.delete(this.id).catch(() => undefined);
+    this.log.info("worker stopped", { finished: before - handedBack, handedBack });
+    return { finished: before - handedBack, handedBack };
+  }
+
+  private async pullLoop() {
+    const idlePollMs = this.opts.idlePollMs ?? 5_000;
+    while (!this.stopping) {
+      try {
+        const free = this.opts.config.concurrency - this.running - this.outstanding();
+        if (free <= 0) {
+          await this.sleepUntilWoken(1_000);
+          continue;
+        }
+        let got = 0;
+        for (const p of this.scheduler.nextOrder()) {
+          if (got >= free || this.stopping) break;
+          got += await this.sources.get(p)!.pullNow(free - got);
+        }
+        if (got === 0 && !this.stopping) {
+          // Nothing anywhere: one long poll per priority that has none open, until one delivers.
+          const polls = PRIORITIES.map((p) => this.sources.get(p)!).filter((s) => !s.polling).map((s) => s.longPoll(1, idlePollMs));
+          await Promise.race([...polls, this.sleepUntilWoken(idlePollMs + 1_000)]);
+        }
+      } catch (err) {
+        this.log.warn("pull failed; retrying", { error: String(err) });
+        await this.sleepUntilWoken(500);
+      }
+    }
+  }
+
+  private outstanding() {
+    let n = 0;
+    for (const s of this.sources.values()) n += s.outstanding;
+    return n;
+  }
+
+  private sleepUntilWoken(ms: number) {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private accept(d: Delivery) {
+    if (this.stopping) {
+      d.nak(); // a pull answered after we stopped: give it straight back
+      return;
+    }
+    this.running++;
+    this.updateGauges();
+    const attempt = new TaskAttempt(d, {
+      conn: this.opts.conn,
+      queue: this.queue,
+      handlers: this.handlers,
+      config: this.opts.config,
+      maxDeliver: this.opts.conn.topology.maxDeliver,
+      ackWaitMs: this.opts.conn.topology.ackWaitMs,
+      workerId: this.id,
+      metrics: this.metrics,
+      log: this.log,
+    });
+    this.active.add(attempt);
+    attempt
+      .run()
+      .catch((err) => this.log.error("attempt crashed", { error: String(err), stack: (err as Error).stack }))
+      .finally(() => {
+        this.active.delete(attempt);
+        this.running--;
+        this.updateGauges();
+        if (this.running === 0) this.drained();
+        this.wake();
+      });
+  }
+
+  private updateGauges() {
+    this.metrics.busySlots.set(this.running);
+    this.metrics.utilisation.set(this.running / this.opts.config.concurrency);
+  }
+
+  private async reportPresence() {
+    const p: WorkerPresence = {
+      id: this.id,
+      pool: this.opts.conn.topology.pool,
+      host: hostname(),
+      pid: process.pid,
+      concurrency: this.opts.config.concurrency,
+      busy: this.running,
+      taskTypes: [...this.handlers.keys()],
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+    };
+    await this.opts.conn.workers.put(this.id, JSON.stringify(p)).catch((err) => this.log.debug("presence write failed", { error: String(err) }));
+  }
+}

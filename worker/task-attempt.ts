@@ -1,0 +1,301 @@
+// One attempt at one task: claim it in the state store, run its handler with heartbeats, time
+// limits and cancellation, record the outcome, then ack, nak with backoff, or terminate so the
+// dead-letter mover takes it. The state record is written before the message is acknowledged,
+// so a crash anywhere leaves either a redelivery or a finished record, never a lost task.
+import { retryDelayMs } from "../core/backoff.js";
+import type { WorkerConfig } from "../core/config.js";
+import type { JetqConnection } from "../core/connection.js";
+import { NonRetryableError, toTaskError, type TaskError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+import type { JetqMetrics } from "../core/metrics.js";
+import { StaleRevisionError, type StoredTask } from "../core/state-store.js";
+import { isTerminal, type TaskRecord } from "../core/task.js";
+import { REVISION_HEADER, type TaskQueue } from "../core/task-queue.js";
+import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
+import type { Delivery } from "./pull-source.js";
+
+/** Prefix of the term() reason; the dead-letter mover reads the task id from it. */
+export const DEAD_LETTER_REASON = "jetq:dead-letter:";
+
+export interface AttemptDeps {
+  conn: JetqConnection;
+  queue: TaskQueue;
+  handlers: ReadonlyMap<string, TaskHandler>;
+  config: WorkerConfig;
+  maxDeliver: number;
+  ackWaitMs: number;
+  workerId: string;
+  metrics: JetqMetrics;
+  log: Logger;
+}
+
+class HardTimeLimit extends Error {
+  readonly code = "hard_time_limit";
+}
+
+/** Thrown inside a write when the record turned out to be cancelled by someone else. */
+class CancelledElsewhere extends Error {}
+
+type Outcome = "succeeded" | "retried" | "failed" | "cancelled" | "handed_back" | "skipped";
+
+export class TaskAttempt {
+  readonly abort = new AbortController();
+  private current!: StoredTask;
+  private writes: Promise<unknown> = Promise.resolve();
+  private stop = () => {};
+  private stopped = new Promise<"stopped">((resolve) => (this.stop = () => resolve("stopped")));
+  private stopReason: "cancelled" | "handed_back" | null = null;
+  private progressTimer: NodeJS.Timeout | null = null;
+  private lastProgressWrite = 0;
+  private log: Logger;
+  taskId = "";
+
+  constructor(
+    private readonly delivery: Delivery,
+    private readonly deps: AttemptDeps,
+  ) {
+    this.log = deps.log;
+  }
+
+  /** Called when the task is cancelled while this attempt runs: stop waiting for the handler. */
+  cancel() {
+    if (this.stopReason) return;
+    this.stopReason = "cancelled";
+    this.abort.abort(new TaskAbort("cancelled", "the task was cancelled"));
+    this.stop();
+  }
+
+  /** Called by a shutting-down worker past its grace period: give the message back at once. */
+  handBack() {
+    if (this.stopReason) return;
+    this.stopReason = "handed_back";
+    this.abort.abort(new TaskAbort("shutdown", "the worker is shutting down"));
+    this.delivery.nak();
+    this.stop();
+  }
+
+  async run(): Promise<Outcome> {
+    const d = this.delivery;
+    let task: TaskRecord;
+    try {
+      task = JSON.parse(new TextDecoder().decode(d.data)) as TaskRecord;
+      if (typeof task?.id !== "string" || typeof task.type !== "string") throw new Error("no id or type");
+    } catch (err) {
+      // Not something jetq published; nothing to record it under. Dropped loudly.
+      this.log.error("malformed task message dropped", { subject: d.subject, streamSeq: d.info.streamSeq, error: String(err) });
+      d.term("jetq:malformed");
+      return "failed";
+    }
+    this.taskId = task.id;
+    this.log = this.deps.log.child({ taskId: task.id, type: task.type, attempt: d.info.deliveryCount });
+    const attempt = d.info.deliveryCount;
+
+    const claimed = await this.claim(task, attempt);
+    if (claimed !== "claimed") return claimed;
+    const record = this.current.record;
+    if (attempt === 1) this.deps.metrics.queueWait.observe({ type: task.type }, Math.max(0, Date.now() - Date.parse(record.createdAt)) / 1000);
+
+    const started = Date.now();
+    const heartbeat = setInterval(() => d.working(), Math.max(250, Math.min(this.deps.ackWaitMs / 3, 10_000)));
+    const softMs = record.timeoutSeconds * 1000;
+    const softTimer = setTimeout(() => this.abort.abort(new TaskAbort("soft_time_limit", `soft time limit of ${record.timeoutSeconds}s exceeded`)), softMs);
+    let hardTimer: NodeJS.Timeout | undefined;
+    const hardLimit = new Promise<never>((_, reject) => {
+      hardTimer = setTimeout(() => reject(new HardTimeLimit(`hard time limit of ${record.timeoutSeconds}s + ${this.deps.config.hardTimeoutGraceMs}ms exceeded; attempt abandoned`)), softMs + this.deps.config.hardTimeoutGraceMs);
+    });
+
+    let outcome: Outcome;
+    try {
+      const handler = this.deps.handlers.get(task.type);
+      if (!handler) throw new NonRetryableError(`no handler for task type ${task.type} on this worker`, "no_handler");
+      const result = await Promise.race([handler(this.context(record, attempt)), hardLimit, this.stopped]);
+      if (result === "stopped" && this.stopReason) outcome = await this.stopped_();
+      else outcome = await this.succeed(result);
+    } catch (err) {
+      outcome = this.stopReason ? await this.stopped_() : await this.fail(err, attempt);
+    } finally {
+      clearInterval(heartbeat);
+      clearTimeout(softTimer);
+      clearTimeout(hardTimer);
+      if (this.progressTimer) clearTimeout(this.progressTimer);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    this.deps.metrics.taskDuration.observe({ type: task.type, outcome }, seconds);
+    this.deps.metrics.tasksFinished.inc({ type: task.type, outcome });
+    if (outcome === "succeeded" || outcome === "failed" || outcome === "cancelled") {
+      this.deps.metrics.taskCompletion.observe({ type: task.type, outcome }, Math.max(0, Date.now() - Date.parse(record.createdAt)) / 1000);
+      this.deps.metrics.attempts.observe({ type: task.type, outcome }, attempt);
+    }
+    this.log.info(`attempt ${outcome}`, { seconds });
+    return outcome;
+  }
+
+  /** Moves the record to running. Fast path: the queued revision travels in a header, so no read. */
+  private async claim(task: TaskRecord, attempt: number): Promise<"claimed" | Outcome> {
+    const now = new Date().toISOString();
+    const running = (r: TaskRecord): TaskRecord => ({
+      ...r,
+      status: "running",
+      attempts: attempt,
+      startedAt: r.startedAt ?? now,
+      workerId: this.deps.workerId,
+      nextAttemptAt: undefined,
+    });
+    const headerRev = Number(this.delivery.headers?.get(REVISION_HEADER) || 0);
+    if (attempt === 1 && headerRev > 0) {
+      try {
+        const next = running(task);
+        this.current = { record: next, revision: await this.deps.conn.state.write(next, headerRev) };
+        return "claimed";
+      } catch (err) {
+        if (!(err instanceof StaleRevisionError)) throw err;
+      }
+    }
+    let seen: TaskRecord | null = null;
+    const updated = await this.deps.conn.state.update(task.id, (r) => {
+      seen = r;
+      return isTerminal(r.status) ? null : running(r);
+    });
+    if (!updated) {
+      // The record expired or was never written (a publish whose record write was lost): rebuild it.
+      const next = running({ ...task, status: "queued" });
+      this.current = { record: next, revision: await this.deps.conn.state.create(next) };
+      return "claimed";
+    }
+    const s = (seen as TaskRecord | null)?.status;
+    if (s && isTerminal(s)) {
+      if (s === "failed" && !updated.record.deadLettered) {
+        // A worker wrote `failed` and died before terminating: finish routing it to the DLQ.
+        this.delivery.term(`${DEAD_LETTER_REASON}${task.id} ${updated.record.error?.code ?? "failed"}`);
+      } else {
+        this.delivery.ack(); // cancelled, or already done (an ack that was lost): nothing to run
+      }
+      this.log.info(`skipped: task is already ${s}`);
+      return "skipped";
+    }
+    this.current = updated;
+    return "claimed";
+  }
+
+  private context(record: TaskRecord, attempt: number): TaskContext {
+    return {
+      id: record.id,
+      type: record.type,
+      payload: record.payload,
+      task: record,
+      attempt,
+      maxAttempts: record.maxAttempts,
+      signal: this.abort.signal,
+      log: this.log,
+      progress: (percent, message) => this.progress(percent, message),
+      enqueue: async (spec) => (await this.deps.queue.create(spec)).record,
+    };
+  }
+
+  private progress(percent: number, message?: string) {
+    if (this.stopReason) return;
+    const p = { percent: Math.max(0, Math.min(100, Math.round(Number(percent) || 0))), ...(message ? { message: String(message).slice(0, 500) } : {}) };
+    const writeNow = () => {
+      this.progressTimer = null;
+      this.lastProgressWrite = Date.now();
+      void this.write((r) => ({ ...r, progress: p })).catch((err) => {
+        if (err instanceof CancelledElsewhere) this.cancel();
+        else this.log.warn("progress write failed", { error: String(err) });
+      });
+    };
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    const wait = this.deps.config.progressMinIntervalMs - (Date.now() - this.lastProgressWrite);
+    // Throttled, but the latest value always lands (trailing write).
+    if (wait <= 0) writeNow();
+    else this.progressTimer = setTimeout(writeNow, wait);
+  }
+
+  /**
+   * Serialised compare-and-set writes from this attempt. If someone else changed the record
+   * (a cancel), the change is re-read: a cancel wins, anything else is retried on top.
+   */
+  private write(change: (r: TaskRecord) => TaskRecord): Promise<StoredTask> {
+    const run = async (): Promise<StoredTask> => {
+      for (let i = 0; i < 5; i++) {
+        const next = change(this.current.record);
+        try {
+          this.current = { record: next, revision: await this.deps.conn.state.write(next, this.current.revision) };
+          return this.current;
+        } catch (err) {
+          if (!(err instanceof StaleRevisionError)) throw err;
+          const fresh = await this.deps.conn.state.get(this.current.record.id);
+          if (!fresh || fresh.record.status === "cancelled") throw new CancelledElsewhere();
+          this.current = fresh;
+        }
+      }
+      throw new StaleRevisionError(this.current.record.id);
+    };
+    const p = this.writes.then(run, run);
+    this.writes = p.catch(() => undefined);
+    return p;
+  }
+
+  private async succeed(result: unknown): Promise<Outcome> {
+    if (this.progressTimer) clearTimeout(this.progressTimer);
+    try {
+      await this.write((r) => ({
+        ...r,
+        status: "succeeded",
+        result: result ?? null,
+        error: undefined,
+        progress: { percent: 100, ...(r.progress.message ? { message: r.progress.message } : {}) },
+        finishedAt: new Date().toISOString(),
+      }));
+    } catch (err) {
+      if (err instanceof CancelledElsewhere) return this.ackCancelled();
+      this.log.error("could not record success; the task will be redelivered", { error: String(err) });
+      return "retried";
+    }
+    this.delivery.ack();
+    return "succeeded";
+  }
+
+  private async fail(err: unknown, attempt: number): Promise<Outcome> {
+    const te: TaskError = toTaskError(err, attempt);
+    const reason = this.abort.signal.reason;
+    if (this.abort.signal.aborted && reason instanceof TaskAbort && reason.code === "soft_time_limit") {
+      te.code = "soft_time_limit";
+      te.message = `${reason.message}: ${te.message}`;
+    }
+    const record = this.current.record;
+    const exhausted = attempt >= record.maxAttempts;
+    try {
+      if (te.retryable && !exhausted) {
+        const delay = retryDelayMs({ baseMs: this.deps.config.backoffBaseMs, maxMs: this.deps.config.backoffMaxMs }, attempt);
+        await this.write((r) => ({ ...r, status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
+        this.log.warn("attempt failed; retrying", { error: te, delayMs: delay });
+        this.delivery.nak(delay);
+        return "retried";
+      }
+      await this.write((r) => ({ ...r, status: "failed", error: te, finishedAt: new Date().toISOString() }));
+    } catch (writeErr) {
+      if (writeErr instanceof CancelledElsewhere) return this.ackCancelled();
+      this.log.error("could not record failure; the task will be redelivered", { error: String(writeErr) });
+      return "retried";
+    }
+    this.log.warn(te.retryable ? "attempts exhausted; dead-lettering" : "non-retryable failure; dead-lettering", { error: te });
+    if (te.retryable && attempt >= this.deps.maxDeliver) {
+      // The server's own bound: its MAX_DELIVERIES advisory carries the task to the DLQ.
+      this.delivery.nak();
+    } else {
+      this.delivery.term(`${DEAD_LETTER_REASON}${record.id} ${te.code}`);
+    }
+    return "failed";
+  }
+
+  private async stopped_(): Promise<Outcome> {
+    if (this.stopReason === "handed_back") return "handed_back"; // already nak'd
+    return this.ackCancelled();
+  }
+
+  private ackCancelled(): Outcome {
+    this.delivery.ack();
+    this.log.info("cancelled");
+    return "cancelled";
+  }
+}
