@@ -1,0 +1,59 @@
+// Builds the express app from its parts. No listening, no process wiring: main.ts does that,
+// and tests build the app around their own NATS server.
+import express, { type Express } from "express";
+import type { ApiConfig } from "../core/config.js";
+import type { JetqConnection } from "../core/connection.js";
+import { DeadLetterQueue } from "../core/dead-letters.js";
+import type { Logger } from "../core/logger.js";
+import { createMetrics, type JetqMetrics } from "../core/metrics.js";
+import { QueueStats } from "../core/queue-stats.js";
+import type { TaskTypeRegistry } from "../core/registry.js";
+import { TaskQueue } from "../core/task-queue.js";
+import { errorHandler, sendError } from "./http.js";
+import { buildOpenApi } from "./openapi.js";
+import { booksRouter } from "./routes/books.js";
+import { dlqRouter } from "./routes/dlq.js";
+import { opsRouter } from "./routes/ops.js";
+import { ragCompatRouter } from "./routes/rag-compat.js";
+import { tasksRouter } from "./routes/tasks.js";
+
+export interface ApiDeps {
+  conn: JetqConnection;
+  registry: TaskTypeRegistry;
+  config: ApiConfig;
+  defaultTimeoutSeconds: number;
+  log: Logger;
+  metrics?: JetqMetrics;
+}
+
+export function createApp(deps: ApiDeps): Express {
+  const metrics = deps.metrics ?? createMetrics("api");
+  const queue = new TaskQueue(deps.conn, deps.registry, { defaultTimeoutSeconds: deps.defaultTimeoutSeconds, maxDeliver: deps.conn.topology.maxDeliver });
+  const stats = new QueueStats(deps.conn);
+  const dlq = new DeadLetterQueue(deps.conn, queue);
+  const uploads = { queue, uploads: deps.conn.uploads, metrics, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple"); // flat query strings only: no nested objects from ?a[b]=c
+
+  app.use((req, res, next) => {
+    const end = metrics.httpDuration.startTimer();
+    res.on("finish", () => {
+      // The route pattern, not the URL, so ids do not explode the label set.
+      const route = req.route?.path ? String(req.route.path) : res.statusCode === 404 ? "unmatched" : req.path;
+      end({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  });
+
+  app.use(tasksRouter({ queue, stats, state: deps.conn.state, metrics, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
+  app.use(booksRouter(uploads));
+  app.use(ragCompatRouter(uploads));
+  app.use(opsRouter({ conn: deps.conn, metrics, stats, openapi: buildOpenApi(deps.registry) }));
+
+  app.use((req, res) => sendError(res, 404, "not_found", `no route for ${req.method} ${req.path}`));
+  app.use(errorHandler(deps.log));
+  return app;
+}

@@ -1,0 +1,58 @@
+// Small express helpers shared by the routers: JSON errors, query parsing, 405s.
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
+import { z } from "zod";
+import { ApiError } from "../core/errors.js";
+import type { Logger } from "../core/logger.js";
+
+export function sendError(res: Response, status: number, code: string, message: string, details?: unknown) {
+  res.status(status).json({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
+}
+
+/** Parses `req.query` with a schema; a bad query is a 400 naming each problem. */
+export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) {
+    throw new ApiError(400, "invalid_query", "the query parameters are not valid", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+  }
+  return parsed.data;
+}
+
+export const pagination = {
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+};
+
+/** For `.all()` after a route's real methods: a wrong method gets 405 with an Allow header. */
+export function methodNotAllowed(...allowed: string[]): RequestHandler {
+  return (req, res) => {
+    res.setHeader("Allow", allowed.join(", "));
+    sendError(res, 405, "method_not_allowed", `${req.method} is not allowed on ${req.path}; use ${allowed.join(" or ")}`);
+  };
+}
+
+/** JSON bodies only where JSON is expected: anything else is a 415, not a silent empty body. */
+export const requireJson: RequestHandler = (req, _res, next) => {
+  if (req.headers["content-length"] === "0" && !req.is("application/json")) return next();
+  if (!req.is("application/json")) {
+    throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
+  }
+  next();
+};
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (err instanceof ApiError) return sendError(res, err.status, err.code, err.message, err.details);
+    // body-parser's errors carry a `type` and a status.
+    const e = err as { type?: string; status?: number; message?: string; limit?: number };
+    if (e?.type === "entity.parse.failed") return sendError(res, 400, "malformed_json", `the body is not valid JSON: ${e.message}`);
+    if (e?.type === "entity.too.large") return sendError(res, 413, "payload_too_large", `the body is larger than ${e.limit} bytes`);
+    if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return sendError(res, 415, "unsupported_media_type", String(e.message));
+    if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return sendError(res, e.status, "bad_request", String(e.message));
+    log.error("request failed", { method: req.method, path: req.path, error: String(err), stack: (err as Error)?.stack });
+    sendError(res, 500, "internal", "internal error");
+  };
+}

@@ -1,0 +1,27 @@
+// The API process: config → NATS (topology ensured) → express → listen; SIGTERM closes cleanly.
+import { loadConfig } from "../core/config.js";
+import { connectJetq } from "../core/connection.js";
+import { createLogger } from "../core/logger.js";
+import { documentTaskTypes } from "../core/task-types.js";
+import { createApp } from "./app.js";
+
+const config = loadConfig();
+const log = createLogger("jetq-api", config.logLevel);
+const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-api", logger: log });
+const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
+const server = app.listen(config.api.port, config.api.host, () => log.info("api listening", { port: config.api.port, host: config.api.host, nats: config.natsUrl }));
+server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
+
+let closing = false;
+async function shutdown(signal: string) {
+  if (closing) return;
+  closing = true;
+  log.info("api shutting down", { signal });
+  server.close();
+  server.closeIdleConnections();
+  setTimeout(() => server.closeAllConnections(), 5_000).unref(); // SSE streams would hold it open
+  await conn.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,60 @@
+// /api/dlq: inspect, replay and discard dead-lettered tasks, one at a time or in bulk.
+import express, { Router } from "express";
+import { z } from "zod";
+import type { DeadLetterQueue } from "../../core/dead-letters.js";
+import { ApiError } from "../../core/errors.js";
+import { statusView } from "../../core/task.js";
+import { methodNotAllowed, pagination, parseQuery } from "../http.js";
+
+const typeFilter = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "a task type name").optional();
+const ListQuery = z.object({ type: typeFilter, ...pagination });
+const BulkBody = z.object({ type: typeFilter, all: z.boolean().optional() }).strict();
+const BulkQuery = z.object({ type: typeFilter, all: z.enum(["true", "false"]).optional() });
+
+/** Bulk operations need a type or an explicit all=true, so an empty body never wipes the DLQ. */
+function bulkFilter(f: { type?: string; all?: boolean }) {
+  if (!f.type && !f.all) throw new ApiError(400, "filter_required", "give a task type, or all=true to act on every dead-lettered task");
+  return f.type ? { type: f.type } : {};
+}
+
+export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
+  const r = Router();
+  const json = express.json({ limit: maxBodyBytes });
+
+  r.route("/api/dlq")
+    .get(async (req, res) => {
+      const q = parseQuery(ListQuery, req);
+      res.json({ ...(await dlq.list(q)), limit: q.limit, offset: q.offset });
+    })
+    .delete(async (req, res) => {
+      const q = parseQuery(BulkQuery, req);
+      res.json(await dlq.deleteMany(bulkFilter({ type: q.type, all: q.all === "true" })));
+    })
+    .all(methodNotAllowed("GET", "DELETE"));
+
+  r.route("/api/dlq/retry")
+    .post(json, async (req, res) => {
+      const body = BulkBody.safeParse(req.body ?? {});
+      if (!body.success) throw new ApiError(400, "invalid_request", "the body is not valid", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+      res.json(await dlq.retryMany(bulkFilter(body.data)));
+    })
+    .all(methodNotAllowed("POST"));
+
+  r.route("/api/dlq/:id")
+    .get(async (req, res) => {
+      res.json(await dlq.get(String(req.params.id)));
+    })
+    .delete(async (req, res) => {
+      await dlq.delete(String(req.params.id));
+      res.status(204).end();
+    })
+    .all(methodNotAllowed("GET", "DELETE"));
+
+  r.route("/api/dlq/:id/retry")
+    .post(async (req, res) => {
+      const record = await dlq.retry(String(req.params.id));
+      res.status(202).json(statusView(record));
+    })
+    .all(methodNotAllowed("POST"));
+  return r;
+}

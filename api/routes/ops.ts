@@ -1,0 +1,66 @@
+// Operations endpoints: metrics, liveness, readiness, the OpenAPI document.
+import { Router } from "express";
+import { Gauge } from "prom-client";
+import type { JetqConnection } from "../../core/connection.js";
+import type { JetqMetrics } from "../../core/metrics.js";
+import type { QueueSnapshot, QueueStats } from "../../core/queue-stats.js";
+import { TOPOLOGY } from "../../core/topology.js";
+import { PRIORITIES } from "../../core/task.js";
+import { methodNotAllowed, sendError } from "../http.js";
+
+/** Queue gauges read JetStream once per scrape (shared by all gauges of that scrape). */
+function registerQueueGauges(metrics: JetqMetrics, stats: QueueStats) {
+  let pending: Promise<QueueSnapshot> | null = null;
+  const snapshot = () => (pending ??= stats.snapshot().finally(() => setTimeout(() => (pending = null), 500)));
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "jetq_queue_depth",
+    help: "Tasks on the work stream (waiting + in flight) by priority and type",
+    labelNames: ["priority", "type"],
+    registers,
+    async collect() {
+      const s = await snapshot();
+      this.reset();
+      // Priority totals and type totals are separate series: subjects give both without a cross product.
+      for (const p of PRIORITIES) this.set({ priority: p, type: "" }, s.byPriority[p]);
+      for (const [t, n] of Object.entries(s.byType)) this.set({ priority: "", type: t }, n);
+      this.set({ priority: "", type: "" }, s.depth);
+    },
+  });
+  new Gauge({ name: "jetq_tasks_in_flight", help: "Tasks held by workers (ack pending)", registers, async collect() { this.set((await snapshot()).inFlight); } });
+  new Gauge({ name: "jetq_dlq_depth", help: "Dead-lettered tasks", registers, async collect() { this.set((await snapshot()).deadLettered); } });
+  new Gauge({ name: "jetq_workers", help: "Workers reporting presence", registers, async collect() { this.set((await snapshot()).workers.count); } });
+  new Gauge({ name: "jetq_workers_utilisation", help: "Busy slots / slots over all workers", registers, async collect() { this.set((await snapshot()).workers.utilisation); } });
+}
+
+export function opsRouter(deps: { conn: JetqConnection; metrics: JetqMetrics; stats: QueueStats; openapi: object }): Router {
+  const r = Router();
+  registerQueueGauges(deps.metrics, deps.stats);
+  r.route("/metrics")
+    .get(async (_req, res) => {
+      res.set("Content-Type", deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    })
+    .all(methodNotAllowed("GET"));
+  r.route("/healthz")
+    .get((_req, res) => {
+      res.json({ status: "ok" });
+    })
+    .all(methodNotAllowed("GET"));
+  r.route("/readyz")
+    .get(async (_req, res) => {
+      if (deps.conn.nc.isClosed() || deps.conn.nc.status === undefined) return sendError(res, 503, "not_ready", "NATS connection closed");
+      try {
+        await Promise.all([deps.conn.jsm.streams.info(TOPOLOGY.tasksStream), deps.conn.jsm.streams.info(TOPOLOGY.dlqStream)]);
+        res.json({ status: "ready" });
+      } catch (err) {
+        sendError(res, 503, "not_ready", `JetStream not ready: ${(err as Error).message}`);
+      }
+    })
+    .all(methodNotAllowed("GET"));
+  r.route("/openapi.json")
+    .get((_req, res) => {
+      res.json(deps.openapi);
+    })
+    .all(methodNotAllowed("GET"));
+  return r;
+}

@@ -1,0 +1,49 @@
+// The earlier Python service's endpoints (FastAPI + Celery), kept so existing clients move over
+// unchanged: same paths, same request fields, same response shapes, Celery's state names.
+import { Router } from "express";
+import type { TaskQueue } from "../../core/task-queue.js";
+import type { TaskRecord, TaskStatus } from "../../core/task.js";
+import { methodNotAllowed } from "../http.js";
+import { uploadBooks, type BooksRouterDeps } from "./books.js";
+
+const CELERY_STATE: Record<TaskStatus, string> = {
+  queued: "PENDING",
+  running: "STARTED",
+  retrying: "RETRY",
+  succeeded: "SUCCESS",
+  failed: "FAILURE",
+  cancelled: "REVOKED",
+};
+
+export function legacyStatus(r: TaskRecord) {
+  return {
+    task_id: r.id,
+    status: CELERY_STATE[r.status],
+    state: r.status,
+    progress: r.progress,
+    result: r.result ?? null,
+    error: r.error ? r.error.message : null,
+  };
+}
+
+export function ragCompatRouter(deps: BooksRouterDeps & { queue: TaskQueue }): Router {
+  const r = Router();
+  r.route("/rag/add-document")
+    .post(async (req, res) => {
+      const [first] = await uploadBooks({ ...deps, limits: { ...deps.limits, maxFiles: 1 } }, req, ["file"]);
+      res.status(202).json({ status: "queued", task_id: first!.task.id });
+    })
+    .all(methodNotAllowed("POST"));
+  r.route("/rag/add-documents-batch")
+    .post(async (req, res) => {
+      const queued = await uploadBooks(deps, req, ["files", "file"]);
+      res.status(202).json(queued.map(({ file, task }) => ({ task_id: task.id, filename: file.filename })));
+    })
+    .all(methodNotAllowed("POST"));
+  r.route("/rag/task/:task_id")
+    .get(async (req, res) => {
+      res.json(legacyStatus(await deps.queue.get(String(req.params.task_id))));
+    })
+    .all(methodNotAllowed("GET"));
+  return r;
+}

@@ -1,0 +1,76 @@
+// /api/tasks: create, status, list, queue state, live events, cancel.
+import express, { Router } from "express";
+import { z } from "zod";
+import type { JetqMetrics } from "../../core/metrics.js";
+import type { QueueStats } from "../../core/queue-stats.js";
+import { TaskQueue } from "../../core/task-queue.js";
+import { statusView, TASK_STATUSES, type TaskRecord } from "../../core/task.js";
+import type { TaskStateStore } from "../../core/state-store.js";
+import { methodNotAllowed, pagination, parseQuery, requireJson } from "../http.js";
+import { streamTaskEvents } from "../sse.js";
+
+export interface TasksRouterDeps {
+  queue: TaskQueue;
+  stats: QueueStats;
+  state: TaskStateStore;
+  metrics: JetqMetrics;
+  maxBodyBytes: number;
+}
+
+export const statusUrl = (id: string) => `/api/tasks/${id}/status`;
+
+const ListQuery = z.object({
+  status: z.enum(TASK_STATUSES).optional(),
+  type: z.string().min(1).max(64).optional(),
+  ...pagination,
+});
+
+export function tasksRouter(deps: TasksRouterDeps): Router {
+  const r = Router();
+  const json = express.json({ limit: deps.maxBodyBytes, strict: true });
+
+  const create: express.RequestHandler = async (req, res) => {
+    const { record, created } = await deps.queue.create(req.body);
+    if (created) deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
+    if (!created) res.setHeader("Idempotent-Replayed", "true");
+    res.status(202).location(statusUrl(record.id)).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id), created });
+  };
+  r.route("/api/tasks/create").post(requireJson, json, create).all(methodNotAllowed("POST"));
+
+  r.route("/api/tasks")
+    .post(requireJson, json, create)
+    .get(async (req, res) => {
+      const q = parseQuery(ListQuery, req);
+      const { items, total } = await deps.queue.list(q);
+      res.json({ items: items.map(statusView), total, limit: q.limit, offset: q.offset });
+    })
+    .all(methodNotAllowed("GET", "POST"));
+
+  r.route("/api/tasks/queue")
+    .get(async (_req, res) => {
+      res.json(await deps.stats.snapshot());
+    })
+    .all(methodNotAllowed("GET"));
+
+  const status: express.RequestHandler = async (req, res) => {
+    res.json(statusView(await deps.queue.get(String(req.params.id))));
+  };
+  r.route("/api/tasks/:id/status").get(status).all(methodNotAllowed("GET"));
+  r.route("/api/tasks/:id").get(status).all(methodNotAllowed("GET"));
+
+  r.route("/api/tasks/:id/events")
+    .get(async (req, res) => {
+      const record: TaskRecord = await deps.queue.get(String(req.params.id));
+      await streamTaskEvents(req, res, deps.state, record);
+    })
+    .all(methodNotAllowed("GET"));
+
+  r.route("/api/tasks/:id/cancel")
+    .post(async (req, res) => {
+      const record = await deps.queue.cancel(String(req.params.id));
+      res.json(statusView(record));
+    })
+    .all(methodNotAllowed("POST"));
+
+  return r;
+}

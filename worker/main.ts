@@ -1,0 +1,37 @@
+// The worker process: config → NATS (topology and this pool's consumers ensured) → handlers →
+// pull loop. SIGTERM drains gracefully: finish in-flight work within the grace period, hand back the rest.
+import { loadConfig } from "../core/config.js";
+import { connectJetq } from "../core/connection.js";
+import { createLogger } from "../core/logger.js";
+import { documentTaskTypes } from "../core/task-types.js";
+import { documentHandlers } from "./handlers/index.js";
+import { startMetricsServer } from "./metrics-server.js";
+import { Worker } from "./runtime.js";
+
+const config = loadConfig();
+const log = createLogger("jetq-worker", config.logLevel);
+const registry = documentTaskTypes();
+const handlers = documentHandlers();
+const serves = config.worker.taskTypes.length ? config.worker.taskTypes : registry.names();
+const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
+const worker = new Worker({ conn, registry, config: config.worker, log });
+for (const type of serves) {
+  const handler = handlers.get(type);
+  if (handler) worker.handle(type, handler);
+  else log.warn(`no handler for ${type}: its tasks will be dead-lettered`, { type });
+}
+const metricsServer = config.worker.metricsPort > 0 ? await startMetricsServer(worker.metrics, config.worker.metricsPort) : null;
+await worker.start();
+
+let stopping = false;
+async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info("worker received signal", { signal });
+  await worker.stop();
+  metricsServer?.close();
+  await conn.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
