@@ -51,6 +51,7 @@ interface OpenRequest {
   received: number;
   timer: NodeJS.Timeout;
   sub: Subscription;
+  longPoll: boolean;
 }
 
 export class PullSource {
@@ -65,32 +66,34 @@ export class PullSource {
     private readonly onDelivery: (d: Delivery) => void,
   ) {}
 
-  /** Messages requested but neither delivered nor released yet: capacity the worker has promised. */
+  /** Messages asked for by immediate pulls and not delivered yet: capacity the worker has promised. */
   get outstanding() {
     let n = 0;
-    for (const r of this.open.values()) n += r.remaining;
+    for (const r of this.open.values()) if (!r.longPoll) n += r.remaining;
     return n;
   }
 
+  /** Whether an idle long poll is open on this consumer. */
   get polling() {
-    return this.open.size > 0;
+    for (const r of this.open.values()) if (r.longPoll) return true;
+    return false;
   }
 
   /** Takes up to `batch` messages available now; resolves with how many came. */
   pullNow(batch: number): Promise<number> {
-    return this.request(batch, { batch, no_wait: true }, 10_000);
+    return this.request(batch, { batch, no_wait: true }, 10_000, false);
   }
 
   /** Waits up to `expiresMs` for up to `batch` messages; resolves when the request ends. */
   longPoll(batch: number, expiresMs: number): Promise<number> {
-    return this.request(batch, { batch, expires: expiresMs * 1_000_000 }, expiresMs + 5_000);
+    return this.request(batch, { batch, expires: expiresMs * 1_000_000 }, expiresMs + 5_000, true);
   }
 
   close() {
     for (const inbox of [...this.open.keys()]) this.finish(inbox);
   }
 
-  private request(batch: number, body: object, clientTimeoutMs: number): Promise<number> {
+  private request(batch: number, body: object, clientTimeoutMs: number, longPoll: boolean): Promise<number> {
     const inbox = `${this.prefix}.${++this.seq}`;
     return new Promise<number>((resolve) => {
       // A safety net for a request the server never finished (a reconnect dropped it).
@@ -98,7 +101,7 @@ export class PullSource {
       // One subscription per request: JetStream delivers with the task's own subject, so only the
       // subscription tells which request a message answers.
       const sub = this.nc.subscribe(inbox, { callback: (_err, msg) => this.route(inbox, msg) });
-      this.open.set(inbox, { remaining: batch, resolve, received: 0, timer, sub });
+      this.open.set(inbox, { remaining: batch, resolve, received: 0, timer, sub, longPoll });
       try {
         this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumer}`, JSON.stringify(body), { reply: inbox });
       } catch {

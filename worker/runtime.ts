@@ -35,6 +35,7 @@ export class Worker {
   readonly metrics: JetqMetrics;
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly active = new Set<TaskAttempt>();
+  private readonly ready: { d: Delivery; heartbeat: NodeJS.Timeout }[] = [];
   private readonly sources = new Map<Priority, PullSource>();
   private readonly scheduler: PriorityScheduler;
   private readonly queue: TaskQueue;
@@ -42,7 +43,8 @@ export class Worker {
   private running = 0;
   private stopping = false;
   private loop: Promise<void> | null = null;
-  private wake: () => void = () => {};
+  private wokenEarly = false;
+  private wake: () => void = () => (this.wokenEarly = true);
   private cancelSub: Subscription | null = null;
   private presenceTimer: NodeJS.Timeout | null = null;
   private mover: DeadLetterMover | null = null;
@@ -105,6 +107,10 @@ export class Worker {
       await Promise.race([allDone, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
       clearTimeout(timer);
     }
+    for (const { d, heartbeat } of this.ready.splice(0)) {
+      clearInterval(heartbeat);
+      d.nak();
+    }
     const handedBack = this.active.size;
     for (const attempt of this.active.values()) attempt.handBack();
     await this.loop;
@@ -121,7 +127,7 @@ export class Worker {
     const idlePollMs = this.opts.idlePollMs ?? 5_000;
     while (!this.stopping) {
       try {
-        const free = this.opts.config.concurrency - this.running - this.outstanding();
+        const free = this.opts.config.concurrency - this.running - this.ready.length - this.outstanding();
         if (free <= 0) {
           await this.sleepUntilWoken(1_000);
           continue;
@@ -132,9 +138,10 @@ export class Worker {
           got += await this.sources.get(p)!.pullNow(free - got);
         }
         if (got === 0 && !this.stopping) {
-          // Nothing anywhere: one long poll per priority that has none open, until one delivers.
-          const polls = PRIORITIES.map((p) => this.sources.get(p)!).filter((s) => !s.polling).map((s) => s.longPoll(1, idlePollMs));
-          await Promise.race([...polls, this.sleepUntilWoken(idlePollMs + 1_000)]);
+          // Nothing anywhere: a long poll on each priority (one message each) wakes us on the next
+          // arrival, whichever priority it has. A delivery wakes the loop to sweep for more.
+          for (const s of this.sources.values()) if (!s.polling) void s.longPoll(1, idlePollMs);
+          await this.sleepUntilWoken(idlePollMs);
         }
       } catch (err) {
         this.log.warn("pull failed; retrying", { error: String(err) });
@@ -149,11 +156,18 @@ export class Worker {
     return n;
   }
 
+  /** Sleeps until `ms` pass or something calls wake(); a wake that came while awake is not lost. */
   private sleepUntilWoken(ms: number) {
+    if (this.wokenEarly) {
+      this.wokenEarly = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
       const t = setTimeout(done, ms);
+      const self = this;
       function done() {
         clearTimeout(t);
+        self.wake = () => (self.wokenEarly = true);
         resolve();
       }
       this.wake = done;
@@ -165,6 +179,18 @@ export class Worker {
       d.nak(); // a pull answered after we stopped: give it straight back
       return;
     }
+    if (this.running >= this.opts.config.concurrency) {
+      // Only idle long polls can over-deliver, one message per priority at most: hold it, alive,
+      // until a slot frees rather than run more than `concurrency` at once.
+      const heartbeat = setInterval(() => d.working(), Math.max(250, Math.min(this.opts.conn.topology.ackWaitMs / 3, 10_000)));
+      this.ready.push({ d, heartbeat });
+      return;
+    }
+    this.run(d);
+    this.wake();
+  }
+
+  private run(d: Delivery) {
     this.running++;
     this.updateGauges();
     const attempt = new TaskAttempt(d, {
@@ -185,6 +211,11 @@ export class Worker {
       .finally(() => {
         this.active.delete(attempt);
         this.running--;
+        const next = this.ready.shift();
+        if (next && !this.stopping) {
+          clearInterval(next.heartbeat);
+          this.run(next.d);
+        }
         this.updateGauges();
         if (this.running === 0) this.drained();
         this.wake();

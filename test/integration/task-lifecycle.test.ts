@@ -1,0 +1,130 @@
+// A task's life as a client sees it over REST: created, running with progress, finished with a
+// result; the same idempotency key gives the same task; cancel works queued and running; SSE
+// streams the changes until the end.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { waitFor } from "../support/wait.js";
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ workers: 1, env: { JETQ_CONCURRENCY: "2" } });
+});
+afterAll(async () => stack?.stop());
+
+describe("task lifecycle over REST", () => {
+  it("runs a task to success with progress and result", async () => {
+    const res = await stack.api("POST", "/api/tasks/create", { type: "echo", payload: { value: "hello", progressSteps: 4, stepMs: 150 } });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ status: "queued", statusUrl: `/api/tasks/${res.body.id}/status` });
+
+    const seen = new Set<string>();
+    const progress: number[] = [];
+    const final = await waitFor("the task to succeed", async () => {
+      const s = await taskStatus(stack, res.body.id);
+      seen.add(s.status);
+      if (s.status === "running") progress.push(s.progress.percent);
+      return s.status === "succeeded" && s;
+    }, 30_000, 20);
+
+    expect(seen.has("running")).toBe(true);
+    expect(progress.some((p) => p > 0 && p < 100)).toBe(true);
+    expect(final).toMatchObject({ id: res.body.id, type: "echo", priority: "normal", status: "succeeded", attempts: 1, result: { echoed: "hello" }, progress: { percent: 100 } });
+    expect(Date.parse(final.createdAt)).toBeLessThanOrEqual(Date.parse(final.startedAt));
+    expect(Date.parse(final.startedAt)).toBeLessThanOrEqual(Date.parse(final.finishedAt));
+  });
+
+  it("returns the same task for the same idempotency key and enqueues nothing new", async () => {
+    const body = { type: "sleep", payload: { ms: 10 }, idempotencyKey: "upload-42" };
+    const first = await stack.api("POST", "/api/tasks", body);
+    const second = await stack.api("POST", "/api/tasks/create", body);
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body.id).toBe(first.body.id);
+    expect(second.headers.get("idempotent-replayed")).toBe("true");
+    await waitFor("the task to succeed", async () => (await taskStatus(stack, first.body.id)).status === "succeeded");
+    // After it finished, the key still maps to it: no second run.
+    const third = await stack.api("POST", "/api/tasks", body);
+    expect(third.body).toMatchObject({ id: first.body.id, status: "succeeded" });
+    const list = await stack.api("GET", "/api/tasks?type=sleep");
+    expect(list.body.items.filter((t: { id: string }) => t.id === first.body.id)).toHaveLength(1);
+    expect(list.body.total).toBe(1);
+  });
+
+  it("lists tasks newest first with filters and pagination", async () => {
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await createTask(stack, { type: "echo", payload: { value: i } }));
+    await waitFor("all to succeed", async () => (await stack.api("GET", "/api/tasks?type=echo&status=succeeded")).body.total >= 4);
+    const page1 = await stack.api("GET", "/api/tasks?type=echo&limit=2&offset=0");
+    const page2 = await stack.api("GET", "/api/tasks?type=echo&limit=2&offset=2");
+    expect(page1.body.items).toHaveLength(2);
+    expect(page1.body.items[0].id).toBe(ids[2]);
+    expect(page2.body.items.map((t: { id: string }) => t.id)).not.toContain(page1.body.items[0].id);
+    expect(page1.body.total).toBe(4);
+  });
+
+  it("cancels a queued task: it never runs", async () => {
+    // Fill both slots so the next task waits in the queue.
+    const blockers = [await createTask(stack, { type: "sleep", payload: { ms: 3000 } }), await createTask(stack, { type: "sleep", payload: { ms: 3000 } })];
+    await waitFor("both blockers running", async () => (await Promise.all(blockers.map((b) => taskStatus(stack, b)))).every((s) => s.status === "running"));
+    const queued = await createTask(stack, { type: "record", payload: { label: "must-not-run" } });
+    const cancel = await stack.api("POST", `/api/tasks/${queued}/cancel`);
+    expect(cancel.status).toBe(200);
+    expect(cancel.body.status).toBe("cancelled");
+    await waitFor("blockers done", async () => (await Promise.all(blockers.map((b) => taskStatus(stack, b)))).every((s) => s.status === "succeeded"));
+    // The cancelled message was dropped by the worker when it reached it.
+    await waitFor("the work stream to drain", async () => (await stack.conn.jsm.streams.info("JETQ_TASKS")).state.messages === 0);
+    expect(stack.ran.labels).not.toContain("must-not-run");
+    expect((await taskStatus(stack, queued)).status).toBe("cancelled");
+  });
+
+  it("cancels a running task: its handler is aborted and the slot freed", async () => {
+    const id = await createTask(stack, { type: "sleep", payload: { ms: 60_000 } });
+    await waitFor("running", async () => (await taskStatus(stack, id)).status === "running");
+    const res = await stack.api("POST", `/api/tasks/${id}/cancel`);
+    expect(res.body.status).toBe("cancelled");
+    await waitFor("the worker to let go", async () => stack.workers[0]!.busy === 0, 10_000);
+    await waitFor("the message to be acked", async () => (await stack.conn.jsm.streams.info("JETQ_TASKS")).state.messages === 0, 10_000);
+    const after = await taskStatus(stack, id);
+    expect(after.status).toBe("cancelled");
+    expect(after.result).toBeUndefined();
+  });
+
+  it("streams status and progress over SSE until the task ends", async () => {
+    const id = await createTask(stack, { type: "echo", payload: { value: "sse", progressSteps: 3, stepMs: 200 } });
+    const res = await fetch(`${stack.baseUrl}/api/tasks/${id}/events`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const text = await res.text(); // the server ends the stream when the task ends
+    const events = text
+      .split("\n\n")
+      .filter((b) => b.includes("data:"))
+      .map((b) => ({ event: /event: (\w+)/.exec(b)?.[1], data: JSON.parse(/data: (.*)/.exec(b)![1]!) }));
+    expect(events.some((e) => e.event === "progress" || (e.data.status === "running" && e.data.progress.percent > 0))).toBe(true);
+    const last = events.at(-1)!;
+    expect(last.event).toBe("end");
+    expect(last.data).toMatchObject({ id, status: "succeeded", result: { echoed: "sse" } });
+    const percents = events.map((e) => e.data.progress.percent);
+    expect([...percents].sort((a, b) => a - b)).toEqual(percents); // progress never goes back
+  });
+
+  it("reports queue state with depth by priority and type, and the workers", async () => {
+    const res = await stack.api("GET", "/api/tasks/queue");
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ byPriority: { high: expect.any(Number), normal: expect.any(Number), low: expect.any(Number) }, deadLettered: expect.any(Number) });
+    expect(res.body.workers.count).toBe(1);
+    expect(res.body.workers.slots).toBe(2);
+  });
+
+  it("serves metrics, health, readiness and an OpenAPI document built from the registry", async () => {
+    const metrics = await fetch(`${stack.baseUrl}/metrics`).then((r) => r.text());
+    expect(metrics).toContain("jetq_queue_depth");
+    expect(metrics).toContain("jetq_http_request_duration_seconds");
+    expect(metrics).toMatch(/jetq_tasks_created_total\{type="echo",priority="normal"[^}]*\} \d+/);
+    expect((await stack.api("GET", "/healthz")).status).toBe(200);
+    expect((await stack.api("GET", "/readyz")).body).toEqual({ status: "ready" });
+    const doc = (await stack.api("GET", "/openapi.json")).body;
+    expect(doc.openapi).toBe("3.1.0");
+    const variants = doc.components.schemas.TaskCreate.oneOf.map((v: { title: string }) => v.title);
+    expect(variants).toEqual(expect.arrayContaining(["echo", "sleep", "flaky"]));
+  });
+});

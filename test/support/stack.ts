@@ -1,0 +1,120 @@
+// A whole jetq on a throw-away NATS server: API listening on a free port and in-process workers
+// with the test task types. Tests talk to it over HTTP, the way a client does.
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createApp } from "../../api/app.js";
+import { loadConfig, type JetqConfig } from "../../core/config.js";
+import { connectJetq, type JetqConnection } from "../../core/connection.js";
+import { silentLogger, createLogger } from "../../core/logger.js";
+import type { TaskTypeRegistry } from "../../core/registry.js";
+import { Worker } from "../../worker/runtime.js";
+import type { TaskHandler } from "../../worker/handler.js";
+import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
+import { testHandlers, testRegistry } from "./test-types.js";
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  workers?: number;
+  registry?: TaskTypeRegistry;
+  handlers?: Record<string, TaskHandler>;
+}
+
+export interface Stack {
+  nats: NatsServerHandle;
+  config: JetqConfig;
+  conn: JetqConnection;
+  registry: TaskTypeRegistry;
+  baseUrl: string;
+  workers: Worker[];
+  ran: ReturnType<typeof testHandlers>["ran"];
+  startWorker(): Promise<Worker>;
+  api<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }>;
+  stop(): Promise<void>;
+}
+
+/** Test defaults: short ack wait and backoff, so failure paths finish in seconds, not minutes. */
+export const TEST_ENV = {
+  JETQ_ACK_WAIT_MS: "3000",
+  JETQ_BACKOFF_BASE_MS: "200",
+  JETQ_BACKOFF_MAX_MS: "2000",
+  JETQ_MAX_DELIVER: "4",
+  JETQ_CONCURRENCY: "4",
+  JETQ_SHUTDOWN_GRACE_MS: "5000",
+  JETQ_HARD_TIMEOUT_GRACE_MS: "1000",
+  JETQ_PROGRESS_MIN_INTERVAL_MS: "50",
+  JETQ_WORKER_METRICS_PORT: "0",
+};
+
+const log = process.env.JETQ_TEST_LOGS ? createLogger("test", "debug") : silentLogger();
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const nats = await startNatsServer();
+  const config = loadConfig({ ...TEST_ENV, ...opts.env, NATS_URL: nats.url });
+  const registry = opts.registry ?? testRegistry();
+  const { handlers: defaults, ran } = testHandlers();
+  const handlers = { ...defaults, ...opts.handlers };
+  const conn = await connectJetq(config.natsUrl, config.topology, { name: "test-api", consumersFor: { taskTypes: [] } });
+  const app = createApp({ conn, registry, config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const workers: Worker[] = [];
+  const workerConns: JetqConnection[] = [];
+
+  async function startWorker() {
+    const wconn = await connectJetq(config.natsUrl, config.topology, { name: "test-worker", consumersFor: { taskTypes: [] } });
+    workerConns.push(wconn);
+    const w = new Worker({ conn: wconn, registry, config: config.worker, log, idlePollMs: 2000 });
+    for (const [type, h] of Object.entries(handlers)) if (registry.has(type)) w.handle(type, h);
+    await w.start();
+    workers.push(w);
+    return w;
+  }
+  for (let i = 0; i < (opts.workers ?? 1); i++) await startWorker();
+
+  return {
+    nats,
+    config,
+    conn,
+    registry,
+    baseUrl,
+    workers,
+    ran,
+    startWorker,
+    async api(method, path, body, headers = {}) {
+      const res = await fetch(baseUrl + path, {
+        method,
+        headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+        body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* not JSON: leave as text */
+      }
+      return { status: res.status, body: parsed as any, headers: res.headers };
+    },
+    async stop() {
+      await Promise.allSettled(workers.map((w) => w.stop(1000)));
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await Promise.allSettled([...workerConns, conn].map((c) => c.close()));
+      await nats.stop();
+    },
+  };
+}
+
+/** Creates a task over HTTP and returns its id (asserting the 202). */
+export async function createTask(stack: Stack, body: object): Promise<string> {
+  const res = await stack.api("POST", "/api/tasks/create", body);
+  if (res.status !== 202) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body.id as string;
+}
+
+export async function taskStatus(stack: Stack, id: string) {
+  const res = await stack.api("GET", `/api/tasks/${id}/status`);
+  return res.body;
+}
