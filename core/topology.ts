@@ -60,16 +60,15 @@ function consumerFilters(priority: Priority, taskTypes: string[]): Partial<Consu
 }
 
 export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
-  // `backoff` spaces out redeliveries after ack timeouts (a crashed or stuck worker); explicit
-  // failures use nak(delay) instead, because nak ignores this list. Its first entry acts as ack_wait.
-  const backoff = Array.from({ length: Math.min(cfg.maxDeliver, 6) }, (_, i) => ms(cfg.ackWaitMs * 2 ** i));
+  // No `backoff` list: nak ignores it anyway (explicit failures use nak(delay)), and measured on
+  // nats-server 2.12 a consumer with one delays nak'd messages to ack_wait + backoff[n] instead of
+  // the asked-for delay. A crashed worker's tasks come back after ack_wait.
   return {
     durable_name: consumerName(cfg.pool, priority),
     description: `jetq ${cfg.pool} workers, ${priority} priority`,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: ms(cfg.ackWaitMs),
-    backoff,
     max_deliver: cfg.maxDeliver,
     max_ack_pending: 50_000,
     max_waiting: 4096,
@@ -93,7 +92,9 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Par
   try {
     const info = await jsm.consumers.info(stream, config.durable_name);
     const current = info.config as unknown as Record<string, unknown>;
-    const changed = Object.entries(config).some(([k, v]) => JSON.stringify(current[k] ?? undefined) !== JSON.stringify(v));
+    const changed =
+      Object.entries(config).some(([k, v]) => JSON.stringify(current[k] ?? undefined) !== JSON.stringify(v)) ||
+      (Array.isArray(current.backoff) && current.backoff.length > 0); // set by earlier versions; see taskConsumerConfig
     if (changed) await jsm.consumers.update(stream, config.durable_name, config);
   } catch (err) {
     if (err instanceof JetStreamApiError && err.status === 404) await jsm.consumers.add(stream, config);

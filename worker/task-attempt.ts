@@ -258,7 +258,7 @@ export class TaskAttempt {
   private async fail(err: unknown, attempt: number): Promise<Outcome> {
     const te: TaskError = toTaskError(err, attempt);
     const reason = this.abort.signal.reason;
-    if (this.abort.signal.aborted && reason instanceof TaskAbort && reason.code === "soft_time_limit") {
+    if (this.abort.signal.aborted && reason instanceof TaskAbort && reason.code === "soft_time_limit" && te.code !== "hard_time_limit") {
       te.code = "soft_time_limit";
       te.message = `${reason.message}: ${te.message}`;
     }

@@ -1,0 +1,28 @@
+// A jetq API alone in its own process, so a test can measure its memory (RSS) without the test
+// runner's. Reads NATS_URL (and any JETQ_* setting) from the environment, listens on a free port
+// on 127.0.0.1, and prints one JSON line `{"port":N,"pid":P}` on stdout once it accepts requests.
+// Run it with: node --import tsx test/support/upload-api-process.ts
+import type { AddressInfo } from "node:net";
+import { createApp } from "../../api/app.js";
+import { loadConfig } from "../../core/config.js";
+import { connectJetq } from "../../core/connection.js";
+import { createLogger } from "../../core/logger.js";
+import { documentTaskTypes } from "../../core/task-types.js";
+
+const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1" });
+const log = createLogger("upload-api-process", "error"); // errors go to stderr, stdout stays JSON
+const conn = await connectJetq(config.natsUrl, config.topology, { name: "upload-api-process" });
+const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
+const server = app.listen(config.api.port, config.api.host, () => {
+  const { port } = server.address() as AddressInfo;
+  process.stdout.write(`${JSON.stringify({ port, pid: process.pid })}\n`);
+});
+
+async function shutdown() {
+  server.closeAllConnections();
+  server.close();
+  await conn.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown());
+process.on("SIGINT", () => void shutdown());
