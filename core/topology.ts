@@ -162,7 +162,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   });
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
-  await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage: StorageType.Memory, replicas, ttl: 30_000 });
+  await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });
   await new Objm(nc).create(TOPOLOGY.uploadsBucket, { storage, replicas, description: "uploaded books" });
 
   if (opts.consumersFor) {
