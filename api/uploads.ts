@@ -37,7 +37,8 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
   }
 
   const fields: Record<string, string> = {};
-  const stored: StoredUpload[] = [];
+  const stored: (StoredUpload & { position: number })[] = [];
+  let order = 0;
   const puts: Promise<void>[] = [];
   let failure: Error | null = null;
   const fail = (err: Error) => (failure ??= err);
@@ -51,6 +52,7 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
         return;
       }
       const bookId = randomUUID();
+      const position = order++;
       let size = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
@@ -73,7 +75,7 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
         store
           .put(meta, Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>)
           .then(() => {
-            stored.push({ bookId, field, filename: info.filename || `${bookId}.bin`, contentType: info.mimeType || "application/octet-stream", size });
+            stored.push({ position, bookId, field, filename: info.filename || `${bookId}.bin`, contentType: info.mimeType || "application/octet-stream", size });
             if (size === 0) fail(new ApiError(400, "empty_file", `${info.filename || "a file"} is empty`));
           })
           .catch((err) => {
@@ -103,7 +105,8 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
     req.resume(); // drain what the client still sends so it gets our answer
     throw failure;
   }
-  return { fields, files: stored };
+  // Puts finish in any order; answer in the order the files were sent.
+  return { fields, files: stored.sort((a, b) => a.position - b.position).map(({ position: _, ...f }) => f) };
 }
 
 export async function discardUploads(store: ObjectStore, files: StoredUpload[]) {

@@ -1,6 +1,7 @@
 // Small helpers shared by the benchmark scenarios: ports, a throw-away redis-server, pipelined
 // loops, percentiles, and the jetq set-up every jetq scenario uses.
 import { spawn, execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { loadavg } from "node:os";
 import { z } from "zod";
@@ -130,3 +131,55 @@ export function benchRegistry(): TaskTypeRegistry {
 export function benchConfig(natsUrl: string, concurrency: number): JetqConfig {
   return loadConfig({ NATS_URL: natsUrl, JETQ_CONCURRENCY: String(concurrency), LOG_LEVEL: "error", JETQ_WORKER_METRICS_PORT: "0" });
 }
+
+// --- CPU accounting (Linux /proc; null elsewhere) --------------------------------
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export function cpuMsOf(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** The pid of this process's child whose command name starts with `name` (e.g. the nats-server we started). */
+export function childPid(name: string): number | undefined {
+  try {
+    const line = execFileSync("ps", ["--ppid", String(process.pid), "-o", "pid=,comm="])
+      .toString()
+      .split("\n")
+      .find((l) => l.trim().split(/\s+/)[1]?.startsWith(name));
+    return line ? Number(line.trim().split(/\s+/)[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Measures the CPU the listed processes use while `fn` runs, as % of one core. */
+export async function withCpu<T>(pids: Record<string, number | undefined>, fn: () => Promise<T>): Promise<{ result: T; cpuPct: Record<string, number | null> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, pid === process.pid ? selfCpuMs() : cpuMsOf(pid)]));
+  const t0 = now();
+  const result = await fn();
+  const wall = now() - t0;
+  const cpuPct: Record<string, number | null> = {};
+  for (const [k, pid] of Object.entries(pids)) {
+    const a = before[k];
+    const b = pid === process.pid ? selfCpuMs() : cpuMsOf(pid);
+    cpuPct[k] = a == null || b == null ? null : Math.round(((b - a) / wall) * 100);
+  }
+  return { result, cpuPct };
+}
+const selfCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};

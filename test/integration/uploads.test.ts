@@ -42,7 +42,10 @@ describe("uploads", () => {
   });
 
   describe("POST /api/books with two files", () => {
-    const books = [book("moby-dick.txt", "Call me Ishmael. ".repeat(500)), book("notes.md", "# Notes\n\n- chunk me\n- embed me\n")];
+    // The first file spans several object-store chunks (128 KiB each), the second is tiny, so the
+    // second is stored first: the answer must still list them in the order they were sent.
+    const books = [book("moby-dick.txt", "Call me Ishmael. ".repeat(20_000)), book("notes.md", "# Notes\n\n- chunk me\n- embed me\n")];
+    const sent = (filename: string) => books.find((b) => b.name === filename)!;
     let res: { status: number; body: any };
 
     beforeAll(async () => {
@@ -54,29 +57,34 @@ describe("uploads", () => {
     it("answers 202 with a bookId, size, taskId and statusUrl for each file", () => {
       expect(res.status).toBe(202);
       expect(res.body.books).toHaveLength(2);
-      res.body.books.forEach((entry: any, i: number) => {
-        expect(entry).toMatchObject({ bookId: expect.any(String), filename: books[i]!.name, size: books[i]!.bytes.length, taskId: expect.any(String) });
+      for (const entry of res.body.books) {
+        expect(entry).toMatchObject({ bookId: expect.any(String), filename: expect.any(String), taskId: expect.any(String) });
+        expect(entry.size).toBe(sent(entry.filename).bytes.length);
         expect(entry.statusUrl).toBe(`/api/tasks/${entry.taskId}/status`);
-      });
+      }
       expect(new Set(res.body.books.map((b: any) => b.bookId)).size).toBe(2);
     });
 
+    it("lists the books in the order they were sent", () => {
+      expect(res.body.books.map((b: any) => b.filename)).toEqual(books.map((b) => b.name));
+    });
+
     it("stores each file's exact bytes in the object store under books/{bookId}", async () => {
-      for (const [i, entry] of res.body.books.entries()) {
+      for (const entry of res.body.books) {
         const stored = await readObject(stack.conn.uploads, `books/${entry.bookId}`);
         expect(stored, `books/${entry.bookId}`).not.toBeNull();
-        expect(stored!.equals(books[i]!.bytes)).toBe(true);
+        expect(stored!.equals(sent(entry.filename).bytes)).toBe(true);
       }
     });
 
     it("queues one process_book task per file, carrying its bookId", async () => {
-      for (const [i, entry] of res.body.books.entries()) {
+      for (const entry of res.body.books) {
         const status = await stack.api("GET", entry.statusUrl);
         expect(status.status).toBe(200);
         expect(status.body).toMatchObject({ id: entry.taskId, type: "process_book", status: "queued" });
         // The status view does not show the payload; the task record does.
         const stored = await stack.conn.state.get(entry.taskId);
-        expect(stored?.record.payload).toMatchObject({ bookId: entry.bookId, filename: books[i]!.name });
+        expect(stored?.record.payload).toMatchObject({ bookId: entry.bookId, filename: entry.filename });
       }
       expect((await stack.api("GET", "/api/tasks?type=process_book")).body.total).toBe(2);
     });
@@ -102,11 +110,25 @@ describe("uploads", () => {
       const res = await postForm(stack.baseUrl, "/rag/add-documents-batch", form);
 
       expect(res.status).toBe(202);
-      expect(res.body).toEqual([
-        { task_id: expect.any(String), filename: "first.txt" },
-        { task_id: expect.any(String), filename: "second.txt" },
-      ]);
+      expect(res.body).toHaveLength(2);
+      expect(res.body).toEqual(
+        expect.arrayContaining([
+          { task_id: expect.any(String), filename: "first.txt" },
+          { task_id: expect.any(String), filename: "second.txt" },
+        ]),
+      );
       expect(res.body[0].task_id).not.toBe(res.body[1].task_id);
+    });
+
+    it("POST /rag/add-documents-batch lists the documents in the order they were sent", async () => {
+      const form = new FormData();
+      form.append("files", new Blob(["a long document. ".repeat(20_000)], { type: "text/plain" }), "long.txt");
+      form.append("files", new Blob(["a short one"], { type: "text/plain" }), "short.txt");
+
+      const res = await postForm(stack.baseUrl, "/rag/add-documents-batch", form);
+
+      expect(res.status).toBe(202);
+      expect(res.body.map((d: any) => d.filename)).toEqual(["long.txt", "short.txt"]);
     });
 
     it("GET /rag/task/{task_id} answers 200 with the Celery state PENDING for a queued task", async () => {

@@ -1,0 +1,73 @@
+// The local stack behind `npm start`: the API process and a pool of worker processes sized by
+// core's scaling policy from the queue depth — the same algorithm the operator applies to a
+// Deployment, with child processes as the actuator.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { loadConfig } from "../core/config.js";
+import { connectJetq } from "../core/connection.js";
+import { createLogger } from "../core/logger.js";
+import { QueueStats } from "../core/queue-stats.js";
+import { desiredReplicas, type Recommendation } from "../core/scaling-policy.js";
+
+const config = loadConfig();
+const log = createLogger("jetq-local", config.logLevel);
+const entry = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-local-pool", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
+const stats = new QueueStats(conn);
+
+function run(file: string, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", entry(file)], { stdio: "inherit", env: { ...process.env, ...env } });
+}
+
+const api = run("../api/main.ts");
+const workers: ChildProcess[] = [];
+let history: Recommendation[] = [];
+let nextMetricsPort = config.worker.metricsPort;
+const { localPool: pool } = config;
+const bounds = {
+  minReplicas: pool.minWorkers,
+  maxReplicas: pool.maxWorkers,
+  targetBacklogPerReplica: pool.targetBacklogPerWorker,
+  scaleToZero: pool.minWorkers === 0,
+  scaleUpWindowMs: 0,
+  scaleDownWindowMs: pool.scaleDownWindowSeconds * 1000,
+};
+
+async function reconcile() {
+  const snapshot = await stats.snapshot();
+  const decision = desiredReplicas({ depth: snapshot.depth, currentReplicas: workers.length, now: Date.now(), history }, bounds);
+  history = decision.history;
+  while (workers.length < decision.desiredReplicas) {
+    // Each worker gets its own metrics port so they can all be scraped.
+    const port = config.worker.metricsPort > 0 ? nextMetricsPort++ : 0;
+    const w = run("../worker/main.ts", { JETQ_WORKER_METRICS_PORT: String(port) });
+    w.on("exit", () => {
+      const i = workers.indexOf(w);
+      if (i >= 0) workers.splice(i, 1);
+    });
+    workers.push(w);
+  }
+  while (workers.length > decision.desiredReplicas) workers.pop()!.kill("SIGTERM"); // drains gracefully
+  if (decision.desiredReplicas !== decision.recommended || decision.reason !== "steady") {
+    log.info("local pool", { depth: snapshot.depth, workers: workers.length, reason: decision.reason });
+  }
+}
+
+await reconcile();
+log.info(`jetq is up: API on http://127.0.0.1:${config.api.port} (try /openapi.json), ${workers.length} worker(s), scaling ${bounds.minReplicas}..${bounds.maxReplicas}`);
+const timer = setInterval(() => void reconcile().catch((err) => log.warn("scaling check failed", { error: String(err) })), pool.pollMs);
+
+let stopping = false;
+async function shutdown() {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(timer);
+  const exits = [...workers, api].map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once("exit", r))));
+  for (const w of workers) w.kill("SIGTERM");
+  api.kill("SIGTERM");
+  await Promise.all(exits);
+  await conn.close();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void shutdown());
+process.on("SIGINT", () => void shutdown());

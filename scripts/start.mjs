@@ -1,0 +1,67 @@
+// `npm start`: everything jetq needs on one machine. Installs what is missing (npm packages, a
+// recent nats-server), starts NATS with JetStream on loopback (store under JETQ_DATA_DIR) unless
+// NATS_URL points at one already running, then the API and a local worker pool that grows and
+// shrinks with the queue. Ctrl-C stops all of it cleanly. Plain Node, so it runs before `npm ci`.
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { connect } from "node:net";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureNatsServer, ensureNodeModules } from "./tools.mjs";
+
+const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
+const log = (msg) => console.error(`[jetq] ${msg}`);
+const dataDir = resolve(root, process.env.JETQ_DATA_DIR || ".jetq");
+const startNats = !process.env.NATS_URL && process.env.JETQ_START_NATS !== "false";
+const natsPort = Number(process.env.JETQ_NATS_PORT || 4222);
+const natsUrl = process.env.NATS_URL || `nats://127.0.0.1:${natsPort}`;
+
+ensureNodeModules({ cwd: root });
+const children = [];
+
+function reachable(port) {
+  return new Promise((res) => {
+    const s = connect({ port, host: "127.0.0.1" }, () => (s.destroy(), res(true)));
+    s.on("error", () => res(false));
+  });
+}
+
+if (startNats) {
+  if (await reachable(natsPort)) {
+    log(`something already listens on 127.0.0.1:${natsPort}; using it as NATS (set NATS_URL to be explicit)`);
+  } else {
+    const bin = await ensureNatsServer({ log });
+    mkdirSync(join(dataDir, "nats"), { recursive: true });
+    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local"], { stdio: ["ignore", "ignore", "inherit"] });
+    children.push(nats);
+    for (let i = 0; i < 200 && !(await reachable(natsPort)); i++) await new Promise((r) => setTimeout(r, 50));
+    log(`nats-server with JetStream on ${natsUrl}, store ${join(dataDir, "nats")}`);
+  }
+}
+
+const stack = spawn(process.execPath, ["--import", "tsx", join(root, "scripts", "local-stack.ts")], {
+  cwd: root,
+  stdio: "inherit",
+  env: { ...process.env, NATS_URL: natsUrl, JETQ_DATA_DIR: dataDir },
+});
+children.unshift(stack);
+
+let stopping = false;
+async function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  log(`${signal}: stopping workers, API and NATS`);
+  // The stack first (it drains its workers), NATS last so in-flight work can finish.
+  stack.kill("SIGTERM");
+  await new Promise((r) => (stack.exitCode !== null ? r() : stack.once("exit", r)));
+  for (const c of children.slice(1)) c.kill("SIGTERM");
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
+stack.on("exit", (code) => {
+  if (!stopping) {
+    for (const c of children.slice(1)) c.kill("SIGTERM");
+    process.exit(code ?? 1);
+  }
+});
