@@ -53,18 +53,23 @@ export class DeadLetterQueue {
   }
 
   async get(taskId: string): Promise<DeadLetter> {
+    return (await this.find(taskId)).entry;
+  }
+
+  private async find(taskId: string): Promise<{ entry: DeadLetter; seq: number }> {
     const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.dlqStream, { next_by_subj: `jetq.dlq.*.${taskId}`, seq: 1 }).catch(() => null);
     if (!msg) throw notFound("dead-lettered task", taskId);
-    return msg.json<DeadLetter>();
+    return { entry: msg.json<DeadLetter>(), seq: msg.seq };
   }
 
   /**
    * Queues a dead task again with fresh attempts, under a new Nats-Msg-Id so dedupe lets it
-   * through, then removes its entry. Published before removal: a crash in between leaves a
-   * duplicate entry, never a lost task.
+   * through, then removes its old entry. Published before removal: a crash in between leaves a
+   * stale entry, never a lost task. Removal is by sequence, so if the replay already died again
+   * and has a new entry, that one stays.
    */
   async retry(taskId: string): Promise<TaskRecord> {
-    const entry = await this.get(taskId);
+    const { entry, seq } = await this.find(taskId);
     const now = new Date().toISOString();
     const fresh = (base: TaskRecord | TaskMessage, replays: number): TaskRecord => ({
       id: base.id,
@@ -89,7 +94,7 @@ export class DeadLetterQueue {
       stored = { record, revision: await this.conn.state.create(record) };
     }
     await this.queue.publish(stored.record, stored.revision, `${taskId}.replay-${stored.record.replays}`);
-    await this.remove(taskId);
+    await this.conn.jsm.streams.deleteMessage(TOPOLOGY.dlqStream, seq, false).catch(() => undefined);
     return stored.record;
   }
 

@@ -58,6 +58,7 @@ export class PullSource {
   private readonly prefix = createInbox();
   private readonly open = new Map<string, OpenRequest>();
   private seq = 0;
+  private closed = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -89,11 +90,17 @@ export class PullSource {
     return this.request(batch, { batch, expires: expiresMs * 1_000_000 }, expiresMs + 5_000, true);
   }
 
+  /**
+   * Stops pulling: drops every open request's subscription. The server skips pull requests whose
+   * reply subject has lost interest, so a stopping worker is not handed more work.
+   */
   close() {
+    this.closed = true;
     for (const inbox of [...this.open.keys()]) this.finish(inbox);
   }
 
   private request(batch: number, body: object, clientTimeoutMs: number, longPoll: boolean): Promise<number> {
+    if (this.closed) return Promise.resolve(0);
     const inbox = `${this.prefix}.${++this.seq}`;
     return new Promise<number>((resolve) => {
       // A safety net for a request the server never finished (a reconnect dropped it).

@@ -98,6 +98,7 @@ export class Worker {
   async stop(graceMs = this.opts.config.shutdownGraceMs): Promise<{ finished: number; handedBack: number }> {
     if (this.stopping) return { finished: 0, handedBack: 0 };
     this.stopping = true;
+    for (const s of this.sources.values()) s.close();
     this.wake();
     this.log.info("worker stopping", { running: this.running, graceMs });
     const before = this.running;
@@ -114,7 +115,6 @@ export class Worker {
     const handedBack = this.active.size;
     for (const attempt of this.active.values()) attempt.handBack();
     await this.loop;
-    for (const s of this.sources.values()) s.close();
     this.cancelSub?.unsubscribe();
     if (this.presenceTimer) clearInterval(this.presenceTimer);
     await this.mover?.stop();
