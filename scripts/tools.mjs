@@ -1,6 +1,6 @@
 // Tool bootstrap for scripts and CI: makes sure node_modules, nats-server and
 // (on demand) apt packages exist, installing them idempotently. Node builtins
-// only, so it works before `npm ci` has run.
+// only, so it works before `npm install` has run.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, realpathSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
@@ -119,7 +119,9 @@ export function ensureNodeModules({ cwd = process.cwd() } = {}) {
   // missing or older than the lockfile, node_modules is stale.
   const upToDate = existsSync(installed) && (!hasLock || statSync(installed).mtimeMs >= statSync(lock).mtimeMs);
   if (upToDate) return;
-  const args = hasLock ? ["ci"] : ["install"];
+  // `npm install` follows the lockfile too; `npm ci` is not used because npm 11 refuses lockfiles
+  // that lack other platforms' optional packages (rollup, msgpackr), which npm itself writes.
+  const args = ["install", "--no-audit", "--no-fund"];
   defaultLog(`running npm ${args[0]} (node_modules missing or out of date)`);
   const res = spawnSync("npm", args, { cwd, stdio: "inherit" });
   if (res.error) throw res.error;
