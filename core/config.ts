@@ -51,6 +51,27 @@ const EnvSchema = z.object({
   JETQ_WORKER_METRICS_PORT: int(9091, 0),
   JETQ_PROGRESS_MIN_INTERVAL_MS: int(250, 0),
 
+  // Document pipeline
+  JETQ_CHUNK_SIZE: int(1200, 100),
+  JETQ_CHUNK_OVERLAP: int(200, 0),
+  JETQ_EMBED_BATCH: int(64, 1),
+  JETQ_LEXICAL_DIMENSIONS: int(512, 16),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  OPENAI_API_KEY: z.string().optional(),
+  JETQ_EMBEDDING_MODEL: z.string().default("text-embedding-3-small"),
+  JETQ_EMBEDDING_DIMENSIONS: z.coerce.number().int().min(1).optional(),
+  JETQ_QUIZ_MODEL: z.string().default("gpt-4o-mini"),
+  JETQ_LLM_MAX_RETRIES: int(5, 0),
+  QDRANT_URL: z.string().url().optional(),
+  QDRANT_API_KEY: z.string().optional(),
+  QDRANT_COLLECTION: z.string().default("jetq_chunks"),
+  JETQ_SOURCES_ROOT: z.string().default(""),
+  JETQ_SOURCES_ALLOW_PRIVATE: bool(false),
+  JETQ_SOURCES_ALLOWED_HOSTS: list(""),
+  JETQ_SOURCES_MAX_BYTES: int(200 * 1024 * 1024, 1),
+  JETQ_SOURCES_TIMEOUT_MS: int(60_000, 100),
+  JETQ_SYNC_SCHEDULER_MS: int(30_000, 100),
+
   // Local worker pool behind `npm start` (the operator does the same in Kubernetes)
   JETQ_START_NATS: bool(true),
   JETQ_LOCAL_MIN_WORKERS: int(1, 0),
@@ -70,6 +91,21 @@ export interface JetqConfig {
   api: ApiConfig;
   worker: WorkerConfig;
   localPool: LocalPoolConfig;
+  documents: DocumentsConfig;
+}
+
+export interface DocumentsConfig {
+  /** Where the embedded vector store keeps its files. */
+  vectorDir: string;
+  chunkSize: number;
+  chunkOverlap: number;
+  embedBatch: number;
+  lexicalDimensions: number;
+  /** Set when an OpenAI-compatible API is configured (OPENAI_BASE_URL or OPENAI_API_KEY). */
+  openai?: { baseURL?: string; apiKey: string; embeddingModel: string; embeddingDimensions?: number; quizModel: string; maxRetries: number };
+  qdrant?: { url: string; apiKey?: string; collection: string };
+  sources: { allowPrivateAddresses: boolean; allowedHosts: string[]; directoryRoot: string; maxBytes: number; timeoutMs: number };
+  syncSchedulerMs: number;
 }
 
 export interface TopologyConfig {
@@ -156,6 +192,34 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       shutdownGraceMs: e.JETQ_SHUTDOWN_GRACE_MS,
       metricsPort: e.JETQ_WORKER_METRICS_PORT,
       progressMinIntervalMs: e.JETQ_PROGRESS_MIN_INTERVAL_MS,
+    },
+    documents: {
+      vectorDir: `${e.JETQ_DATA_DIR}/vectors`,
+      chunkSize: e.JETQ_CHUNK_SIZE,
+      chunkOverlap: Math.min(e.JETQ_CHUNK_OVERLAP, e.JETQ_CHUNK_SIZE - 1),
+      embedBatch: e.JETQ_EMBED_BATCH,
+      lexicalDimensions: e.JETQ_LEXICAL_DIMENSIONS,
+      ...(e.OPENAI_BASE_URL || e.OPENAI_API_KEY
+        ? {
+            openai: {
+              ...(e.OPENAI_BASE_URL ? { baseURL: e.OPENAI_BASE_URL } : {}),
+              apiKey: e.OPENAI_API_KEY ?? "none", // local OpenAI-compatible servers often need no key
+              embeddingModel: e.JETQ_EMBEDDING_MODEL,
+              ...(e.JETQ_EMBEDDING_DIMENSIONS ? { embeddingDimensions: e.JETQ_EMBEDDING_DIMENSIONS } : {}),
+              quizModel: e.JETQ_QUIZ_MODEL,
+              maxRetries: e.JETQ_LLM_MAX_RETRIES,
+            },
+          }
+        : {}),
+      ...(e.QDRANT_URL ? { qdrant: { url: e.QDRANT_URL, ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}), collection: e.QDRANT_COLLECTION } } : {}),
+      sources: {
+        allowPrivateAddresses: e.JETQ_SOURCES_ALLOW_PRIVATE,
+        allowedHosts: e.JETQ_SOURCES_ALLOWED_HOSTS,
+        directoryRoot: e.JETQ_SOURCES_ROOT,
+        maxBytes: e.JETQ_SOURCES_MAX_BYTES,
+        timeoutMs: e.JETQ_SOURCES_TIMEOUT_MS,
+      },
+      syncSchedulerMs: e.JETQ_SYNC_SCHEDULER_MS,
     },
     localPool: {
       startNats: e.JETQ_START_NATS,

@@ -1,0 +1,35 @@
+// What a parser yields: the document's text in reading order, one part per page (PDF) or section
+// (Markdown, HTML, EPUB chapters, plain text blocks), so chunks can cite where they came from.
+export interface DocumentPart {
+  /** 1-based page or section number. */
+  page: number;
+  /** Heading or chapter title when the format has one. */
+  section?: string;
+  text: string;
+}
+
+export interface ParsedDocumentInfo {
+  format: "pdf" | "text" | "markdown" | "html" | "epub";
+  title?: string;
+  /** Total pages/sections when known up front (PDF), for progress reporting. */
+  totalParts?: number;
+}
+
+export interface DocumentParser {
+  readonly format: ParsedDocumentInfo["format"];
+  /**
+   * Parses a file on disk part by part, so a 1,000-page book is never held as one string.
+   * Throws NonRetryableError (core/errors.ts) with a code naming the problem for corrupt, empty,
+   * encrypted or unsupported input.
+   */
+  parse(filePath: string, signal?: AbortSignal): Promise<{ info: ParsedDocumentInfo; parts: AsyncIterable<DocumentPart> }>;
+}
+
+export interface Chunk {
+  /** Stable within a book: `c` + zero-padded index (c000001). */
+  chunkId: string;
+  index: number;
+  page: number;
+  section?: string;
+  text: string;
+}

@@ -1,0 +1,44 @@
+// A SourceReader looks at one registered source and says, document by document, what changed
+// since the last sync. One file per kind of source (HTTP(S) URLs, local directories).
+
+export type SourceSpec = { kind: "http"; urls: string[] } | { kind: "directory"; path: string };
+
+/** What the last sync saw of a document. */
+export interface KnownDocument {
+  key: string;
+  hash: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+export type DocumentCheck =
+  | { key: string; state: "unchanged" }
+  | { key: string; state: "deleted" }
+  | {
+      key: string;
+      state: "new" | "changed";
+      /** A temporary file holding the content; the caller moves or deletes it. */
+      filePath: string;
+      filename: string;
+      contentType?: string;
+      hash: string;
+      etag?: string;
+      lastModified?: string;
+      size: number;
+    };
+
+export interface SourceLimits {
+  /** Allow loopback, private, link-local and unique-local addresses (refused by default: SSRF). */
+  allowPrivateAddresses: boolean;
+  /** Hosts allowed even when they resolve to private addresses (exact host names or IPs). */
+  allowedHosts: string[];
+  /** Directory sources must lie under this root (after resolving symlinks). Empty: none allowed. */
+  directoryRoot: string;
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+export interface SourceReader {
+  /** Checks every document of the source against what was known; yields one result per document. */
+  check(spec: SourceSpec, known: Record<string, KnownDocument>, signal?: AbortSignal): AsyncIterable<DocumentCheck>;
+}
