@@ -16,6 +16,19 @@ import { dlqRouter } from "./routes/dlq.js";
 import { opsRouter } from "./routes/ops.js";
 import { ragCompatRouter } from "./routes/rag-compat.js";
 import { tasksRouter } from "./routes/tasks.js";
+import { searchRouter } from "./routes/search.js";
+import { sourcesRouter } from "./routes/sources.js";
+import { libraryRouter } from "./routes/library.js";
+import { BookStore } from "../core/books.js";
+import { SourceRegistry } from "../core/sources.js";
+import type { Embedder } from "../core/embeddings/embedder.js";
+import type { VectorStore } from "../core/vectors/vector-store.js";
+
+/** The document pipeline's read side: searching, books, sources, quizzes. */
+export interface LibraryDeps {
+  embedder: Embedder;
+  vectors: VectorStore;
+}
 
 export interface ApiDeps {
   conn: JetqConnection;
@@ -24,6 +37,7 @@ export interface ApiDeps {
   defaultTimeoutSeconds: number;
   log: Logger;
   metrics?: JetqMetrics;
+  library?: LibraryDeps;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -31,7 +45,8 @@ export function createApp(deps: ApiDeps): Express {
   const queue = new TaskQueue(deps.conn, deps.registry, { defaultTimeoutSeconds: deps.defaultTimeoutSeconds, maxDeliver: deps.conn.topology.maxDeliver });
   const stats = new QueueStats(deps.conn);
   const dlq = new DeadLetterQueue(deps.conn, queue);
-  const uploads = { queue, uploads: deps.conn.uploads, metrics, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
+  const books = new BookStore(deps.conn);
+  const uploads = { queue, books, uploads: deps.conn.uploads, metrics, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
 
   const app = express();
   app.disable("x-powered-by");
@@ -51,6 +66,11 @@ export function createApp(deps: ApiDeps): Express {
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));
   app.use(ragCompatRouter(uploads));
+  app.use(sourcesRouter({ sources: new SourceRegistry(deps.conn), queue, metrics, maxBodyBytes: deps.config.maxBodyBytes }));
+  if (deps.library) {
+    app.use(searchRouter(deps.library));
+    app.use(libraryRouter({ books, vectors: deps.library.vectors, quizzes: deps.conn.quizzes }));
+  }
   app.use(opsRouter({ conn: deps.conn, metrics, stats, openapi: buildOpenApi(deps.registry) }));
 
   app.use((req, res) => sendError(res, 404, "not_found", `no route for ${req.method} ${req.path}`));

@@ -4,11 +4,14 @@ import { connectJetq } from "../core/connection.js";
 import { createLogger } from "../core/logger.js";
 import { documentTaskTypes } from "../core/task-types.js";
 import { createApp } from "./app.js";
+import { createEmbedder } from "../core/embeddings/index.js";
+import { createVectorStore } from "../core/vectors/index.js";
 
 const config = loadConfig();
 const log = createLogger("jetq-api", config.logLevel);
 const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-api", logger: log });
-const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
+const library = { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) };
+const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, library });
 const server = app.listen(config.api.port, config.api.host, () => log.info("api listening", { port: config.api.port, host: config.api.host, nats: config.natsUrl }));
 server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
 

@@ -7,6 +7,7 @@ import { Readable, Transform } from "node:stream";
 import type { Request } from "express";
 import busboy from "busboy";
 import type { ObjectStore } from "@nats-io/obj";
+import { bookObjectName } from "../core/books.js";
 import { ApiError } from "../core/errors.js";
 
 export interface UploadLimits {
@@ -24,8 +25,6 @@ export interface StoredUpload {
   size: number;
 }
 
-/** Where a book's bytes live in the uploads bucket. */
-export const bookObjectName = (bookId: string) => `books/${bookId}`;
 
 export async function receiveUploads(req: Request, store: ObjectStore, limits: UploadLimits): Promise<{ fields: Record<string, string>; files: StoredUpload[] }> {
   if (!req.is("multipart/form-data")) throw new ApiError(415, "unsupported_media_type", "send the files as multipart/form-data");

@@ -16,6 +16,11 @@ export interface JetqConnection {
   idempotency: KV;
   workers: KV;
   uploads: ObjectStore;
+  books: KV;
+  chunks: ObjectStore;
+  quizzes: KV;
+  sources: KV;
+  leases: KV;
   topology: TopologyConfig;
   close(): Promise<void>;
 }
@@ -56,6 +61,11 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
     uploads: await new Objm(js).open(TOPOLOGY.uploadsBucket),
+    books: await kvm.open(TOPOLOGY.booksBucket),
+    chunks: await new Objm(js).open(TOPOLOGY.chunksBucket),
+    quizzes: await kvm.open(TOPOLOGY.quizzesBucket),
+    sources: await kvm.open(TOPOLOGY.sourcesBucket),
+    leases: await kvm.open(TOPOLOGY.leasesBucket),
     topology,
     close: async () => {
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());

@@ -28,6 +28,11 @@ export const TOPOLOGY = {
   idempotencyBucket: "jetq-idempotency",
   workersBucket: "jetq-workers",
   uploadsBucket: "jetq-uploads",
+  booksBucket: "jetq-books",
+  chunksBucket: "jetq-chunks",
+  quizzesBucket: "jetq-quizzes",
+  sourcesBucket: "jetq-sources",
+  leasesBucket: "jetq-leases",
   cancelSubject: "jetq.control.cancel",
 } as const;
 
@@ -163,7 +168,15 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
   await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });
-  await new Objm(nc).create(TOPOLOGY.uploadsBucket, { storage, replicas, description: "uploaded books" });
+  const objm = new Objm(nc);
+  await objm.create(TOPOLOGY.uploadsBucket, { storage, replicas, description: "uploaded books" });
+  // The document pipeline: book records, their chunks (JSON lines per book), quizzes, sources.
+  await kvm.create(TOPOLOGY.booksBucket, { history: 1, storage, replicas });
+  await objm.create(TOPOLOGY.chunksBucket, { storage, replicas, description: "book chunks, JSON lines" });
+  await kvm.create(TOPOLOGY.quizzesBucket, { history: 1, storage, replicas });
+  await kvm.create(TOPOLOGY.sourcesBucket, { history: 1, storage, replicas });
+  // Leases for "exactly one active" jobs (the sync scheduler); a dead holder's lease ages out.
+  await kvm.create(TOPOLOGY.leasesBucket, { history: 1, storage, replicas, ttl: 30_000 });
 
   if (opts.consumersFor) {
     for (const priority of PRIORITIES) {

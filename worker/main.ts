@@ -4,16 +4,20 @@ import { loadConfig } from "../core/config.js";
 import { connectJetq } from "../core/connection.js";
 import { createLogger } from "../core/logger.js";
 import { documentTaskTypes } from "../core/task-types.js";
-import { documentHandlers } from "./handlers/index.js";
+import { createPipeline, documentHandlers } from "./handlers/index.js";
+import { SyncScheduler } from "./sync-scheduler.js";
+import { TaskQueue } from "../core/task-queue.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { Worker } from "./runtime.js";
 
 const config = loadConfig();
 const log = createLogger("jetq-worker", config.logLevel);
 const registry = documentTaskTypes();
-const handlers = documentHandlers();
+
 const serves = config.worker.taskTypes.length ? config.worker.taskTypes : registry.names();
 const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
+const pipeline = createPipeline(conn, config.documents);
+const handlers = documentHandlers(pipeline);
 const worker = new Worker({ conn, registry, config: config.worker, log });
 for (const type of serves) {
   const handler = handlers.get(type);
@@ -22,13 +26,18 @@ for (const type of serves) {
 }
 const metricsServer = config.worker.metricsPort > 0 ? await startMetricsServer(worker.metrics, config.worker.metricsPort) : null;
 await worker.start();
+const queue = new TaskQueue(conn, registry, { defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, maxDeliver: config.topology.maxDeliver });
+const scheduler = new SyncScheduler(conn, queue, worker.id, config.documents.syncSchedulerMs, log);
+scheduler.start();
 
 let stopping = false;
 async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info("worker received signal", { signal });
+  await scheduler.stop();
   await worker.stop();
+  await pipeline.vectors.close();
   metricsServer?.close();
   await conn.close();
   process.exit(0);

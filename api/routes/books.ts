@@ -5,12 +5,14 @@ import type { JetqMetrics } from "../../core/metrics.js";
 import type { TaskQueue } from "../../core/task-queue.js";
 import type { TaskRecord } from "../../core/task.js";
 import { ApiError } from "../../core/errors.js";
+import type { BookStore } from "../../core/books.js";
 import { methodNotAllowed } from "../http.js";
 import { discardUploads, receiveUploads, type StoredUpload, type UploadLimits } from "../uploads.js";
 import { statusUrl } from "./tasks.js";
 
 export interface BooksRouterDeps {
   queue: TaskQueue;
+  books?: BookStore;
   uploads: ObjectStore;
   metrics: JetqMetrics;
   limits: Omit<UploadLimits, "fileFields">;
@@ -68,6 +70,9 @@ export function booksRouter(deps: BooksRouterDeps): Router {
         })),
       });
     })
-    .all(methodNotAllowed("POST"));
+    .get(async (_req, res) => {
+      res.json({ items: deps.books ? await deps.books.list() : [] });
+    })
+    .all(methodNotAllowed("GET", "POST"));
   return r;
 }

@@ -10,10 +10,17 @@ import type { TaskTypeRegistry } from "../../core/registry.js";
 import { Worker } from "../../worker/runtime.js";
 import type { TaskHandler } from "../../worker/handler.js";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
+import { documentTaskTypes } from "../../core/task-types.js";
+import { createEmbedder } from "../../core/embeddings/index.js";
+import { createVectorStore } from "../../core/vectors/index.js";
+import { createPipeline, documentHandlers } from "../../worker/handlers/index.js";
+import type { Pipeline } from "../../worker/handlers/pipeline.js";
 import { testHandlers, testRegistry } from "./test-types.js";
 
 export interface StackOptions {
   env?: Record<string, string>;
+  /** Register the document task types with their real handlers, and the search/library API. */
+  documents?: boolean;
   workers?: number;
   registry?: TaskTypeRegistry;
   handlers?: Record<string, TaskHandler>;
@@ -49,24 +56,31 @@ const log = process.env.JETQ_TEST_LOGS ? createLogger("test", "debug") : silentL
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const nats = await startNatsServer();
-  const config = loadConfig({ ...TEST_ENV, ...opts.env, NATS_URL: nats.url });
-  const registry = opts.registry ?? testRegistry();
+  const config = loadConfig({ ...TEST_ENV, JETQ_DATA_DIR: nats.storeDir, ...opts.env, NATS_URL: nats.url });
+  const registry = opts.registry ?? (opts.documents ? documentTaskTypes(testRegistry()) : testRegistry());
   const { handlers: defaults, ran } = testHandlers();
   const handlers = { ...defaults, ...opts.handlers };
   const conn = await connectJetq(config.natsUrl, config.topology, { name: "test-api", consumersFor: { taskTypes: [] } });
-  const app = createApp({ conn, registry, config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
+  const library = opts.documents ? { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) } : undefined;
+  const app = createApp({ conn, registry, config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, ...(library ? { library } : {}) });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const workers: Worker[] = [];
   const workerConns: JetqConnection[] = [];
+  const pipelines: Pipeline[] = [];
 
   async function startWorker() {
     const wconn = await connectJetq(config.natsUrl, config.topology, { name: "test-worker", consumersFor: { taskTypes: [] } });
     workerConns.push(wconn);
     const w = new Worker({ conn: wconn, registry, config: config.worker, log, idlePollMs: 2000 });
     for (const [type, h] of Object.entries(handlers)) if (registry.has(type)) w.handle(type, h);
+    if (opts.documents) {
+      const pipeline = createPipeline(wconn, config.documents);
+      pipelines.push(pipeline);
+      for (const [type, h] of documentHandlers(pipeline)) w.handle(type, h);
+    }
     await w.start();
     workers.push(w);
     return w;
@@ -99,6 +113,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     },
     async stop() {
       await Promise.allSettled(workers.map((w) => w.stop(1000)));
+      await Promise.allSettled([...pipelines.map((p) => p.vectors.close()), library?.vectors.close()]);
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
       await Promise.allSettled([...workerConns, conn].map((c) => c.close()));

@@ -1,7 +1,35 @@
-// The task handlers this worker image ships, by task type. The document pipeline's handlers
-// (process_book, generate_embeddings, sync_sources, create_quiz) are registered here.
+// The task handlers this worker image ships, by task type, wired to their stores and providers.
+import type { DocumentsConfig } from "../../core/config.js";
+import type { JetqConnection } from "../../core/connection.js";
+import { BookStore } from "../../core/books.js";
+import { createEmbedder } from "../../core/embeddings/index.js";
+import { SourceRegistry } from "../../core/sources.js";
+import { createVectorStore } from "../../core/vectors/index.js";
 import type { TaskHandler } from "../handler.js";
+import { createQuizGenerator } from "../quiz/index.js";
+import { createQuiz } from "./create-quiz.js";
+import { generateEmbeddings } from "./generate-embeddings.js";
+import type { Pipeline } from "./pipeline.js";
+import { processBook } from "./process-book.js";
+import { syncSources } from "./sync-sources.js";
 
-export function documentHandlers(): Map<string, TaskHandler> {
-  return new Map();
+export function createPipeline(conn: JetqConnection, config: DocumentsConfig): Pipeline {
+  return {
+    conn,
+    config,
+    books: new BookStore(conn),
+    sources: new SourceRegistry(conn),
+    embedder: createEmbedder(config),
+    vectors: createVectorStore(config),
+    quiz: createQuizGenerator(config),
+  };
+}
+
+export function documentHandlers(pipeline: Pipeline): Map<string, TaskHandler> {
+  return new Map<string, TaskHandler>([
+    ["process_book", processBook(pipeline) as TaskHandler],
+    ["generate_embeddings", generateEmbeddings(pipeline) as TaskHandler],
+    ["sync_sources", syncSources(pipeline) as TaskHandler],
+    ["create_quiz", createQuiz(pipeline) as TaskHandler],
+  ]);
 }

@@ -1,0 +1,50 @@
+// /api/sources: register, list, inspect, sync now, and remove external sources.
+import express, { Router } from "express";
+import { ApiError, notFound } from "../../core/errors.js";
+import type { JetqMetrics } from "../../core/metrics.js";
+import { SourceCreateSchema, type SourceRegistry } from "../../core/sources.js";
+import type { TaskQueue } from "../../core/task-queue.js";
+import { methodNotAllowed, requireJson } from "../http.js";
+import { statusUrl } from "./tasks.js";
+
+export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; metrics: JetqMetrics; maxBodyBytes: number }): Router {
+  const r = Router();
+  const json = express.json({ limit: deps.maxBodyBytes });
+  const find = async (id: string) => (await deps.sources.get(id)) ?? Promise.reject(notFound("source", id));
+
+  r.route("/api/sources")
+    .post(requireJson, json, async (req, res) => {
+      const parsed = SourceCreateSchema.safeParse(req.body);
+      if (!parsed.success) {
+        throw new ApiError(422, "invalid_source", "the source is not valid", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+      }
+      const source = await deps.sources.create(parsed.data);
+      res.status(201).location(`/api/sources/${source.id}`).json(source);
+    })
+    .get(async (_req, res) => {
+      res.json({ items: await deps.sources.list() });
+    })
+    .all(methodNotAllowed("GET", "POST"));
+
+  r.route("/api/sources/:id")
+    .get(async (req, res) => {
+      const source = await find(String(req.params.id));
+      res.json({ ...source, documents: Object.values(await deps.sources.documents(source.id)) });
+    })
+    .delete(async (req, res) => {
+      await find(String(req.params.id));
+      await deps.sources.delete(String(req.params.id));
+      res.status(204).end();
+    })
+    .all(methodNotAllowed("GET", "DELETE"));
+
+  r.route("/api/sources/:id/sync")
+    .post(async (req, res) => {
+      const source = await find(String(req.params.id));
+      const { record } = await deps.queue.create({ type: "sync_sources", payload: { sourceId: source.id } });
+      deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
+      res.status(202).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id) });
+    })
+    .all(methodNotAllowed("POST"));
+  return r;
+}

@@ -1,0 +1,105 @@
+// SourceRegistry: external sources (HTTP(S) URLs, local directories) that sync_sources keeps in
+// step with the library. Definitions and what the last sync saw of each document live in KV
+// `jetq-sources` (`src.<id>` and `docs.<id>`).
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+import type { JetqConnection } from "./connection.js";
+
+export const SourceCreateSchema = z.union([
+  z
+    .object({
+      kind: z.literal("http"),
+      name: z.string().min(1).max(200).optional(),
+      urls: z.array(z.string().url().refine((u) => /^https?:\/\//i.test(u), "only http and https URLs")).min(1).max(1000),
+      intervalSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("directory"),
+      name: z.string().min(1).max(200).optional(),
+      path: z.string().min(1).max(4096),
+      intervalSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+    })
+    .strict(),
+]);
+export type SourceCreate = z.infer<typeof SourceCreateSchema>;
+
+export interface SyncSummary {
+  new: number;
+  changed: number;
+  unchanged: number;
+  deleted: number;
+  errors: { key: string; code: string; message: string }[];
+  enqueued: string[];
+}
+
+export type SourceRecord = SourceCreate & {
+  id: string;
+  createdAt: string;
+  lastSyncAt?: string;
+  lastResult?: SyncSummary;
+};
+
+/** What the last sync saw of one document, and the book it became. */
+export interface SourceDocumentState {
+  key: string;
+  bookId: string;
+  hash: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+const src = (id: string) => `src.${id}`;
+const docs = (id: string) => `docs.${id}`;
+
+export class SourceRegistry {
+  constructor(private readonly conn: JetqConnection) {}
+
+  async create(def: SourceCreate): Promise<SourceRecord> {
+    const record: SourceRecord = { ...def, id: randomUUID(), createdAt: new Date().toISOString() };
+    await this.conn.sources.create(src(record.id), JSON.stringify(record));
+    return record;
+  }
+
+  async get(id: string): Promise<SourceRecord | null> {
+    const e = await this.conn.sources.get(src(id));
+    return e && e.operation === "PUT" && e.value.length ? e.json<SourceRecord>() : null;
+  }
+
+  async list(): Promise<SourceRecord[]> {
+    const keys: string[] = [];
+    for await (const k of await this.conn.sources.keys("src.*")) keys.push(k);
+    const all = await Promise.all(keys.map((k) => this.get(k.slice(4))));
+    return all.filter((s): s is SourceRecord => s !== null).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async recordSync(id: string, result: SyncSummary): Promise<void> {
+    const current = await this.get(id);
+    if (!current) return;
+    await this.conn.sources.put(src(id), JSON.stringify({ ...current, lastSyncAt: new Date().toISOString(), lastResult: result }));
+  }
+
+  async documents(id: string): Promise<Record<string, SourceDocumentState>> {
+    const e = await this.conn.sources.get(docs(id));
+    return e && e.operation === "PUT" && e.value.length ? e.json<Record<string, SourceDocumentState>>() : {};
+  }
+
+  async saveDocuments(id: string, state: Record<string, SourceDocumentState>): Promise<void> {
+    await this.conn.sources.put(docs(id), JSON.stringify(state));
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.conn.sources.delete(src(id));
+    await this.conn.sources.delete(docs(id));
+  }
+
+  /**
+   * Due for a sync: its interval has elapsed (or it never synced). A source without an interval
+   * is synced on demand only, so it is due whenever a sync of "every due source" is asked for.
+   */
+  static isDue(s: SourceRecord, now = Date.now()): boolean {
+    if (!s.intervalSeconds) return true;
+    return !s.lastSyncAt || Date.parse(s.lastSyncAt) + s.intervalSeconds * 1000 <= now;
+  }
+}

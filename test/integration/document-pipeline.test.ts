@@ -1,0 +1,150 @@
+// The document pipeline end to end through the REST API on a real NATS, offline defaults:
+// upload → process_book → generate_embeddings → search finds the right page → create_quiz cites
+// chunks that contain the answers; re-processing and re-embedding change nothing; deleting a
+// book removes it from search; a corrupt file is dead-lettered with a clear error.
+import { mkdtemp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BookStore } from "../../core/books.js";
+import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { waitFor } from "../support/wait.js";
+import { makeEpub, makePdf } from "../support/document-fixtures.js";
+
+let stack: Stack;
+let dir: string;
+beforeAll(async () => {
+  stack = await startStack({ documents: true, workers: 1, env: { JETQ_CHUNK_SIZE: "400", JETQ_CHUNK_OVERLAP: "80" } });
+  dir = await mkdtemp(join(tmpdir(), "jetq-docs-"));
+});
+afterAll(async () => stack?.stop());
+
+const PAGES = [
+  "Chapter one introduces the river delta and the fishermen who live along its shifting banks. The tides decide their working hours.",
+  "The second page describes how the monsoon floods replenish the soil every summer, leaving fertile silt across the rice paddies.",
+  "On the third page the archivist Magdalena Okonkwo catalogues seventeen brass astrolabes recovered from the sunken merchant ship.",
+  "Page four follows the caravan across the salt flats, where the traders barter copper for indigo dye and dried apricots.",
+  "The final page returns to the delta, where the lighthouse keeper records every passing vessel in a leather-bound ledger.",
+];
+
+async function upload(files: { name: string; type: string; data: Uint8Array }[]) {
+  const form = new FormData();
+  for (const f of files) form.append("files", new Blob([new Uint8Array(f.data)], { type: f.type }), f.name);
+  const res = await fetch(`${stack.baseUrl}/api/books`, { method: "POST", body: form });
+  expect(res.status).toBe(202);
+  return ((await res.json()) as { books: { bookId: string; taskId: string; filename: string }[] }).books;
+}
+
+async function finished(id: string) {
+  return waitFor(`task ${id} to finish`, async () => {
+    const s = await taskStatus(stack, id);
+    return ["succeeded", "failed", "cancelled"].includes(s.status) && s;
+  }, 60_000, 100);
+}
+
+describe("document pipeline", () => {
+  let bookId: string;
+
+  it("processes an uploaded PDF into chunks with page numbers and embeds them", async () => {
+    const pdf = join(dir, "delta.pdf");
+    await makePdf(pdf, PAGES, { title: "The Delta" });
+    const [book] = await upload([{ name: "delta.pdf", type: "application/pdf", data: await readFile(pdf) }]);
+    bookId = book!.bookId;
+
+    const processed = await finished(book!.taskId);
+    expect(processed.status).toBe("succeeded");
+    expect(processed.result).toMatchObject({ bookId, pages: 5 });
+    expect(processed.result.chunks).toBeGreaterThanOrEqual(2);
+
+    const embedded = await finished(processed.result.embeddingTaskId);
+    expect(embedded.status).toBe("succeeded");
+    expect(embedded.result).toMatchObject({ bookId, embedded: processed.result.chunks });
+
+    const record = (await stack.api("GET", `/api/books/${bookId}`)).body;
+    expect(record).toMatchObject({ bookId, status: "ready", pages: 5, chunks: processed.result.chunks, format: "pdf" });
+  });
+
+  it("finds the right page for a phrase from it", async () => {
+    const res = await stack.api("GET", `/api/search?q=${encodeURIComponent("brass astrolabes catalogued by the archivist")}&k=3`);
+    expect(res.status).toBe(200);
+    const [best] = res.body.results;
+    console.log("SEARCH", JSON.stringify(res.body.results.map((r: any) => [r.score, r.page, r.text.slice(0, 60)])));
+    expect(best).toMatchObject({ bookId, page: 3 });
+    expect(best.text).toContain("astrolabes");
+    const scores = res.body.results.map((r: { score: number }) => r.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+  });
+
+  it("generates a quiz whose answers appear in the chunks they cite", async () => {
+    const id = await createTask(stack, { type: "create_quiz", payload: { bookId, questionCount: 3 } });
+    const done = await finished(id);
+    expect(done.status).toBe("succeeded");
+    const quiz = (await stack.api("GET", done.result.quizUrl)).body;
+    expect(quiz.questions.length).toBeGreaterThanOrEqual(1);
+    const chunks = new Map<string, string>();
+    for await (const c of new BookStore(stack.conn).readChunks(bookId)) chunks.set(c.chunkId, c.text);
+    for (const q of quiz.questions) {
+      expect(q.choices).toContain(q.answer);
+      expect(chunks.get(q.sourceChunkId)).toContain(q.answer);
+    }
+  });
+
+  it("re-processing an unchanged book and re-embedding it change nothing", async () => {
+    const countBefore = await vectorCount(bookId);
+    expect(countBefore).toBeGreaterThan(0);
+    const again = await finished(await createTask(stack, { type: "process_book", payload: { bookId } }));
+    expect(again.result).toMatchObject({ bookId, pages: 5, unchanged: true });
+    const reembed = await finished(await createTask(stack, { type: "generate_embeddings", payload: { bookId } }));
+    expect(reembed.status).toBe("succeeded");
+    expect(await vectorCount(bookId)).toBe(countBefore);
+  });
+
+  it("deletes a book and its vectors", async () => {
+    expect((await stack.api("DELETE", `/api/books/${bookId}`)).status).toBe(204);
+    expect((await stack.api("GET", `/api/books/${bookId}`)).status).toBe(404);
+    const res = await stack.api("GET", `/api/search?q=astrolabes&k=5`);
+    expect(res.body.results.filter((r: { bookId: string }) => r.bookId === bookId)).toHaveLength(0);
+  });
+
+  it("processes text, Markdown, HTML and EPUB uploads with sections", async () => {
+    const epub = join(dir, "tale.epub");
+    await makeEpub(epub, [{ title: "Departure", html: "<p>The glassblower packed her furnace tools at dawn.</p>" }, { title: "Arrival", html: "<p>At the harbour a cartographer unrolled maps of the northern fjords.</p>" }], "A Tale");
+    const books = await upload([
+      { name: "notes.txt", type: "text/plain", data: Buffer.from("Beekeepers in the valley harvest heather honey in late August.\n\nThe hives winter in the orchard.") },
+      { name: "guide.md", type: "text/markdown", data: Buffer.from("# Pottery\n\nA kiln fires stoneware at high temperature.\n\n## Glazes\n\nCeladon glazes turn jade green in reduction.") },
+      { name: "page.html", type: "text/html", data: Buffer.from("<html><head><title>Clocks</title></head><body><h1>Escapements</h1><p>The anchor escapement keeps a pendulum clock accurate.</p></body></html>") },
+      { name: "tale.epub", type: "application/epub+zip", data: await readFile(epub) },
+    ]);
+    const results = await Promise.all(books.map((b) => finished(b.taskId)));
+    for (const r of results) expect(r.status, JSON.stringify(r.error)).toBe("succeeded");
+    for (const r of results) await finished(r.result.embeddingTaskId);
+    const hit = (await stack.api("GET", `/api/search?q=${encodeURIComponent("cartographer maps fjords")}&k=1`)).body.results[0];
+    expect(hit.bookId).toBe(books[3]!.bookId);
+    expect(hit.text).toContain("cartographer");
+  });
+
+  it("dead-letters a corrupt file with a clear, non-retryable error", async () => {
+    const [book] = await upload([{ name: "broken.pdf", type: "application/pdf", data: Buffer.from("this is not a pdf at all, just bytes") }]);
+    const done = await finished(book!.taskId);
+    expect(done.status).toBe("failed");
+    expect(done.attempts).toBe(1);
+    expect(done.error).toMatchObject({ code: "corrupt_document", retryable: false });
+    const entry = await waitFor("the DLQ entry", async () => {
+      const r = await stack.api("GET", `/api/dlq/${book!.taskId}`);
+      return r.status === 200 && r.body;
+    });
+    expect(entry.error.code).toBe("corrupt_document");
+  });
+});
+
+async function vectorCount(bookId: string): Promise<number> {
+  const { createVectorStore } = await import("../../core/vectors/index.js");
+  const store = createVectorStore(stack.config.documents);
+  const { createEmbedder } = await import("../../core/embeddings/index.js");
+  const [v] = await createEmbedder(stack.config.documents).embed(["x"]);
+  await store.ensureCollection(v!.length);
+  const n = await store.count({ bookId });
+  await store.close();
+  return n;
+}
+

@@ -1,0 +1,196 @@
+// Writes small documents of every supported format into a directory, for parser tests and benchmarks.
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import JSZip from "jszip";
+import PDFDocument from "pdfkit";
+
+// A fixed creation date keeps generated PDFs byte-identical from run to run.
+const FIXED_DATE = new Date("2024-01-01T00:00:00Z");
+
+export async function makeTempDir(prefix = "jetq-documents-"): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface PdfOptions {
+  /** Encrypts the PDF: readers must supply this password to open it. */
+  password?: string;
+  title?: string;
+}
+
+/** One page per string; an empty string makes a page with a drawing but no text, like a scan. */
+export async function makePdf(path: string, pages: string[], opts: PdfOptions = {}): Promise<void> {
+  await writePdf(path, opts, (doc) => {
+    for (const text of pages) {
+      doc.addPage();
+      if (text === "") doc.rect(100, 100, 200, 300).fill("#888888");
+      else doc.fontSize(11).text(text, { width: 468 });
+    }
+  });
+}
+
+/**
+ * A PDF of `pageCount` pages of varied, deterministic prose (about 1,800 characters a page), each
+ * page naming its number in its first sentence ("This is page 12.").
+ */
+export async function bigPdf(path: string, pageCount: number): Promise<void> {
+  await writePdf(path, { title: `Generated book of ${pageCount} pages` }, (doc) => {
+    for (let page = 1; page <= pageCount; page++) {
+      doc.addPage();
+      doc.fontSize(10).text(proseForPage(page), { width: 468 });
+    }
+  });
+}
+
+/** The text bigPdf puts on a page: paragraphs of sentences drawn from a fixed word list. */
+export function proseForPage(page: number, characters = 1800): string {
+  const random = seededRandom(page);
+  const paragraphs: string[] = [];
+  let sentences: string[] = [`This is page ${page}.`];
+  let length = 0;
+  while (length < characters) {
+    const words = Array.from({ length: 6 + Math.floor(random() * 14) }, () => WORDS[Math.floor(random() * WORDS.length)]);
+    const sentence = `${words.join(" ")}.`;
+    sentences.push(sentence[0].toUpperCase() + sentence.slice(1));
+    length += sentence.length + 1;
+    if (sentences.length >= 5 && random() < 0.3) {
+      paragraphs.push(sentences.join(" "));
+      sentences = [];
+    }
+  }
+  if (sentences.length > 0) paragraphs.push(sentences.join(" "));
+  return paragraphs.join("\n\n");
+}
+
+export interface EpubChapter {
+  title: string;
+  /** The body's inner HTML. */
+  html: string;
+}
+
+/** A minimal valid EPUB 3 with an EPUB 2 NCX too, since epub2 reads chapter titles from the NCX. */
+export async function makeEpub(path: string, chapters: EpubChapter[], title: string): Promise<void> {
+  const zip = new JSZip();
+  // The container rule: "mimetype" first and uncompressed, so the type shows at a fixed offset.
+  zip.file("mimetype", "application/epub+zip", { compression: "STORE" });
+  zip.file(
+    "META-INF/container.xml",
+    `<?xml version="1.0" encoding="UTF-8"?>
+<container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:container">
+  <rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/></rootfiles>
+</container>`,
+  );
+  const ids = chapters.map((_, i) => `ch${i + 1}`);
+  zip.file(
+    "OEBPS/content.opf",
+    `<?xml version="1.0" encoding="UTF-8"?>
+<package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="bookid">
+  <metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
+    <dc:identifier id="bookid">urn:uuid:00000000-0000-4000-8000-000000000001</dc:identifier>
+    <dc:title>${escapeXml(title)}</dc:title>
+    <dc:language>en</dc:language>
+    <meta property="dcterms:modified">2024-01-01T00:00:00Z</meta>
+  </metadata>
+  <manifest>
+    <item id="nav" href="nav.xhtml" media-type="application/xhtml+xml" properties="nav"/>
+    <item id="ncx" href="toc.ncx" media-type="application/x-dtbncx+xml"/>
+${ids.map((id) => `    <item id="${id}" href="${id}.xhtml" media-type="application/xhtml+xml"/>`).join("\n")}
+  </manifest>
+  <spine toc="ncx">
+${ids.map((id) => `    <itemref idref="${id}"/>`).join("\n")}
+  </spine>
+</package>`,
+  );
+  zip.file(
+    "OEBPS/nav.xhtml",
+    xhtml(title, `<nav epub:type="toc"><ol>${chapters.map((c, i) => `<li><a href="${ids[i]}.xhtml">${escapeXml(c.title)}</a></li>`).join("")}</ol></nav>`),
+  );
+  zip.file(
+    "OEBPS/toc.ncx",
+    `<?xml version="1.0" encoding="UTF-8"?>
+<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1">
+  <head><meta name="dtb:uid" content="urn:uuid:00000000-0000-4000-8000-000000000001"/></head>
+  <docTitle><text>${escapeXml(title)}</text></docTitle>
+  <navMap>
+${chapters
+  .map((c, i) => `    <navPoint id="np${i + 1}" playOrder="${i + 1}"><navLabel><text>${escapeXml(c.title)}</text></navLabel><content src="${ids[i]}.xhtml"/></navPoint>`)
+  .join("\n")}
+  </navMap>
+</ncx>`,
+  );
+  chapters.forEach((chapter, i) => zip.file(`OEBPS/${ids[i]}.xhtml`, xhtml(chapter.title, chapter.html)));
+  await writeFile(path, await zip.generateAsync({ type: "nodebuffer", compression: "DEFLATE" }));
+}
+
+/** A ZIP that is not an EPUB, shaped like a .docx. */
+export async function makeDocx(path: string): Promise<void> {
+  const zip = new JSZip();
+  zip.file("[Content_Types].xml", `<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>`);
+  zip.file("word/document.xml", `<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>`);
+  await writeFile(path, await zip.generateAsync({ type: "nodebuffer" }));
+}
+
+/** Deterministic bytes that are no document at all (no magic number, NUL bytes included). */
+export async function writeGarbage(path: string, size = 2048): Promise<void> {
+  const random = seededRandom(size);
+  await writeFile(path, Buffer.from(Array.from({ length: size }, () => Math.floor(random() * 256))));
+}
+
+/** The first bytes of a PNG image followed by garbage. */
+export async function writePngHeader(path: string): Promise<void> {
+  await writeFile(path, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]));
+}
+
+async function writePdf(path: string, opts: PdfOptions, draw: (doc: PDFKit.PDFDocument) => void): Promise<void> {
+  const doc = new PDFDocument({
+    autoFirstPage: false,
+    // No undefined values: pdfkit hashes every info entry into the file ID.
+    info: { CreationDate: FIXED_DATE, ModDate: FIXED_DATE, ...(opts.title ? { Title: opts.title } : {}) },
+    ...(opts.password ? { userPassword: opts.password, ownerPassword: `${opts.password}-owner` } : {}),
+  });
+  const out = createWriteStream(path);
+  const finished = new Promise<void>((resolve, reject) => {
+    out.on("finish", resolve);
+    out.on("error", reject);
+  });
+  // Piped, so pages are flushed to disk as they are drawn rather than buffered.
+  doc.pipe(out);
+  draw(doc);
+  doc.end();
+  await finished;
+}
+
+function xhtml(title: string, body: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops">
+<head><title>${escapeXml(title)}</title></head>
+<body>${body}</body>
+</html>`;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+// mulberry32: tiny, fast and the same everywhere, unlike Math.random.
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = (
+  "the a of and to in learning retrieval model vector query answer book chapter page student teacher " +
+  "question knowledge system memory index search document context language reading writing river " +
+  "mountain history science method result evidence theory practice example lesson quiet bright " +
+  "careful rapid ancient modern simple complex gather measure explain compare discover build " +
+  "observe describe record balance signal pattern network window garden harbour lantern orbit"
+).split(" ");

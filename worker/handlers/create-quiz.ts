@@ -1,0 +1,41 @@
+// create_quiz: questions from a book (or chosen chunks), each citing the chunk it came from. The
+// quiz is stored (GET /api/quizzes/{id}) and returned in the task result.
+import { randomUUID } from "node:crypto";
+import { NonRetryableError } from "../../core/errors.js";
+import type { StoredChunk } from "../../core/books.js";
+import type { TaskHandler } from "../handler.js";
+import type { Pipeline } from "./pipeline.js";
+
+/** Most chunks handed to a generator: spread evenly over the book so a quiz covers all of it. */
+const MAX_CHUNKS = 200;
+
+export interface QuizRecord {
+  quizId: string;
+  bookId: string;
+  taskId: string;
+  generator: string;
+  questions: unknown[];
+  createdAt: string;
+}
+
+export function createQuiz(p: Pipeline): TaskHandler<{ bookId: string; questionCount?: number; chunkIds?: string[] }> {
+  return async (ctx) => {
+    const { bookId, chunkIds } = ctx.payload;
+    const questionCount = ctx.payload.questionCount ?? 10;
+    const book = await p.books.get(bookId);
+    if (!book || book.status !== "ready") throw new NonRetryableError(`book ${bookId} is not processed yet`, "book_not_ready");
+
+    const only = chunkIds?.length ? new Set(chunkIds) : undefined;
+    const step = Math.max(1, Math.ceil((only?.size ?? book.chunks) / MAX_CHUNKS));
+    const chunks: StoredChunk[] = [];
+    let i = 0;
+    for await (const c of p.books.readChunks(bookId, only)) if (i++ % step === 0) chunks.push(c);
+    if (!chunks.length) throw new NonRetryableError(`no chunks selected from book ${bookId}`, "no_chunks");
+
+    ctx.progress(20, `writing ${questionCount} questions from ${chunks.length} chunks`);
+    const questions = await p.quiz.generate({ bookId, chunks, questionCount }, ctx.signal);
+    const quiz: QuizRecord = { quizId: randomUUID(), bookId, taskId: ctx.id, generator: p.quiz.name, questions, createdAt: new Date().toISOString() };
+    await p.conn.quizzes.put(quiz.quizId, JSON.stringify(quiz));
+    return { quizId: quiz.quizId, bookId, generator: quiz.generator, questionCount: questions.length, questions, quizUrl: `/api/quizzes/${quiz.quizId}` };
+  };
+}

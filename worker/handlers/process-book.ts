@@ -1,0 +1,108 @@
+// process_book: read an uploaded book, split it into overlapping chunks with page numbers, store
+// them, then chain generate_embeddings. An unchanged book (same bytes, same chunking) is a no-op.
+import { createHash } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { BookRecord } from "../../core/books.js";
+import { NonRetryableError } from "../../core/errors.js";
+import type { TaskHandler } from "../handler.js";
+import { readDocument } from "../documents/read-document.js";
+import type { Pipeline } from "./pipeline.js";
+
+interface Payload {
+  bookId: string;
+  filename?: string;
+  contentType?: string;
+  chunkSize?: number;
+  chunkOverlap?: number;
+}
+
+export function processBook(p: Pipeline): TaskHandler<Payload> {
+  return async (ctx) => {
+    const { bookId } = ctx.payload;
+    const upload = await p.books.openUpload(bookId);
+    if (!upload) throw new NonRetryableError(`no uploaded file for book ${bookId}`, "upload_not_found");
+    const filename = ctx.payload.filename ?? upload.info.metadata?.filename ?? upload.info.description ?? bookId;
+    const contentType = ctx.payload.contentType ?? upload.info.metadata?.contentType ?? "application/octet-stream";
+    const chunkSize = ctx.payload.chunkSize ?? p.config.chunkSize;
+    const chunkOverlap = Math.min(ctx.payload.chunkOverlap ?? p.config.chunkOverlap, chunkSize - 1);
+
+    const dir = await mkdtemp(join(tmpdir(), "jetq-book-"));
+    try {
+      // Downloaded to a temporary file while hashing: parsers read from disk, memory stays flat.
+      ctx.progress(1, "downloading");
+      const file = join(dir, "book");
+      const hash = createHash("sha256");
+      await pipeline(
+        Readable.fromWeb(upload.stream as never),
+        new Transform({ transform(chunk, _e, cb) { hash.update(chunk); cb(null, chunk); } }),
+        createWriteStream(file),
+        { signal: ctx.signal },
+      );
+      const contentHash = hash.digest("hex");
+
+      const previous = await p.books.get(bookId);
+      if (previous?.status === "ready" && previous.contentHash === contentHash && previous.chunkSize === chunkSize && previous.chunkOverlap === chunkOverlap) {
+        ctx.progress(100, "unchanged");
+        const embeddingTaskId = previous.embeddedWith === p.embedder.name && previous.embeddedChunks === previous.chunks ? undefined : await chain(ctx, bookId, contentHash);
+        return { bookId, pages: previous.pages, chunks: previous.chunks, unchanged: true, ...(embeddingTaskId ? { embeddingTaskId } : {}) };
+      }
+
+      const now = new Date().toISOString();
+      const record: BookRecord = {
+        bookId,
+        filename,
+        contentType,
+        status: "processing",
+        pages: 0,
+        chunks: 0,
+        characters: 0,
+        contentHash,
+        chunkSize,
+        chunkOverlap,
+        ...(previous?.sourceId ? { sourceId: previous.sourceId, sourceKey: previous.sourceKey } : {}),
+        createdAt: previous?.createdAt ?? now,
+        updatedAt: now,
+      };
+      await p.books.put(record);
+      // The content changed: vectors of the old text would answer searches with stale pages.
+      if (previous && previous.contentHash !== contentHash) await p.vectors.deleteBook(bookId).catch(() => undefined);
+
+      try {
+        const doc = await readDocument(file, { filename, contentType }, {
+          chunkSize,
+          chunkOverlap,
+          signal: ctx.signal,
+          onPart: (part, total) => ctx.progress(total ? Math.min(95, 5 + (90 * part) / total) : 50, total ? `read page ${part} of ${total}` : `read section ${part}`),
+        });
+        const chunks = await p.books.writeChunks(bookId, doc.chunks);
+        const stats = doc.stats();
+        Object.assign(record, { status: "ready", pages: stats.parts, chunks, characters: stats.characters, format: doc.info.format, ...(doc.info.title ? { title: doc.info.title } : {}) });
+        await p.books.put(record);
+      } catch (err) {
+        await p.books.put({ ...record, status: "failed", error: (err as Error).message });
+        throw err;
+      }
+      ctx.progress(97, `${record.chunks} chunks from ${record.pages} pages; queueing embeddings`);
+      const embeddingTaskId = await chain(ctx, bookId, contentHash);
+      return { bookId, pages: record.pages, chunks: record.chunks, title: record.title ?? null, format: record.format, embeddingTaskId };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+/** Chains generate_embeddings; the key makes a retried process_book attempt queue it only once. */
+async function chain(ctx: Parameters<TaskHandler<Payload>>[0], bookId: string, contentHash: string): Promise<string> {
+  const task = await ctx.enqueue({
+    type: "generate_embeddings",
+    payload: { bookId },
+    priority: ctx.task.priority,
+    idempotencyKey: `embed:${bookId}:${contentHash}:${ctx.id}`,
+  });
+  return task.id;
+}
