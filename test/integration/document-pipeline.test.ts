@@ -68,7 +68,7 @@ describe("document pipeline", () => {
     const res = await stack.api("GET", `/api/search?q=${encodeURIComponent("brass astrolabes catalogued by the archivist")}&k=3`);
     expect(res.status).toBe(200);
     const [best] = res.body.results;
-    console.log("SEARCH", JSON.stringify(res.body.results.map((r: any) => [r.score, r.page, r.text.slice(0, 60)])));
+
     expect(best).toMatchObject({ bookId, page: 3 });
     expect(best.text).toContain("astrolabes");
     const scores = res.body.results.map((r: { score: number }) => r.score);

@@ -103,11 +103,13 @@ describe("chunking", () => {
     await bigPdf(path("twelve.pdf"), 12);
   });
 
-  it("keeps every chunk within chunkSize and overlaps consecutive chunks by at most chunkOverlap", async () => {
+  it("keeps every chunk within chunkSize and overlaps consecutive chunks of a page by at most chunkOverlap", async () => {
     const chunks = await readAllChunks(path("twelve.pdf"), {}, 500, 100);
     expect(chunks.length).toBeGreaterThan(30);
     for (const chunk of chunks) expect(chunk.text.length).toBeLessThanOrEqual(500);
-    const overlaps = chunks.slice(1).map((chunk, i) => overlapLength(chunks[i].text, chunk.text));
+    const samePage = chunks.slice(1).flatMap((chunk, i) => (chunk.page === chunks[i].page ? [[chunks[i], chunk] as const] : []));
+    expect(samePage.length).toBeGreaterThan(10);
+    const overlaps = samePage.map(([a, b]) => overlapLength(a.text, b.text));
     for (const overlap of overlaps) {
       expect(overlap).toBeGreaterThan(0);
       expect(overlap).toBeLessThanOrEqual(100);
@@ -156,7 +158,13 @@ describe("chunking", () => {
     expect(chunks.some((c) => c.page === 3 && /^x+$/.test(c.text))).toBe(true);
   });
 
-  it("carries the section of the text a chunk starts with", async () => {
+  it("never lets a chunk cross a page, so its page holds all of its text", async () => {
+    const chunks = await readAllChunks(path("twelve.pdf"), {}, 500, 100);
+    const prose = Array.from({ length: 12 }, (_, i) => collapse(proseForPage(i + 1)));
+    for (const chunk of chunks) expect(prose[chunk.page - 1]).toContain(collapse(chunk.text));
+  });
+
+  it("starts a new chunk at each section, carrying its section", async () => {
     const chunks = await chunksOf(
       [
         { page: 1, section: "Intro", text: "One short sentence." },
@@ -165,7 +173,10 @@ describe("chunking", () => {
       1000,
       0,
     );
-    expect(chunks).toEqual([{ chunkId: "c000000", index: 0, page: 1, section: "Intro", text: "One short sentence.\n\nAnother sentence here. And a third one." }]);
+    expect(chunks).toEqual([
+      { chunkId: "c000000", index: 0, page: 1, section: "Intro", text: "One short sentence." },
+      { chunkId: "c000001", index: 1, page: 2, section: "Method", text: "Another sentence here. And a third one." },
+    ]);
   });
 
   it("rejects an overlap as large as the chunk", async () => {
@@ -296,6 +307,20 @@ describe("normalisation", () => {
   it("composes to NFC and strips control and invisible characters", () => {
     expect(normaliseText("cafe\u0301")).toBe("caf\u00e9");
     expect(normaliseText("\uFEFFbell\u0007 zero\u200Bwidth soft\u00ADhyphen")).toBe("bell zerowidth softhyphen");
+  });
+});
+
+describe("cancellation", () => {
+  it("stops reading when the signal aborts", async () => {
+    await bigPdf(path("sixty.pdf"), 60);
+    const controller = new AbortController();
+    let partsRead = 0;
+    const reading = await readDocument(path("sixty.pdf"), {}, { chunkSize: 500, chunkOverlap: 50, signal: controller.signal, onPart: (n) => (partsRead = n) });
+    const consume = async () => {
+      for await (const _chunk of reading.chunks) controller.abort();
+    };
+    await expect(consume()).rejects.toMatchObject({ name: "AbortError" });
+    expect(partsRead).toBeLessThan(60);
   });
 });
 

@@ -15,8 +15,9 @@ export function chunkIdFor(index: number): string {
 }
 
 /**
- * Chunks never exceed chunkSize; a chunk's page and section are those of its first character.
- * Deterministic: the same parts and options give the same chunks.
+ * Chunks never exceed chunkSize and never cross a page (or section) boundary, so the page a chunk
+ * cites holds all of its text; consecutive chunks within a page overlap. Deterministic: the same
+ * parts and options give the same chunks.
  */
 export async function* chunkDocument(parts: AsyncIterable<DocumentPart>, options: ChunkingOptions): AsyncIterable<Chunk> {
   const { chunkSize, chunkOverlap } = validated(options);
@@ -24,6 +25,8 @@ export async function* chunkDocument(parts: AsyncIterable<DocumentPart>, options
   let index = 0;
   for await (const part of parts) {
     if (part.text.trim() === "") continue;
+    if (window.hasNewText) yield window.toChunk(index++);
+    window.clear();
     for (const unit of textUnits(part, chunkSize)) {
       if (!window.fits(unit)) {
         yield window.toChunk(index++);
@@ -46,6 +49,12 @@ class ChunkWindow {
     private readonly chunkSize: number,
     private readonly chunkOverlap: number,
   ) {}
+
+  clear(): void {
+    this.units = [];
+    this.length = 0;
+    this.hasNewText = false;
+  }
 
   fits(unit: TextUnit): boolean {
     return this.length + joinedLength(unit, this.units.length === 0) <= this.chunkSize;
