@@ -20,9 +20,7 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
       const upload = book ? null : await deps.books.openUpload(id);
       if (!book && !upload) throw notFound("book", id);
       // Vectors first: a book that is gone must not turn up in searches.
-      await deps.vectors.deleteBook(id).catch((err) => {
-        if (!/ensureCollection/.test(String(err))) throw err; // nothing was ever embedded
-      });
+      await deps.vectors.deleteBook(id);
       await deps.books.delete(id);
       res.status(204).end();
     })
