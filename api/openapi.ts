@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { TaskTypeRegistry } from "../core/registry.js";
 import { TaskSpecSchema } from "../core/task-queue.js";
 import { PRIORITIES, TASK_STATUSES } from "../core/task.js";
+import { SourceCreateSchema } from "../core/sources.js";
 
 const schemaOf = (s: z.ZodType) => {
   const { $schema: _, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
@@ -115,7 +116,38 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         delete: { summary: "Discard a dead-lettered task", parameters: [idParam()], responses: { "204": { description: "discarded" }, ...errors(404) } },
       },
       "/api/dlq/{id}/retry": { post: { summary: "Replay a dead-lettered task with fresh attempts", parameters: [idParam()], responses: { "202": { description: "queued again", ...jsonBody(ref("TaskStatus")) }, ...errors(404, 409) } } },
-      "/api/books": { post: { summary: "Upload books (streamed to the object store); one process_book task each", requestBody: multipart("files", true), responses: { "202": { description: "queued" }, ...errors(400, 413, 415, 422) } } },
+      "/api/books": { get: { summary: "Books, newest first", responses: { "200": { description: "books" } } }, post: { summary: "Upload books (streamed to the object store); one process_book task each", requestBody: multipart("files", true), responses: { "202": { description: "queued" }, ...errors(400, 413, 415, 422) } } },
+      "/api/books/{id}": {
+        get: { summary: "A book's record: status, pages, chunks, content hash, embedder", parameters: [idParam()], responses: { "200": { description: "book" }, ...errors(404) } },
+        delete: { summary: "Delete a book, its chunks, upload and vectors", parameters: [idParam()], responses: { "204": { description: "deleted" }, ...errors(404) } },
+      },
+      "/api/search": {
+        get: {
+          summary: "Chunks nearest to a query, best first",
+          parameters: [
+            { name: "q", in: "query", required: true, schema: { type: "string", maxLength: 2000 } },
+            { name: "k", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 10 } },
+            { name: "bookId", in: "query", schema: { type: "string" } },
+          ],
+          responses: {
+            "200": {
+              description: "results",
+              ...jsonBody({ type: "object", properties: { results: { type: "array", items: { type: "object", properties: { score: { type: "number" }, bookId: { type: "string" }, chunkId: { type: "string" }, page: { type: "integer" }, text: { type: "string" } } } } } }),
+            },
+            ...errors(400),
+          },
+        },
+      },
+      "/api/sources": {
+        post: { summary: "Register a source (http URLs or a directory)", requestBody: { required: true, ...jsonBody(schemaOf(SourceCreateSchema)) }, responses: { "201": { description: "registered" }, ...errors(400, 415, 422) } },
+        get: { summary: "Registered sources", responses: { "200": { description: "sources" } } },
+      },
+      "/api/sources/{id}": {
+        get: { summary: "A source with its documents and last sync result", parameters: [idParam()], responses: { "200": { description: "source" }, ...errors(404) } },
+        delete: { summary: "Remove a source (its books stay)", parameters: [idParam()], responses: { "204": { description: "removed" }, ...errors(404) } },
+      },
+      "/api/sources/{id}/sync": { post: { summary: "Queue sync_sources for this source now", parameters: [idParam()], responses: { "202": { description: "queued", ...jsonBody(accepted) }, ...errors(404) } } },
+      "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam()], responses: { "200": { description: "quiz" }, ...errors(404) } } },
       "/rag/add-document": { post: { summary: "Legacy: upload one document", requestBody: multipart("file", false), responses: { "202": { description: "{status:'queued', task_id}" }, ...errors(400, 413, 415) } } },
       "/rag/add-documents-batch": { post: { summary: "Legacy: upload several documents", requestBody: multipart("files", true), responses: { "202": { description: "[{task_id, filename}]" }, ...errors(400, 413, 415) } } },
       "/rag/task/{task_id}": { get: { summary: "Legacy: task status with Celery state names", parameters: [idParam("task_id")], responses: { "200": { description: "status" }, ...errors(404) } } },
