@@ -8,6 +8,7 @@
 // Until then `dimensions` throws — call `init()` (one probe request) or `embed()` first; `name` is
 // then openai:<model> without the size (the model's native size is fixed, so the name still
 // identifies the vector space).
+import { retryAfterMs, sleep } from "../retry-after.js";
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import { retryDelayMs, type BackoffPolicy } from "../backoff.js";
 import { NonRetryableError } from "../errors.js";
@@ -218,30 +219,4 @@ function apiMessage(err: APIError): string {
   return `${err.status}: ${detail}`;
 }
 
-/** The server's requested wait, from `retry-after-ms` or `Retry-After` (seconds or an HTTP date). */
-export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
-  if (!headers) return undefined;
-  const ms = headers.get("retry-after-ms");
-  if (ms !== null && ms.trim() !== "" && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
-  const value = headers.get("retry-after");
-  if (value === null || value.trim() === "") return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+export { retryAfterMs };

@@ -7,7 +7,7 @@ import { retryDelayMs } from "../../core/backoff.js";
 import { NonRetryableError } from "../../core/errors.js";
 import type { Chunk } from "../documents/document.js";
 import type { QuizGenerator, QuizQuestion } from "./quiz-generator.js";
-import { retryAfterMs, sleep } from "./retry-after.js";
+import { retryAfterMs, sleep } from "../../core/retry-after.js";
 
 export interface LlmQuizGeneratorOptions {
   baseURL?: string;
