@@ -3,7 +3,7 @@
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
-import { loadavg } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { z } from "zod";
 import { loadConfig, type JetqConfig } from "../core/config.js";
 import { TaskTypeRegistry } from "../core/registry.js";
@@ -183,3 +183,93 @@ const selfCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
+
+/**
+ * How busy the whole machine is over `ms`, in % of one core (200 = both cores of a 2-core machine).
+ * Taken while the benchmark itself is idle, it measures everyone else: a check the run was quiet.
+ */
+export async function machineBusyPct(ms = 2_000): Promise<number | null> {
+  const read = () => {
+    try {
+      const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+      const idle = f[3]! + (f[4] ?? 0);
+      return { idle, total: f.reduce((a, b) => a + b, 0) };
+    } catch {
+      return null;
+    }
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  if (!a || !b || b.total === a.total) return null;
+  const busy = 1 - (b.idle - a.idle) / (b.total - a.total);
+  return Math.round(busy * cpus().length * 100);
+}
+
+/**
+ * Watches, while a scenario runs, how much CPU processes other than this benchmark and its
+ * children (servers, API) use: machine busy time minus ours, sampled every second. The check that
+ * a measurement was not shared with someone else's work.
+ */
+export class OtherCpuMonitor {
+  private timer: NodeJS.Timeout | null = null;
+  private last: { machineBusy: number; machineTotal: number; ours: number } | null = null;
+  private readonly samples: number[] = [];
+
+  start(everyMs = 1_000): this {
+    this.last = this.read();
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+    return this;
+  }
+
+  /** Mean and max of the samples, in % of one core. */
+  stop(): { meanPct: number | null; maxPct: number | null } {
+    if (this.timer) clearInterval(this.timer);
+    this.sample();
+    if (this.samples.length === 0) return { meanPct: null, maxPct: null };
+    const mean = this.samples.reduce((a, b) => a + b, 0) / this.samples.length;
+    return { meanPct: Math.round(mean), maxPct: Math.round(Math.max(...this.samples)) };
+  }
+
+  private sample() {
+    const cur = this.read();
+    if (!cur || !this.last) return;
+    const total = cur.machineTotal - this.last.machineTotal;
+    if (total > 0) {
+      const others = Math.max(0, cur.machineBusy - this.last.machineBusy - (cur.ours - this.last.ours));
+      this.samples.push((others / total) * cpus().length * 100);
+    }
+    this.last = cur;
+  }
+
+  private read() {
+    try {
+      const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+      const machineTotal = f.reduce((a, b) => a + b, 0);
+      const machineBusy = machineTotal - f[3]! - (f[4] ?? 0);
+      return { machineBusy, machineTotal, ours: ticksWithChildren(process.pid) };
+    } catch {
+      return null;
+    }
+  }
+}
+
+/** CPU ticks of a process, its reaped children, and (one level down) its live children. */
+function ticksWithChildren(pid: number): number {
+  const own = (p: number) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1]!.split(" ").map(Number);
+      return f[11]! + f[12]! + f[13]! + f[14]!; // utime stime cutime cstime
+    } catch {
+      return 0; // exited between listing and reading
+    }
+  };
+  let kids: number[] = [];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* no children file on this kernel: count only this process */
+  }
+  return own(pid) + kids.reduce((n, k) => n + own(k), 0);
+}

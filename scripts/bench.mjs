@@ -1,0 +1,34 @@
+// `npm run bench`: bootstrap the tools (node_modules, nats-server, redis-server from Debian's
+// packages), then run bench/run.ts. Extra args are passed through, e.g.
+// `npm run bench -- --tasks 5000 --repeat 1` for a quick run or `npm run bench -- --only b`.
+import { spawn } from "node:child_process";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureAptPackage, ensureNatsServer, ensureNodeModules } from "./tools.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+try {
+  ensureNodeModules({ cwd: root });
+  // Exported so test/support/nats-server.ts (which bench/run.ts uses) starts exactly this binary.
+  process.env.NATS_SERVER_BIN = await ensureNatsServer({});
+  await ensureAptPackage("redis-server", "/usr/bin/redis-server");
+} catch (err) {
+  console.error(`[bench] ${err.message}`);
+  process.exit(1);
+}
+
+const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: "inherit",
+  env: process.env,
+});
+
+process.on("SIGINT", () => {}); // Ctrl-C reaches the child too (same process group); let it clean up
+for (const sig of ["SIGTERM", "SIGHUP"]) process.on(sig, () => child.kill(sig));
+
+child.on("error", (err) => {
+  console.error(`[bench] failed to start bench/run.ts: ${err.message}`);
+  process.exit(1);
+});
+child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
