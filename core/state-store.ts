@@ -1,10 +1,11 @@
 // TaskStateStore: task state records in a KV bucket, one key per task id. Writes are
 // compare-and-set on the key's revision, so a worker finishing a task can never overwrite a
 // cancel that landed in between, and two writers never silently lose each other's change.
-import { JetStreamApiError, type JetStreamClient } from "@nats-io/jetstream";
+import { JetStreamApiError } from "@nats-io/jetstream";
 import { KvWatchInclude, type KV, type KvEntry } from "@nats-io/kv";
 import { TOPOLOGY } from "./topology.js";
 import { isTerminal, type TaskRecord } from "./task.js";
+import { PublishRejected, type StreamPublisher } from "./stream-publisher.js";
 
 export class StaleRevisionError extends Error {
   constructor(id: string) {
@@ -19,14 +20,15 @@ export interface StoredTask {
 }
 
 // JetStream's "wrong last sequence" (10071) and KV's "key exists" both mean: someone else wrote first.
-const isConflict = (err: unknown) =>
-  err instanceof JetStreamApiError && (err.code === 10071 || err.code === 10164 || /wrong last sequence/i.test(err.message));
+export const isConflict = (err: unknown) =>
+  (err instanceof PublishRejected && err.code === 10071) ||
+  (err instanceof JetStreamApiError && (err.code === 10071 || /wrong last sequence/i.test(err.message)));
 
 const encoder = new TextEncoder();
 
 export class TaskStateStore {
   constructor(
-    private readonly js: JetStreamClient,
+    private readonly publisher: StreamPublisher,
     private readonly kv: KV,
     /** Finished tasks expire after this long; queued and running ones never do. */
     private readonly finishedTtlSeconds: number,
@@ -35,9 +37,12 @@ export class TaskStateStore {
   /** Writes the first record of a task; fails with StaleRevisionError if the id exists. */
   async create(record: TaskRecord): Promise<number> {
     try {
-      return await this.kv.create(record.id, JSON.stringify(record));
+      return await this.write(record, 0);
     } catch (err) {
-      if (isConflict(err) || /exists/i.test(String((err as Error).message))) throw new StaleRevisionError(record.id);
+      if (!(err instanceof StaleRevisionError)) throw err;
+      // An expired record leaves a delete marker for a while: writing over it is still a create.
+      const entry = await this.kv.get(record.id);
+      if (entry && entry.operation !== "PUT") return this.write(record, entry.revision);
       throw err;
     }
   }
@@ -53,8 +58,8 @@ export class TaskStateStore {
    */
   async write(record: TaskRecord, expectedRevision: number): Promise<number> {
     try {
-      const ack = await this.js.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, encoder.encode(JSON.stringify(record)), {
-        expect: { lastSubjectSequence: expectedRevision },
+      const ack = await this.publisher.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, encoder.encode(JSON.stringify(record)), {
+        expectLastSubjectSequence: expectedRevision,
         ...(isTerminal(record.status) ? { ttl: `${this.finishedTtlSeconds}s` } : {}),
       });
       return ack.seq;

@@ -2,13 +2,11 @@
 // publishes it to the work stream, and cancels it. The API and task handlers (which chain
 // tasks) both go through it, so every task is checked against the same schemas.
 import { createHash, randomUUID } from "node:crypto";
-import { headers as natsHeaders } from "@nats-io/transport-node";
-import { JetStreamApiError } from "@nats-io/jetstream";
 import { z } from "zod";
 import type { JetqConnection } from "./connection.js";
 import { ApiError, notFound } from "./errors.js";
 import type { TaskTypeRegistry } from "./registry.js";
-import { StaleRevisionError } from "./state-store.js";
+import { isConflict, StaleRevisionError } from "./state-store.js";
 import { isTerminal, PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { taskSubject, TOPOLOGY } from "./topology.js";
 
@@ -125,9 +123,7 @@ export class TaskQueue {
   /** Publishes a queued record's task to the work stream. `msgId` dedupes within the window. */
   async publish(record: TaskRecord, revision: number, msgId: string): Promise<void> {
     // The message is the queued record itself, so a worker can claim it without reading KV first.
-    const h = natsHeaders();
-    h.set(REVISION_HEADER, String(revision));
-    await this.conn.js.publish(taskSubject(record.priority, record.type), JSON.stringify(record), { msgID: msgId, headers: h });
+    await this.conn.publisher.publish(taskSubject(record.priority, record.type), JSON.stringify(record), { msgId, headers: { [REVISION_HEADER]: String(revision) } });
   }
 
   async get(id: string): Promise<TaskRecord> {
@@ -171,15 +167,16 @@ export class TaskQueue {
   private async claimIdempotencyKey(key: string, taskId: string): Promise<string> {
     const kvKey = createHash("sha256").update(key).digest("hex");
     const subject = `$KV.${TOPOLOGY.idempotencyBucket}.${kvKey}`;
+    const ttl = `${this.conn.topology.finishedTtlSeconds}s`;
     try {
-      await this.conn.js.publish(subject, taskId, { expect: { lastSubjectSequence: 0 }, ttl: `${this.conn.topology.finishedTtlSeconds}s` });
+      await this.conn.publisher.publish(subject, taskId, { expectLastSubjectSequence: 0, ttl });
       return taskId;
     } catch (err) {
-      if (!(err instanceof JetStreamApiError)) throw err;
+      if (!isConflict(err)) throw err;
       const owner = await this.conn.idempotency.get(kvKey);
       if (owner && owner.operation === "PUT" && owner.value.length) return owner.string();
       // The previous owner expired (a delete marker): claim it over that marker.
-      await this.conn.js.publish(subject, taskId, { expect: { lastSubjectSequence: owner?.revision ?? 0 }, ttl: `${this.conn.topology.finishedTtlSeconds}s` });
+      await this.conn.publisher.publish(subject, taskId, { expectLastSubjectSequence: owner?.revision ?? 0, ttl });
       return taskId;
     }
   }
