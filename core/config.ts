@@ -50,6 +50,7 @@ const EnvSchema = z.object({
   JETQ_SHUTDOWN_GRACE_MS: int(30_000, 0),
   JETQ_WORKER_METRICS_PORT: int(9091, 0),
   JETQ_PROGRESS_MIN_INTERVAL_MS: int(250, 0),
+  JETQ_RUNNING_WRITE_DELAY_MS: int(100, 0),
 
   // Document pipeline
   JETQ_CHUNK_SIZE: int(1200, 100),
@@ -138,6 +139,8 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   metricsPort: number;
   progressMinIntervalMs: number;
+  /** A task's `running` state is written only once it has run this long (0: at once). */
+  runningWriteDelayMs: number;
 }
 
 export interface LocalPoolConfig {
@@ -192,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       shutdownGraceMs: e.JETQ_SHUTDOWN_GRACE_MS,
       metricsPort: e.JETQ_WORKER_METRICS_PORT,
       progressMinIntervalMs: e.JETQ_PROGRESS_MIN_INTERVAL_MS,
+      runningWriteDelayMs: e.JETQ_RUNNING_WRITE_DELAY_MS,
     },
     documents: {
       vectorDir: `${e.JETQ_DATA_DIR}/vectors`,

@@ -36,6 +36,7 @@ export class Worker {
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly active = new Set<TaskAttempt>();
   private readonly ready: { d: Delivery; heartbeat: NodeJS.Timeout }[] = [];
+  private readonly recentCancels = new Set<string>();
   private readonly sources = new Map<Priority, PullSource>();
   private readonly scheduler: PriorityScheduler;
   private readonly queue: TaskQueue;
@@ -47,6 +48,7 @@ export class Worker {
   private wake: () => void = () => (this.wokenEarly = true);
   private cancelSub: Subscription | null = null;
   private presenceTimer: NodeJS.Timeout | null = null;
+  private ticker: NodeJS.Timeout | null = null;
   private mover: DeadLetterMover | null = null;
   private readonly startedAt = new Date().toISOString();
   private drained: () => void = () => {};
@@ -78,6 +80,9 @@ export class Worker {
     this.cancelSub = conn.nc.subscribe(TOPOLOGY.cancelSubject, {
       callback: (_err, msg) => {
         const id = msg.string();
+        this.recentCancels.add(id);
+        // Bounded memory: forget the oldest half when it grows large.
+        if (this.recentCancels.size > 20_000) for (const old of [...this.recentCancels].slice(0, 10_000)) this.recentCancels.delete(old);
         for (const a of this.active) if (a.taskId === id) a.cancel();
       },
     });
@@ -87,6 +92,11 @@ export class Worker {
     }
     await this.reportPresence();
     this.presenceTimer = setInterval(() => void this.reportPresence(), 5_000);
+    // One ticker for every running attempt's heartbeats and time limits, not three timers a task.
+    this.ticker = setInterval(() => {
+      const now = Date.now();
+      for (const a of this.active) a.tick(now);
+    }, 250);
     this.loop = this.pullLoop();
     this.log.info("worker started", { concurrency: this.opts.config.concurrency, pool: conn.topology.pool, handles: [...this.handlers.keys()] });
   }
@@ -117,6 +127,7 @@ export class Worker {
     await this.loop;
     this.cancelSub?.unsubscribe();
     if (this.presenceTimer) clearInterval(this.presenceTimer);
+    if (this.ticker) clearInterval(this.ticker);
     await this.mover?.stop();
     await this.opts.conn.workers.delete(this.id).catch(() => undefined);
     this.log.info("worker stopped", { finished: before - handedBack, handedBack });
@@ -203,6 +214,7 @@ export class Worker {
       workerId: this.id,
       metrics: this.metrics,
       log: this.log,
+      wasCancelled: (id) => this.recentCancels.has(id),
     });
     this.active.add(attempt);
     attempt

@@ -27,6 +27,8 @@ export interface AttemptDeps {
   workerId: string;
   metrics: JetqMetrics;
   log: Logger;
+  /** Whether this worker heard a cancel broadcast for the task recently. */
+  wasCancelled(taskId: string): boolean;
 }
 
 class HardTimeLimit extends Error {
@@ -39,22 +41,56 @@ class CancelledElsewhere extends Error {}
 type Outcome = "succeeded" | "retried" | "failed" | "cancelled" | "handed_back" | "skipped";
 
 export class TaskAttempt {
-  readonly abort = new AbortController();
   private current!: StoredTask;
   private writes: Promise<unknown> = Promise.resolve();
-  private stop = () => {};
-  private stopped = new Promise<"stopped">((resolve) => (this.stop = () => resolve("stopped")));
+  private stop: (why: "stopped" | HardTimeLimit) => void = () => {};
+  private stopped = new Promise<"stopped">((resolve, reject) => (this.stop = (why) => (why === "stopped" ? resolve(why) : reject(why))));
   private stopReason: "cancelled" | "handed_back" | null = null;
   private progressTimer: NodeJS.Timeout | null = null;
+  private claimTimer: NodeJS.Timeout | null = null;
   private lastProgressWrite = 0;
-  private log: Logger;
+  // Created on first use: most short tasks never touch them, and the hot path pays for each object.
+  private controller: AbortController | null = null;
+  private logger: Logger | null = null;
+  private logContext: Record<string, unknown> = {};
+  /** Time limits and heartbeats, checked by the worker's ticker rather than timers per task. */
+  private startedAt = 0;
+  private lastBeat = 0;
+  private softMs = Infinity;
   taskId = "";
 
   constructor(
     private readonly delivery: Delivery,
     private readonly deps: AttemptDeps,
   ) {
-    this.log = deps.log;
+    this.stopped.catch(() => undefined); // a hard limit that fires after the race is over is not an error
+  }
+
+  get abort(): AbortController {
+    return (this.controller ??= new AbortController());
+  }
+
+  private get log(): Logger {
+    return (this.logger ??= this.deps.log.child(this.logContext));
+  }
+
+  /**
+   * Called by the worker every few hundred milliseconds while the attempt runs: sends in-progress
+   * heartbeats well inside ack_wait, aborts the handler at its soft limit, abandons it at the hard one.
+   */
+  tick(now: number) {
+    if (!this.startedAt || this.stopReason) return;
+    if (now - this.lastBeat >= Math.min(this.deps.ackWaitMs / 3, 10_000)) {
+      this.lastBeat = now;
+      this.delivery.working();
+    }
+    const elapsed = now - this.startedAt;
+    if (elapsed >= this.softMs && !this.controller?.signal.aborted) {
+      this.abort.abort(new TaskAbort("soft_time_limit", `soft time limit of ${this.softMs / 1000}s exceeded`));
+    }
+    if (elapsed >= this.softMs + this.deps.config.hardTimeoutGraceMs) {
+      this.stop(new HardTimeLimit(`hard time limit of ${this.softMs / 1000}s + ${this.deps.config.hardTimeoutGraceMs}ms exceeded; attempt abandoned`));
+    }
   }
 
   /** Called when the task is cancelled while this attempt runs: stop waiting for the handler. */
@@ -62,7 +98,7 @@ export class TaskAttempt {
     if (this.stopReason) return;
     this.stopReason = "cancelled";
     this.abort.abort(new TaskAbort("cancelled", "the task was cancelled"));
-    this.stop();
+    this.stop("stopped");
   }
 
   /** Called by a shutting-down worker past its grace period: give the message back at once. */
@@ -71,7 +107,7 @@ export class TaskAttempt {
     this.stopReason = "handed_back";
     this.abort.abort(new TaskAbort("shutdown", "the worker is shutting down"));
     this.delivery.nak();
-    this.stop();
+    this.stop("stopped");
   }
 
   async run(): Promise<Outcome> {
@@ -87,7 +123,7 @@ export class TaskAttempt {
       return "failed";
     }
     this.taskId = task.id;
-    this.log = this.deps.log.child({ taskId: task.id, type: task.type, attempt: d.info.deliveryCount });
+    this.logContext = { taskId: task.id, type: task.type, attempt: d.info.deliveryCount };
     const attempt = d.info.deliveryCount;
 
     const claimed = await this.claim(task, attempt);
@@ -96,28 +132,22 @@ export class TaskAttempt {
     if (attempt === 1) this.deps.metrics.queueWait.observe({ type: task.type }, Math.max(0, Date.now() - Date.parse(record.createdAt)) / 1000);
 
     const started = Date.now();
-    const heartbeat = setInterval(() => d.working(), Math.max(250, Math.min(this.deps.ackWaitMs / 3, 10_000)));
-    const softMs = record.timeoutSeconds * 1000;
-    const softTimer = setTimeout(() => this.abort.abort(new TaskAbort("soft_time_limit", `soft time limit of ${record.timeoutSeconds}s exceeded`)), softMs);
-    let hardTimer: NodeJS.Timeout | undefined;
-    const hardLimit = new Promise<never>((_, reject) => {
-      hardTimer = setTimeout(() => reject(new HardTimeLimit(`hard time limit of ${record.timeoutSeconds}s + ${this.deps.config.hardTimeoutGraceMs}ms exceeded; attempt abandoned`)), softMs + this.deps.config.hardTimeoutGraceMs);
-    });
+    this.startedAt = this.lastBeat = started;
+    this.softMs = record.timeoutSeconds * 1000;
 
     let outcome: Outcome;
     try {
       const handler = this.deps.handlers.get(task.type);
       if (!handler) throw new NonRetryableError(`no handler for task type ${task.type} on this worker`, "no_handler");
-      const result = await Promise.race([handler(this.context(record, attempt)), hardLimit, this.stopped]);
+      const result = await Promise.race([handler(this.context(record, attempt)), this.stopped]);
       if (result === "stopped" && this.stopReason) outcome = await this.stopped_();
       else outcome = await this.succeed(result);
     } catch (err) {
       outcome = this.stopReason ? await this.stopped_() : await this.fail(err, attempt);
     } finally {
-      clearInterval(heartbeat);
-      clearTimeout(softTimer);
-      clearTimeout(hardTimer);
+      this.startedAt = 0; // the ticker leaves it alone from now on
       if (this.progressTimer) clearTimeout(this.progressTimer);
+      if (this.claimTimer) clearTimeout(this.claimTimer);
     }
     const seconds = (Date.now() - started) / 1000;
     this.deps.metrics.taskDuration.observe({ type: task.type, outcome }, seconds);
@@ -126,7 +156,10 @@ export class TaskAttempt {
       this.deps.metrics.taskCompletion.observe({ type: task.type, outcome }, Math.max(0, Date.now() - Date.parse(record.createdAt)) / 1000);
       this.deps.metrics.attempts.observe({ type: task.type, outcome }, attempt);
     }
-    this.log.info(`attempt ${outcome}`, { seconds });
+    // Successes at debug, and only built when debug is on: at thousands of tasks a second an info
+    // line each would cost more than the task.
+    if (outcome !== "succeeded" && outcome !== "skipped") this.log.info(`attempt ${outcome}`, { seconds });
+    else if (this.deps.log.isDebugEnabled()) this.log.debug(`attempt ${outcome}`, { seconds });
     return outcome;
   }
 
@@ -142,6 +175,21 @@ export class TaskAttempt {
       nextAttemptAt: undefined,
     });
     const headerRev = Number(this.delivery.headers?.get(REVISION_HEADER) || 0);
+    const delay = this.deps.config.runningWriteDelayMs;
+    if (attempt === 1 && headerRev > 0 && delay > 0 && !this.deps.wasCancelled(task.id)) {
+      // Deferred claim: a task that ends within the delay never shows `running` (as Celery without
+      // task_track_started), saving a write per short task. Its final write is still a
+      // compare-and-set on the queued revision, so a cancel that landed meanwhile wins.
+      this.current = { record: running(task), revision: headerRev };
+      this.claimTimer = setTimeout(() => {
+        this.claimTimer = null;
+        void this.write((r) => r).catch((err) => {
+          if (err instanceof CancelledElsewhere) this.cancel();
+          else this.log.warn("running write failed", { error: String(err) });
+        });
+      }, delay);
+      return "claimed";
+    }
     if (attempt === 1 && headerRev > 0) {
       try {
         const next = running(task);
@@ -170,7 +218,7 @@ export class TaskAttempt {
       } else {
         this.delivery.ack(); // cancelled, or already done (an ack that was lost): nothing to run
       }
-      this.log.info(`skipped: task is already ${s}`);
+      this.log.debug(`skipped: task is already ${s}`);
       return "skipped";
     }
     this.current = updated;
@@ -178,6 +226,7 @@ export class TaskAttempt {
   }
 
   private context(record: TaskRecord, attempt: number): TaskContext {
+    const self = this;
     return {
       id: record.id,
       type: record.type,
@@ -185,8 +234,12 @@ export class TaskAttempt {
       task: record,
       attempt,
       maxAttempts: record.maxAttempts,
-      signal: this.abort.signal,
-      log: this.log,
+      get signal() {
+        return self.abort.signal;
+      },
+      get log() {
+        return self.log;
+      },
       progress: (percent, message) => this.progress(percent, message),
       enqueue: async (spec) => (await this.deps.queue.create(spec)).record,
     };
@@ -237,6 +290,7 @@ export class TaskAttempt {
 
   private async succeed(result: unknown): Promise<Outcome> {
     if (this.progressTimer) clearTimeout(this.progressTimer);
+    if (this.claimTimer) clearTimeout(this.claimTimer);
     try {
       await this.write((r) => ({
         ...r,
@@ -256,9 +310,10 @@ export class TaskAttempt {
   }
 
   private async fail(err: unknown, attempt: number): Promise<Outcome> {
+    if (this.claimTimer) clearTimeout(this.claimTimer);
     const te: TaskError = toTaskError(err, attempt);
-    const reason = this.abort.signal.reason;
-    if (this.abort.signal.aborted && reason instanceof TaskAbort && reason.code === "soft_time_limit" && te.code !== "hard_time_limit") {
+    const reason = this.controller?.signal.reason;
+    if (this.controller?.signal.aborted && reason instanceof TaskAbort && reason.code === "soft_time_limit" && te.code !== "hard_time_limit") {
       te.code = "soft_time_limit";
       te.message = `${reason.message}: ${te.message}`;
     }
