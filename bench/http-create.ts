@@ -48,8 +48,9 @@ export interface CannonResult {
 }
 
 async function startApi(natsUrl: string): Promise<{ port: number; child: ChildProcess; stop: () => Promise<void> }> {
-  const script = fileURLToPath(new URL("./http-api-server.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script, natsUrl], { stdio: ["ignore", "pipe", "inherit"] });
+  const fromSource = import.meta.url.endsWith(".ts"); // compiled by `npm run bench`, or run through tsx
+  const script = fileURLToPath(new URL(fromSource ? "./http-api-server.ts" : "./http-api-server.js", import.meta.url));
+  const child = spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), script, natsUrl], { stdio: ["ignore", "pipe", "inherit"] });
   const kill = () => child.exitCode === null && child.kill("SIGKILL");
   process.on("exit", kill);
   const port = await new Promise<number>((resolve, reject) => {

@@ -21,6 +21,9 @@ import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor, sta
 import { rawJetStreamEndToEnd } from "./raw-jetstream.js";
 import { bullRoundTrip, jetqRoundTrip } from "./roundtrip.js";
 
+// The repository, whether this runs from bench/ (tsx) or compiled from dist-bench/bench/.
+const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes("/dist-bench/") ? "../../" : "../", import.meta.url));
+
 const { values: args } = parseArgs({
   options: {
     tasks: { type: "string", default: "50000" },
@@ -65,7 +68,7 @@ async function withNats<T>(fn: (url: string, pid: number | undefined) => Promise
 
 /** Which code was measured: the commit, and whether core/worker/api had uncommitted changes. */
 function codeVersion(): { commit: string; dirty: boolean | null } {
-  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const root = REPO_ROOT;
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
     const dirty = execFileSync("git", ["status", "--porcelain", "--", "core", "worker", "api"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
@@ -214,7 +217,7 @@ for (const [k, l] of Object.entries(loadavg)) {
   );
 }
 
-const out = join(dirname(fileURLToPath(import.meta.url)), "results", "latest.json");
+const out = join(REPO_ROOT, "bench", "results", "latest.json");
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify({ machine, args: { tasks: TASKS, only: [...ONLY], repeat: REPEAT, samples: SAMPLES, seconds: SECONDS }, loadavg, targets, results }, null, 2)}\n`);
 log(`wrote ${out}`);

@@ -1,7 +1,7 @@
 // `npm run bench`: bootstrap the tools (node_modules, nats-server, redis-server from Debian's
-// packages), then run bench/run.ts. Extra args are passed through, e.g.
+// packages), then build and run bench/run.ts. Extra args are passed through, e.g.
 // `npm run bench -- --tasks 5000 --repeat 1` for a quick run or `npm run bench -- --only b`.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureAptPackage, ensureNatsServer, ensureNodeModules } from "./tools.mjs";
@@ -18,7 +18,11 @@ try {
   process.exit(1);
 }
 
-const child = spawn(process.execPath, ["--import", "tsx", "bench/run.ts", ...process.argv.slice(2)], {
+// Compiled, as production runs it (and as BullMQ, plain JavaScript, runs): not through tsx.
+const built = spawnSync(process.execPath, [resolve(root, "node_modules/typescript/bin/tsc"), "-p", resolve(root, "tsconfig.bench.json")], { cwd: root, stdio: "inherit" });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+const child = spawn(process.execPath, ["dist-bench/bench/run.js", ...process.argv.slice(2)], {
   cwd: root,
   stdio: "inherit",
   env: process.env,

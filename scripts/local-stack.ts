@@ -11,12 +11,14 @@ import { desiredReplicas, type Recommendation } from "../core/scaling-policy.js"
 
 const config = loadConfig();
 const log = createLogger("jetq-local", config.logLevel);
-const entry = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+// Built (dist/…/*.js, what `npm start` runs) or from source through tsx (development).
+const fromSource = import.meta.url.endsWith(".ts");
+const entry = (p: string) => fileURLToPath(new URL(fromSource ? p : p.replace(/\.ts$/, ".js"), import.meta.url));
 const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-local-pool", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
 const stats = new QueueStats(conn);
 
 function run(file: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", entry(file)], { stdio: "inherit", env: { ...process.env, ...env } });
+  return spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry(file)], { stdio: "inherit", env: { ...process.env, ...env } });
 }
 
 const api = run("../api/main.ts");

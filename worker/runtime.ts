@@ -37,6 +37,8 @@ export class Worker {
   private readonly active = new Set<TaskAttempt>();
   private readonly ready: { d: Delivery; heartbeat: NodeJS.Timeout }[] = [];
   private readonly recentCancels = new Set<string>();
+  private readonly minPull: number;
+  private batchWaitFrom = 0;
   private readonly sources = new Map<Priority, PullSource>();
   private readonly scheduler: PriorityScheduler;
   private readonly queue: TaskQueue;
@@ -59,6 +61,7 @@ export class Worker {
     this.queue = new TaskQueue(opts.conn, opts.registry, { defaultTimeoutSeconds: opts.config.defaultTimeoutSeconds, maxDeliver: opts.conn.topology.maxDeliver });
     this.log = opts.log.child({ workerId: this.id });
     this.metrics.slots.set(opts.config.concurrency);
+    this.minPull = Math.max(1, Math.floor(opts.config.concurrency / 4));
   }
 
   /** Registers the handler for a task type (which must be in the registry). */
@@ -143,6 +146,17 @@ export class Worker {
           await this.sleepUntilWoken(1_000);
           continue;
         }
+        // Under load, give a few milliseconds for a quarter of the slots to free up and pull them
+        // in one request: a pull per finished task costs more than a short task itself. Slots of
+        // long tasks are refilled after that short wait all the same.
+        if (this.running > 0 && free < this.minPull && Date.now() - this.batchWaitFrom > 5) {
+          if (this.batchWaitFrom === 0) {
+            this.batchWaitFrom = Date.now();
+            await new Promise((r) => setTimeout(r, 5));
+            continue;
+          }
+        }
+        this.batchWaitFrom = 0;
         let got = 0;
         for (const p of this.scheduler.nextOrder()) {
           if (got >= free || this.stopping) break;
