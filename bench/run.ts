@@ -40,7 +40,7 @@ const SAMPLES = Number(args.samples);
 const SECONDS = Number(args.seconds);
 
 // Settings, each picked as the fastest of a few tried on this machine (see bench/README.md).
-const JETQ = { workers: 1, concurrency: 256, window: 1000 };
+const JETQ = { workers: 1, concurrency: 1024, window: 1000 };
 const BULL = { concurrency: 100 };
 const RAW = { window: 1000, maxMessages: 1000 };
 const HTTP = { rate: 1000, connections: 50 };

@@ -24,7 +24,6 @@ export const isConflict = (err: unknown) =>
   (err instanceof PublishRejected && err.code === 10071) ||
   (err instanceof JetStreamApiError && (err.code === 10071 || /wrong last sequence/i.test(err.message)));
 
-const encoder = new TextEncoder();
 
 export class TaskStateStore {
   constructor(
@@ -35,14 +34,15 @@ export class TaskStateStore {
   ) {}
 
   /** Writes the first record of a task; fails with StaleRevisionError if the id exists. */
-  async create(record: TaskRecord): Promise<number> {
+  /** `json` is the record already serialised, when the caller needs the same bytes elsewhere. */
+  async create(record: TaskRecord, json?: string): Promise<number> {
     try {
-      return await this.write(record, 0);
+      return await this.write(record, 0, json);
     } catch (err) {
       if (!(err instanceof StaleRevisionError)) throw err;
       // An expired record leaves a delete marker for a while: writing over it is still a create.
       const entry = await this.kv.get(record.id);
-      if (entry && entry.operation !== "PUT") return this.write(record, entry.revision);
+      if (entry && entry.operation !== "PUT") return this.write(record, entry.revision, json);
       throw err;
     }
   }
@@ -56,9 +56,9 @@ export class TaskStateStore {
    * Writes a record if the key is still at `expectedRevision`. Published straight to the bucket's
    * subject (which is what kv.put does) so that terminal records can carry a per-message TTL.
    */
-  async write(record: TaskRecord, expectedRevision: number): Promise<number> {
+  async write(record: TaskRecord, expectedRevision: number, json = JSON.stringify(record)): Promise<number> {
     try {
-      const ack = await this.publisher.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, encoder.encode(JSON.stringify(record)), {
+      const ack = await this.publisher.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, json, {
         expectLastSubjectSequence: expectedRevision,
         ...(isTerminal(record.status) ? { ttl: `${this.finishedTtlSeconds}s` } : {}),
       });

@@ -102,8 +102,9 @@ export class TaskQueue {
       progress: { percent: 0 },
     };
     let revision: number;
+    const json = JSON.stringify(record); // the state record and the message are the same bytes
     try {
-      revision = await this.conn.state.create(record);
+      revision = await this.conn.state.create(record, json);
     } catch (err) {
       if (!(err instanceof StaleRevisionError)) throw err;
       const existing = await this.conn.state.get(id);
@@ -111,7 +112,7 @@ export class TaskQueue {
       throw err;
     }
     try {
-      await this.publish(record, revision, id);
+      await this.publish(record, revision, id, json);
     } catch (err) {
       // Not on the stream means not accepted: take the record back so nothing claims it is queued.
       await this.conn.state.update(id, (r) => (r.status === "queued" ? { ...r, status: "failed", finishedAt: new Date().toISOString(), error: { code: "publish_failed", message: String((err as Error).message), retryable: true, attempt: 0 } } : null)).catch(() => undefined);
@@ -121,9 +122,9 @@ export class TaskQueue {
   }
 
   /** Publishes a queued record's task to the work stream. `msgId` dedupes within the window. */
-  async publish(record: TaskRecord, revision: number, msgId: string): Promise<void> {
+  async publish(record: TaskRecord, revision: number, msgId: string, json = JSON.stringify(record)): Promise<void> {
     // The message is the queued record itself, so a worker can claim it without reading KV first.
-    await this.conn.publisher.publish(taskSubject(record.priority, record.type), JSON.stringify(record), { msgId, headers: { [REVISION_HEADER]: String(revision) } });
+    await this.conn.publisher.publish(taskSubject(record.priority, record.type), json, { msgId, headers: { [REVISION_HEADER]: String(revision) } });
   }
 
   async get(id: string): Promise<TaskRecord> {

@@ -57,6 +57,8 @@ export class TaskAttempt {
   private startedAt = 0;
   private lastBeat = 0;
   private softMs = Infinity;
+  private attemptNo = 0;
+  private claimedAt = "";
   taskId = "";
 
   constructor(
@@ -165,25 +167,20 @@ export class TaskAttempt {
 
   /** Moves the record to running. Fast path: the queued revision travels in a header, so no read. */
   private async claim(task: TaskRecord, attempt: number): Promise<"claimed" | Outcome> {
-    const now = new Date().toISOString();
-    const running = (r: TaskRecord): TaskRecord => ({
-      ...r,
-      status: "running",
-      attempts: attempt,
-      startedAt: r.startedAt ?? now,
-      workerId: this.deps.workerId,
-      nextAttemptAt: undefined,
-    });
+    this.attemptNo = attempt;
+    this.claimedAt = new Date().toISOString();
+    const running = (r: TaskRecord) => this.running(r);
     const headerRev = Number(this.delivery.headers?.get(REVISION_HEADER) || 0);
     const delay = this.deps.config.runningWriteDelayMs;
     if (attempt === 1 && headerRev > 0 && delay > 0 && !this.deps.wasCancelled(task.id)) {
       // Deferred claim: a task that ends within the delay never shows `running` (as Celery without
       // task_track_started), saving a write per short task. Its final write is still a
       // compare-and-set on the queued revision, so a cancel that landed meanwhile wins.
-      this.current = { record: running(task), revision: headerRev };
+      // `current` stays the queued record until something is written; every write applies running().
+      this.current = { record: task, revision: headerRev };
       this.claimTimer = setTimeout(() => {
         this.claimTimer = null;
-        void this.write((r) => r).catch((err) => {
+        void this.write(running).catch((err) => {
           if (err instanceof CancelledElsewhere) this.cancel();
           else this.log.warn("running write failed", { error: String(err) });
         });
@@ -225,6 +222,11 @@ export class TaskAttempt {
     return "claimed";
   }
 
+  /** The record as this attempt runs it (fields every write of this attempt carries). */
+  private running(r: TaskRecord): TaskRecord {
+    return { ...r, status: "running", attempts: this.attemptNo, startedAt: r.startedAt ?? this.claimedAt, workerId: this.deps.workerId, nextAttemptAt: undefined };
+  }
+
   private context(record: TaskRecord, attempt: number): TaskContext {
     const self = this;
     return {
@@ -251,7 +253,7 @@ export class TaskAttempt {
     const writeNow = () => {
       this.progressTimer = null;
       this.lastProgressWrite = Date.now();
-      void this.write((r) => ({ ...r, progress: p })).catch((err) => {
+      void this.write((r) => ({ ...this.running(r), progress: p })).catch((err) => {
         if (err instanceof CancelledElsewhere) this.cancel();
         else this.log.warn("progress write failed", { error: String(err) });
       });
@@ -295,6 +297,10 @@ export class TaskAttempt {
       await this.write((r) => ({
         ...r,
         status: "succeeded",
+        attempts: this.attemptNo,
+        startedAt: r.startedAt ?? this.claimedAt,
+        workerId: this.deps.workerId,
+        nextAttemptAt: undefined,
         result: result ?? null,
         error: undefined,
         progress: { percent: 100, ...(r.progress.message ? { message: r.progress.message } : {}) },
@@ -322,12 +328,12 @@ export class TaskAttempt {
     try {
       if (te.retryable && !exhausted) {
         const delay = retryDelayMs({ baseMs: this.deps.config.backoffBaseMs, maxMs: this.deps.config.backoffMaxMs }, attempt);
-        await this.write((r) => ({ ...r, status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
+        await this.write((r) => ({ ...this.running(r), status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
         this.log.warn("attempt failed; retrying", { error: te, delayMs: delay });
         this.delivery.nak(delay);
         return "retried";
       }
-      await this.write((r) => ({ ...r, status: "failed", error: te, finishedAt: new Date().toISOString() }));
+      await this.write((r) => ({ ...this.running(r), status: "failed", error: te, finishedAt: new Date().toISOString() }));
     } catch (writeErr) {
       if (writeErr instanceof CancelledElsewhere) return this.ackCancelled();
       this.log.error("could not record failure; the task will be redelivered", { error: String(writeErr) });
