@@ -38,7 +38,7 @@ export class Worker {
   private readonly ready: { d: Delivery; heartbeat: NodeJS.Timeout }[] = [];
   private readonly recentCancels = new Set<string>();
   private readonly minPull: number;
-  private batchWaitFrom = 0;
+  private waitedForBatch = false;
   private readonly sources = new Map<Priority, PullSource>();
   private readonly scheduler: PriorityScheduler;
   private readonly queue: TaskQueue;
@@ -149,14 +149,12 @@ export class Worker {
         // Under load, give a few milliseconds for a quarter of the slots to free up and pull them
         // in one request: a pull per finished task costs more than a short task itself. Slots of
         // long tasks are refilled after that short wait all the same.
-        if (this.running > 0 && free < this.minPull && Date.now() - this.batchWaitFrom > 5) {
-          if (this.batchWaitFrom === 0) {
-            this.batchWaitFrom = Date.now();
-            await new Promise((r) => setTimeout(r, 5));
-            continue;
-          }
+        if (this.running > 0 && free < this.minPull && !this.waitedForBatch) {
+          this.waitedForBatch = true;
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
         }
-        this.batchWaitFrom = 0;
+        this.waitedForBatch = false;
         let got = 0;
         for (const p of this.scheduler.nextOrder()) {
           if (got >= free || this.stopping) break;
