@@ -37,3 +37,41 @@ export function createMetrics(component: "api" | "worker" | "operator") {
 }
 
 export type JetqMetrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Records one attempt's outcome. Label children are cached per (type, outcome): otherwise
+ * prom-client hashes a label object on every call, a measurable cost at thousands of tasks a second.
+ */
+export class AttemptMetrics {
+  private readonly children = new Map<string, ReturnType<AttemptMetrics["make"]>>();
+  private readonly waits = new Map<string, ReturnType<JetqMetrics["queueWait"]["labels"]>>();
+  constructor(private readonly m: JetqMetrics) {}
+
+  queueWait(type: string, seconds: number) {
+    let w = this.waits.get(type);
+    if (!w) this.waits.set(type, (w = this.m.queueWait.labels({ type })));
+    w.observe(seconds);
+  }
+
+  ended(type: string, outcome: string, durationSeconds: number, final?: { completionSeconds: number; attempts: number }) {
+    const key = `${type}\u0000${outcome}`;
+    let c = this.children.get(key);
+    if (!c) this.children.set(key, (c = this.make(type, outcome)));
+    c.duration.observe(durationSeconds);
+    c.finished.inc();
+    if (final) {
+      c.completion.observe(final.completionSeconds);
+      c.attempts.observe(final.attempts);
+    }
+  }
+
+  private make(type: string, outcome: string) {
+    const labels = { type, outcome };
+    return {
+      duration: this.m.taskDuration.labels(labels),
+      finished: this.m.tasksFinished.labels(labels),
+      completion: this.m.taskCompletion.labels(labels),
+      attempts: this.m.attempts.labels(labels),
+    };
+  }
+}

@@ -6,7 +6,7 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { WorkerConfig } from "../core/config.js";
 import type { JetqConnection } from "../core/connection.js";
 import type { Logger } from "../core/logger.js";
-import { createMetrics, type JetqMetrics } from "../core/metrics.js";
+import { AttemptMetrics, createMetrics, type JetqMetrics } from "../core/metrics.js";
 import type { TaskTypeRegistry } from "../core/registry.js";
 import { TaskQueue } from "../core/task-queue.js";
 import { PRIORITIES, type Priority } from "../core/task.js";
@@ -38,6 +38,7 @@ export class Worker {
   private readonly ready: { d: Delivery; heartbeat: NodeJS.Timeout }[] = [];
   private readonly recentCancels = new Set<string>();
   private readonly minPull: number;
+  private readonly attemptMetrics: AttemptMetrics;
   private waitedForBatch = false;
   private readonly sources = new Map<Priority, PullSource>();
   private readonly scheduler: PriorityScheduler;
@@ -62,6 +63,7 @@ export class Worker {
     this.log = opts.log.child({ workerId: this.id });
     this.metrics.slots.set(opts.config.concurrency);
     this.minPull = Math.max(1, Math.floor(opts.config.concurrency / 4));
+    this.attemptMetrics = new AttemptMetrics(this.metrics);
   }
 
   /** Registers the handler for a task type (which must be in the registry). */
@@ -224,7 +226,7 @@ export class Worker {
       maxDeliver: this.opts.conn.topology.maxDeliver,
       ackWaitMs: this.opts.conn.topology.ackWaitMs,
       workerId: this.id,
-      metrics: this.metrics,
+      metrics: this.attemptMetrics,
       log: this.log,
       wasCancelled: (id) => this.recentCancels.has(id),
     });

@@ -7,7 +7,7 @@ import type { WorkerConfig } from "../core/config.js";
 import type { JetqConnection } from "../core/connection.js";
 import { NonRetryableError, toTaskError, type TaskError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
-import type { JetqMetrics } from "../core/metrics.js";
+import type { AttemptMetrics } from "../core/metrics.js";
 import { StaleRevisionError, type StoredTask } from "../core/state-store.js";
 import { isTerminal, type TaskRecord } from "../core/task.js";
 import { REVISION_HEADER, type TaskQueue } from "../core/task-queue.js";
@@ -17,6 +17,8 @@ import type { Delivery } from "./pull-source.js";
 /** Prefix of the term() reason; the dead-letter mover reads the task id from it. */
 export const DEAD_LETTER_REASON = "jetq:dead-letter:";
 
+const decoder = new TextDecoder();
+
 export interface AttemptDeps {
   conn: JetqConnection;
   queue: TaskQueue;
@@ -25,7 +27,7 @@ export interface AttemptDeps {
   maxDeliver: number;
   ackWaitMs: number;
   workerId: string;
-  metrics: JetqMetrics;
+  metrics: AttemptMetrics;
   log: Logger;
   /** Whether this worker heard a cancel broadcast for the task recently. */
   wasCancelled(taskId: string): boolean;
@@ -116,7 +118,7 @@ export class TaskAttempt {
     const d = this.delivery;
     let task: TaskRecord;
     try {
-      task = JSON.parse(new TextDecoder().decode(d.data)) as TaskRecord;
+      task = JSON.parse(decoder.decode(d.data)) as TaskRecord;
       if (typeof task?.id !== "string" || typeof task.type !== "string") throw new Error("no id or type");
     } catch (err) {
       // Not something jetq published; nothing to record it under. Dropped loudly.
@@ -131,7 +133,8 @@ export class TaskAttempt {
     const claimed = await this.claim(task, attempt);
     if (claimed !== "claimed") return claimed;
     const record = this.current.record;
-    if (attempt === 1) this.deps.metrics.queueWait.observe({ type: task.type }, Math.max(0, Date.now() - Date.parse(record.createdAt)) / 1000);
+    const createdAt = Date.parse(record.createdAt);
+    if (attempt === 1) this.deps.metrics.queueWait(task.type, Math.max(0, Date.now() - createdAt) / 1000);
 
     const started = Date.now();
     this.startedAt = this.lastBeat = started;
@@ -152,12 +155,8 @@ export class TaskAttempt {
       if (this.claimTimer) clearTimeout(this.claimTimer);
     }
     const seconds = (Date.now() - started) / 1000;
-    this.deps.metrics.taskDuration.observe({ type: task.type, outcome }, seconds);
-    this.deps.metrics.tasksFinished.inc({ type: task.type, outcome });
-    if (outcome === "succeeded" || outcome === "failed" || outcome === "cancelled") {
-      this.deps.metrics.taskCompletion.observe({ type: task.type, outcome }, Math.max(0, Date.now() - Date.parse(record.createdAt)) / 1000);
-      this.deps.metrics.attempts.observe({ type: task.type, outcome }, attempt);
-    }
+    const ended = outcome === "succeeded" || outcome === "failed" || outcome === "cancelled";
+    this.deps.metrics.ended(task.type, outcome, seconds, ended ? { completionSeconds: Math.max(0, Date.now() - createdAt) / 1000, attempts: attempt } : undefined);
     // Successes at debug, and only built when debug is on: at thousands of tasks a second an info
     // line each would cost more than the task.
     if (outcome !== "succeeded" && outcome !== "skipped") this.log.info(`attempt ${outcome}`, { seconds });
