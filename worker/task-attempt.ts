@@ -227,23 +227,21 @@ export class TaskAttempt {
   }
 
   private context(record: TaskRecord, attempt: number): TaskContext {
-    const self = this;
-    return {
-      id: record.id,
-      type: record.type,
-      payload: record.payload,
-      task: record,
-      attempt,
-      maxAttempts: record.maxAttempts,
-      get signal() {
-        return self.abort.signal;
-      },
-      get log() {
-        return self.log;
-      },
-      progress: (percent, message) => this.progress(percent, message),
-      enqueue: async (spec) => (await this.deps.queue.create(spec)).record,
-    };
+    return new AttemptContext(this, record, attempt);
+  }
+
+  /** For AttemptContext: the signal and logger are made on first use. */
+  get signal() {
+    return this.abort.signal;
+  }
+  get taskLog() {
+    return this.log;
+  }
+  reportProgress(percent: number, message?: string) {
+    this.progress(percent, message);
+  }
+  async enqueue(spec: Parameters<TaskContext["enqueue"]>[0]) {
+    return (await this.deps.queue.create(spec)).record;
   }
 
   private progress(percent: number, message?: string) {
@@ -358,4 +356,31 @@ export class TaskAttempt {
     this.log.info("cancelled");
     return "cancelled";
   }
+}
+
+/** What a handler gets. A class, so that making one per task is cheap (no per-object accessors). */
+class AttemptContext implements TaskContext {
+  readonly id: string;
+  readonly type: string;
+  readonly payload: unknown;
+  readonly maxAttempts: number;
+  constructor(
+    private readonly attemptOf: TaskAttempt,
+    readonly task: TaskRecord,
+    readonly attempt: number,
+  ) {
+    this.id = task.id;
+    this.type = task.type;
+    this.payload = task.payload;
+    this.maxAttempts = task.maxAttempts;
+  }
+  get signal() {
+    return this.attemptOf.signal;
+  }
+  get log() {
+    return this.attemptOf.taskLog;
+  }
+  // Arrow properties, so `const { progress } = ctx` keeps working.
+  readonly progress = (percent: number, message?: string) => this.attemptOf.reportProgress(percent, message);
+  readonly enqueue = (spec: Parameters<TaskContext["enqueue"]>[0]) => this.attemptOf.enqueue(spec);
 }
