@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 // Small helpers shared by the benchmark scenarios: ports, a throw-away redis-server, pipelined
 // loops, percentiles, and the jetq set-up every jetq scenario uses.
 import { spawn, execFileSync } from "node:child_process";
@@ -273,3 +274,6 @@ function ticksWithChildren(pid: number): number {
   }
   return own(pid) + kids.reduce((n, k) => n + own(k), 0);
 }
+
+/** The repository, whether this runs from bench/ (tsx) or compiled from dist-bench/bench/. */
+export const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes("/dist-bench/") ? "../../" : "../", import.meta.url));

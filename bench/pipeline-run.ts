@@ -13,14 +13,11 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, homedir, platform, release, tmpdir, totalmem, type } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startNatsServer } from "../test/support/nats-server.js";
-import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor } from "./lib.js";
+import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor, REPO_ROOT } from "./lib.js";
 import { buildStore, CHUNKING, EMBED_BATCH, embeddingBench, generateBook, processBookBench, searchInFreshProcess, type BookResult, type BuildResult, type EmbedResult, type SearchResult } from "./pipeline.js";
 
-// The repository, whether this runs from bench/ (tsx) or compiled from dist-bench/bench/.
-const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes("/dist-bench/") ? "../../" : "../", import.meta.url));
 
 const { values: args } = parseArgs({
   options: {

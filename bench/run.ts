@@ -11,18 +11,15 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem, type } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { bullEndToEnd, bullPhases } from "./bullmq-throughput.js";
 import { httpCreate } from "./http-create.js";
 import { jetqEndToEnd, jetqPhases, type ThroughputResult } from "./jetq-throughput.js";
-import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor, startRedis } from "./lib.js";
+import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor, startRedis, REPO_ROOT } from "./lib.js";
 import { rawJetStreamEndToEnd } from "./raw-jetstream.js";
 import { bullRoundTrip, jetqRoundTrip } from "./roundtrip.js";
 
-// The repository, whether this runs from bench/ (tsx) or compiled from dist-bench/bench/.
-const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes("/dist-bench/") ? "../../" : "../", import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
