@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 // loops, percentiles, and the jetq set-up every jetq scenario uses.
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer, connect } from "node:net";
+import { connect } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { z } from "zod";
 import { loadConfig, type JetqConfig } from "../core/config.js";
@@ -13,17 +13,8 @@ export const REDIS_BIN = process.env.REDIS_SERVER_BIN || "/usr/bin/redis-server"
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once("error", rej);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => (port ? res(port) : rej(new Error("no free port"))));
-    });
-  });
-}
+import { freePort } from "../test/support/nats-server.js";
+export { freePort };
 
 /** Runs fn(0..total-1) with at most `window` calls in flight at once (a sliding window). */
 export async function pipelined(total: number, window: number, fn: (i: number) => Promise<unknown>): Promise<void> {
@@ -277,3 +268,34 @@ function ticksWithChildren(pid: number): number {
 
 /** The repository, whether this runs from bench/ (tsx) or compiled from dist-bench/bench/. */
 export const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes("/dist-bench/") ? "../../" : "../", import.meta.url));
+
+export type LoadRecord = {
+  before: number[];
+  after: number[];
+  otherCpuPctBefore: number | null;
+  otherCpuPctAfter: number | null;
+  otherCpuPctDuring: { meanPct: number | null; maxPct: number | null };
+};
+
+/**
+ * Runs benchmark scenarios, recording for each the load average and the CPU other processes used
+ * before, during and after (the check that nothing else was competing).
+ */
+export class ScenarioRunner {
+  readonly loadavg: Record<string, LoadRecord> = {};
+  constructor(private readonly log: (msg: string) => void) {}
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const otherCpuPctBefore = await machineBusyPct();
+    const before = load();
+    this.log(`${key}: starting (loadavg ${before.join(" ")}; other CPU use ${otherCpuPctBefore}% of a core)`);
+    const monitor = new OtherCpuMonitor().start();
+    const r = await fn();
+    const otherCpuPctDuring = monitor.stop();
+    const after = load();
+    const otherCpuPctAfter = await machineBusyPct();
+    this.loadavg[key] = { before, after, otherCpuPctBefore, otherCpuPctAfter, otherCpuPctDuring };
+    this.log(`${key}: done (loadavg ${after.join(" ")}; other CPU use ${otherCpuPctAfter}% of a core; during: mean ${otherCpuPctDuring.meanPct}%, max ${otherCpuPctDuring.maxPct}%)`);
+    return r;
+  }
+}

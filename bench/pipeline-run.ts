@@ -15,7 +15,7 @@ import { cpus, homedir, platform, release, tmpdir, totalmem, type } from "node:o
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { startNatsServer } from "../test/support/nats-server.js";
-import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor, REPO_ROOT } from "./lib.js";
+import { childPid, natsServerVersion, REPO_ROOT, ScenarioRunner } from "./lib.js";
 import { buildStore, CHUNKING, EMBED_BATCH, embeddingBench, generateBook, processBookBench, searchInFreshProcess, type BookResult, type BuildResult, type EmbedResult, type SearchResult } from "./pipeline.js";
 
 
@@ -69,23 +69,11 @@ const machine = {
 };
 log(`machine: ${JSON.stringify(machine)}`);
 
-type LoadRecord = { before: number[]; after: number[]; otherCpuPctBefore: number | null; otherCpuPctAfter: number | null; otherCpuPctDuring: { meanPct: number | null; maxPct: number | null } };
-const loadavg: Record<string, LoadRecord> = {};
-
-/** Runs one scenario, recording the load average and other processes' CPU before, during and after. */
-async function scenario<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const otherCpuPctBefore = await machineBusyPct();
-  const before = load();
-  log(`${key}: starting (loadavg ${before.join(" ")}; other CPU use ${otherCpuPctBefore}% of a core)`);
-  const monitor = new OtherCpuMonitor().start();
-  const r = await fn();
-  const otherCpuPctDuring = monitor.stop();
-  const after = load();
-  const otherCpuPctAfter = await machineBusyPct();
-  loadavg[key] = { before, after, otherCpuPctBefore, otherCpuPctAfter, otherCpuPctDuring };
-  log(`${key}: done (loadavg ${after.join(" ")}; other CPU use ${otherCpuPctAfter}% of a core; during: mean ${otherCpuPctDuring.meanPct}%, max ${otherCpuPctDuring.maxPct}%)`);
-  return r;
-}
+// The 1-minute load average includes this benchmark's own earlier work; otherCpuPct (machine CPU
+// busy over 2 s while the benchmark idles, % of one core) is the check that nobody else was running.
+const runner = new ScenarioRunner(log);
+const loadavg = runner.loadavg;
+const scenario = <T>(key: string, fn: () => Promise<T>) => runner.run(key, fn);
 
 const results: { book?: BookResult; embed?: EmbedResult; search?: { build: BuildResult; search: SearchResult } } = {};
 const work = await mkdtemp(join(tmpdir(), "jetq-bench-pipeline-"));

@@ -16,7 +16,7 @@ import { startNatsServer } from "../test/support/nats-server.js";
 import { bullEndToEnd, bullPhases } from "./bullmq-throughput.js";
 import { httpCreate } from "./http-create.js";
 import { jetqEndToEnd, jetqPhases, type ThroughputResult } from "./jetq-throughput.js";
-import { childPid, load, machineBusyPct, natsServerVersion, OtherCpuMonitor, startRedis, REPO_ROOT } from "./lib.js";
+import { childPid, natsServerVersion, OtherCpuMonitor, startRedis, REPO_ROOT, ScenarioRunner } from "./lib.js";
 import { rawJetStreamEndToEnd } from "./raw-jetstream.js";
 import { bullRoundTrip, jetqRoundTrip } from "./roundtrip.js";
 
@@ -96,21 +96,9 @@ log(`machine: ${JSON.stringify(machine)}`);
 const results: Record<string, unknown> = {};
 // The 1-minute load average includes this benchmark's own earlier work; otherCpuPct (machine CPU
 // busy over 2 s while the benchmark idles, % of one core) is the check that nobody else was running.
-const loadavg: Record<string, { before: number[]; after: number[]; otherCpuPctBefore: number | null; otherCpuPctAfter: number | null; otherCpuPctDuring: { meanPct: number | null; maxPct: number | null } }> = {};
-
-async function scenario<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const otherCpuPctBefore = await machineBusyPct();
-  const before = load();
-  log(`${key}: starting (loadavg ${before.join(" ")}; other CPU use ${otherCpuPctBefore}% of a core)`);
-  const monitor = new OtherCpuMonitor().start();
-  const r = await fn();
-  const otherCpuPctDuring = monitor.stop();
-  const after = load();
-  const otherCpuPctAfter = await machineBusyPct();
-  loadavg[key] = { before, after, otherCpuPctBefore, otherCpuPctAfter, otherCpuPctDuring };
-  log(`${key}: done (loadavg ${after.join(" ")}; other CPU use ${otherCpuPctAfter}% of a core; during: mean ${otherCpuPctDuring.meanPct}%, max ${otherCpuPctDuring.maxPct}%)`);
-  return r;
-}
+const runner = new ScenarioRunner(log);
+const loadavg = runner.loadavg;
+const scenario = <T>(key: string, fn: () => Promise<T>) => runner.run(key, fn);
 
 try {
   if (ONLY.has("a")) {

@@ -36,7 +36,8 @@ function natsServerBin(): string {
   return bin;
 }
 
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now (127.0.0.1). */
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.once("error", rej);
