@@ -5,7 +5,8 @@ import type { Request, Response } from "express";
 import type { TaskStateStore } from "../core/state-store.js";
 import { isTerminal, statusView, type TaskRecord } from "../core/task.js";
 
-export async function streamTaskEvents(req: Request, res: Response, state: TaskStateStore, initial: TaskRecord) {
+/** `queued` is set when the task has no state record yet (it is only on the work stream). */
+export async function streamTaskEvents(req: Request, res: Response, state: TaskStateStore, initial: TaskRecord, queued: boolean) {
   res.status(200).set({
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -24,6 +25,8 @@ export async function streamTaskEvents(req: Request, res: Response, state: TaskS
   };
 
   const watcher = await state.watch(initial.id);
+  // A queued task's first state record comes later; say where it stands now.
+  if (queued && lastSeen === 0) send(initial, 0);
   const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
   const close = () => {
     clearInterval(keepAlive);

@@ -30,6 +30,11 @@ export interface QueueSnapshot {
 export class QueueStats {
   constructor(private readonly conn: JetqConnection) {}
 
+  /** Tasks on the work stream (waiting + in flight): what the autoscaler needs, in one cheap call. */
+  async depth(): Promise<number> {
+    return (await this.conn.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages;
+  }
+
   async snapshot(): Promise<QueueSnapshot> {
     const [tasks, consumers, dlq, workers] = await Promise.all([
       this.conn.jsm.streams.info(TOPOLOGY.tasksStream, { subjects_filter: "jetq.tasks.>" }),

@@ -8,7 +8,7 @@ import { ApiError, notFound } from "./errors.js";
 import type { TaskTypeRegistry } from "./registry.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
 import { isTerminal, PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
-import { taskSubject, TOPOLOGY } from "./topology.js";
+import { taskSubject, taskSubjectById, TOPOLOGY } from "./topology.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
 export const REVISION_HEADER = "Jetq-Revision";
@@ -72,6 +72,11 @@ export class TaskQueue {
     return { ...spec.data, payload: payload.data };
   }
 
+  /**
+   * Accepts a task: one publish. A queued task has no state record: its message on the work stream
+   * is its state (found by id, see find()); the record starts with its first transition, written by
+   * the worker that takes it, or by a cancel.
+   */
   async create(body: unknown): Promise<CreateResult> {
     const spec = this.validate(body);
     const def = this.registry.get(spec.type)!;
@@ -80,10 +85,10 @@ export class TaskQueue {
     if (spec.idempotencyKey) {
       const claimed = await this.claimIdempotencyKey(spec.idempotencyKey, id);
       if (claimed !== id) {
-        const existing = await this.conn.state.get(claimed);
+        const existing = await this.find(claimed);
         if (existing) return { record: existing.record, created: false };
-        // The first creator claimed the key but its task record is not there (yet, or it died
-        // before writing it): finish the job under the claimed id; dedupe makes a race harmless.
+        // The first creator claimed the key but its task is not there (yet, or it died before
+        // publishing): finish the job under the claimed id; dedupe makes a race harmless.
         id = claimed;
       }
     }
@@ -101,36 +106,38 @@ export class TaskQueue {
       attempts: 0,
       progress: { percent: 0 },
     };
-    let revision: number;
-    const json = JSON.stringify(record); // the state record and the message are the same bytes
     try {
-      revision = await this.conn.state.create(record, json);
+      await this.publish(record, 0, id);
     } catch (err) {
-      if (!(err instanceof StaleRevisionError)) throw err;
-      const existing = await this.conn.state.get(id);
-      if (existing) return { record: existing.record, created: false };
-      throw err;
-    }
-    try {
-      await this.publish(record, revision, id, json);
-    } catch (err) {
-      // Not on the stream means not accepted: take the record back so nothing claims it is queued.
-      await this.conn.state.update(id, (r) => (r.status === "queued" ? { ...r, status: "failed", finishedAt: new Date().toISOString(), error: { code: "publish_failed", message: String((err as Error).message), retryable: true, attempt: 0 } } : null)).catch(() => undefined);
       throw new ApiError(503, "unavailable", "the task could not be queued; try again", { cause: String((err as Error).message) });
     }
     return { record, created: true };
   }
 
-  /** Publishes a queued record's task to the work stream. `msgId` dedupes within the window. */
+  /**
+   * Publishes a queued task to the work stream; the message is the queued record itself. When a
+   * state record exists already (a replay from the DLQ), its revision travels in a header so the
+   * worker's first write is a compare-and-set on it; without one the worker's first write creates it.
+   */
   async publish(record: TaskRecord, revision: number, msgId: string, json = JSON.stringify(record)): Promise<void> {
-    // The message is the queued record itself, so a worker can claim it without reading KV first.
-    await this.conn.publisher.publish(taskSubject(record.priority, record.type), json, { msgId, headers: { [REVISION_HEADER]: String(revision) } });
+    await this.conn.publisher.publish(taskSubject(record.priority, record.type, record.id), json, {
+      msgId,
+      ...(revision > 0 ? { headers: { [REVISION_HEADER]: String(revision) } } : {}),
+    });
   }
 
   async get(id: string): Promise<TaskRecord> {
-    const found = await this.conn.state.get(id);
+    const found = await this.find(id);
     if (!found) throw notFound("task", id);
     return found.record;
+  }
+
+  /** The task's state record, or for a queued task its message on the work stream (with its sequence). */
+  async find(id: string): Promise<{ record: TaskRecord; streamSeq?: number } | null> {
+    const stored = await this.conn.state.get(id);
+    if (stored) return { record: stored.record };
+    const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.tasksStream, { next_by_subj: taskSubjectById(id), seq: 1 } as never).catch(() => null);
+    return msg ? { record: msg.json<TaskRecord>(), streamSeq: msg.seq } : null;
   }
 
   /**
@@ -139,26 +146,66 @@ export class TaskQueue {
    * a worker running it to abort its handler at once.
    */
   async cancel(id: string): Promise<TaskRecord> {
-    let endedAs: TaskStatus | undefined;
-    const result = await this.conn.state.update(id, (r) => {
-      if (isTerminal(r.status)) {
-        endedAs = r.status;
-        return null;
+    for (let i = 0; i < 5; i++) {
+      let endedAs: TaskStatus | undefined;
+      const result = await this.conn.state.update(id, (r) => {
+        if (isTerminal(r.status)) {
+          endedAs = r.status;
+          return null;
+        }
+        return { ...r, status: "cancelled", finishedAt: new Date().toISOString() };
+      });
+      if (endedAs) throw new ApiError(409, "already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
+      if (result) {
+        this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
+        return result.record;
       }
-      return { ...r, status: "cancelled", finishedAt: new Date().toISOString() };
-    });
-    if (!result) throw notFound("task", id);
-    if (endedAs) throw new ApiError(409, "already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
-    this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
-    return result.record;
+      // No state record: still queued. Record the cancel (first writer wins against a worker taking
+      // it), then take the message off the stream so no worker ever runs it.
+      const queued = await this.find(id);
+      if (!queued) throw notFound("task", id);
+      const cancelled: TaskRecord = { ...queued.record, status: "cancelled", finishedAt: new Date().toISOString() };
+      try {
+        await this.conn.state.create(cancelled);
+      } catch (err) {
+        if (err instanceof StaleRevisionError) continue; // a worker wrote first: cancel that record
+        throw err;
+      }
+      if (queued.streamSeq) await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, queued.streamSeq, false).catch(() => undefined);
+      this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
+      return cancelled;
+    }
+    throw new ApiError(409, "conflict", `task ${id} kept changing; try again`);
   }
 
-  /** Lists tasks, newest first. Scans the state bucket (bounded by the finished-task TTL). */
+  /** Lists tasks, newest first: state records, plus queued tasks read from the work stream. */
   async list(filter: ListFilter): Promise<{ items: TaskRecord[]; total: number }> {
-    const all = (await this.conn.state.list())
+    const records = await this.conn.state.list();
+    const known = new Set(records.map((r) => r.id));
+    const all = !filter.status || filter.status === "queued" ? [...records, ...(await this.queuedOnStream(known))] : records;
+    const matching = all
       .filter((r) => (!filter.status || r.status === filter.status) && (!filter.type || r.type === filter.type))
       .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
-    return { items: all.slice(filter.offset, filter.offset + filter.limit), total: all.length };
+    return { items: matching.slice(filter.offset, filter.offset + filter.limit), total: matching.length };
+  }
+
+  /** Tasks on the work stream that have no state record yet, read in batches with direct gets. */
+  private async queuedOnStream(skip: ReadonlySet<string>): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    const info = await this.conn.jsm.streams.info(TOPOLOGY.tasksStream);
+    let seq = info.state.first_seq;
+    while (info.state.messages > 0 && seq <= info.state.last_seq) {
+      let got = 0;
+      const batch = await this.conn.jsm.direct.getBatch(TOPOLOGY.tasksStream, { seq, batch: 1000 } as never);
+      for await (const m of batch) {
+        got++;
+        seq = m.seq + 1;
+        const r = m.json<TaskRecord>();
+        if (!skip.has(r.id)) out.push(r);
+      }
+      if (got === 0) break;
+    }
+    return out;
   }
 
   /**

@@ -36,15 +36,20 @@ export const TOPOLOGY = {
   cancelSubject: "jetq.control.cancel",
 } as const;
 
-/** Work subjects are `jetq.tasks.<priority>.<type>`: priority first, so a consumer per priority is one filter. */
-export const taskSubject = (priority: Priority, type: string) => `jetq.tasks.${priority}.${type}`;
+/**
+ * Work subjects are `jetq.tasks.<priority>.<type>.<id>`: priority first, so a consumer per priority
+ * is one filter; the id last, so a queued task (which has no state record yet) can be found by id.
+ */
+export const taskSubject = (priority: Priority, type: string, id: string) => `jetq.tasks.${priority}.${type}.${id}`;
+/** Matches one task's message whatever its priority and type. */
+export const taskSubjectById = (id: string) => `jetq.tasks.*.*.${id}`;
 export const dlqSubject = (type: string, taskId: string) => `jetq.dlq.${type}.${taskId}`;
 export const consumerName = (pool: string, priority: Priority) => `${pool}-${priority}`;
 
-export function parseTaskSubject(subject: string): { priority: Priority; type: string } | null {
-  const [a, b, priority, type] = subject.split(".");
-  if (a !== "jetq" || b !== "tasks" || !type || !PRIORITIES.includes(priority as Priority)) return null;
-  return { priority: priority as Priority, type };
+export function parseTaskSubject(subject: string): { priority: Priority; type: string; id: string } | null {
+  const [a, b, priority, type, id] = subject.split(".");
+  if (a !== "jetq" || b !== "tasks" || !type || !id || !PRIORITIES.includes(priority as Priority)) return null;
+  return { priority: priority as Priority, type, id };
 }
 
 /** The advisories the DLQ is built from: attempts exhausted on the server, or terminated by a worker. */
@@ -54,14 +59,14 @@ export const advisorySubjects = () => [
 ];
 
 /**
- * Consumer filter for one pool and priority. A pool that serves every type takes `jetq.tasks.<p>.*`;
+ * Consumer filter for one pool and priority. A pool that serves every type takes `jetq.tasks.<p>.>`;
  * a pool for some types lists them. Work-queue streams refuse overlapping filters, so pools must
  * partition the types between them: the server says so at start if two overlap.
  */
 function consumerFilters(priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
-  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${priority}.*` };
-  if (taskTypes.length === 1) return { filter_subject: taskSubject(priority, taskTypes[0]!) };
-  return { filter_subjects: taskTypes.map((t) => taskSubject(priority, t)) };
+  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${priority}.>` };
+  if (taskTypes.length === 1) return { filter_subject: `jetq.tasks.${priority}.${taskTypes[0]}.*` };
+  return { filter_subjects: taskTypes.map((t) => `jetq.tasks.${priority}.${t}.*`) };
 }
 
 export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
@@ -118,8 +123,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
 
   await ensureStream(jsm, {
     name: TOPOLOGY.tasksStream,
-    description: "jetq work queue: jetq.tasks.<priority>.<type>",
-    subjects: ["jetq.tasks.*.*"],
+    description: "jetq work queue: jetq.tasks.<priority>.<type>.<id>",
+    subjects: ["jetq.tasks.*.*.*"],
     retention: RetentionPolicy.Workqueue,
     storage,
     num_replicas: replicas,

@@ -36,8 +36,8 @@ const bounds = {
 };
 
 async function reconcile() {
-  const snapshot = await stats.snapshot();
-  const decision = desiredReplicas({ depth: snapshot.depth, currentReplicas: workers.length, now: Date.now(), history }, bounds);
+  const depth = await stats.depth();
+  const decision = desiredReplicas({ depth, currentReplicas: workers.length, now: Date.now(), history }, bounds);
   history = decision.history;
   while (workers.length < decision.desiredReplicas) {
     // Each worker gets its own metrics port so they can all be scraped.
@@ -51,7 +51,7 @@ async function reconcile() {
   }
   while (workers.length > decision.desiredReplicas) workers.pop()!.kill("SIGTERM"); // drains gracefully
   if (decision.desiredReplicas !== decision.recommended || decision.reason !== "steady") {
-    log.info("local pool", { depth: snapshot.depth, workers: workers.length, reason: decision.reason });
+    log.info("local pool", { depth, workers: workers.length, reason: decision.reason });
   }
 }
 

@@ -12,7 +12,7 @@ import type { Logger } from "../core/logger.js";
 import type { JetqMetrics } from "../core/metrics.js";
 import type { TaskRecord } from "../core/task.js";
 import type { TaskQueue } from "../core/task-queue.js";
-import { TOPOLOGY } from "../core/topology.js";
+import { taskSubject, TOPOLOGY } from "../core/topology.js";
 import { DEAD_LETTER_REASON } from "./task-attempt.js";
 
 interface Advisory {
@@ -102,7 +102,7 @@ export class DeadLetterMover {
     }
     const r = stored.record;
     const error = r.error ?? { code: "terminated", message: "terminated by a worker", retryable: false, attempt: adv.deliveries };
-    await this.record(r, r, error, adv.deliveries, "terminated", `jetq.tasks.${r.priority}.${r.type}`, adv.stream_seq);
+    await this.record(r, r, error, adv.deliveries, "terminated", taskSubject(r.priority, r.type, r.id), adv.stream_seq);
   }
 
   private async record(task: TaskRecord, current: TaskRecord | undefined, error: TaskError, attempts: number, reason: DeathReason, subject: string, streamSeq: number) {

@@ -169,14 +169,16 @@ export class TaskAttempt {
     this.attemptNo = attempt;
     this.claimedAt = new Date().toISOString();
     const running = (r: TaskRecord) => this.running(r);
-    const headerRev = Number(this.delivery.headers?.get(REVISION_HEADER) || 0);
+    // 0: no state record yet (a fresh task), so the first write creates it; else the revision of
+    // the record a replay left, for a compare-and-set on it. Either way no read is needed.
+    const revision = Number(this.delivery.headers?.get(REVISION_HEADER) || 0);
     const delay = this.deps.config.runningWriteDelayMs;
-    if (attempt === 1 && headerRev > 0 && delay > 0 && !this.deps.wasCancelled(task.id)) {
+    if (attempt === 1 && delay > 0 && !this.deps.wasCancelled(task.id)) {
       // Deferred claim: a task that ends within the delay never shows `running` (as Celery without
       // task_track_started), saving a write per short task. Its final write is still a
-      // compare-and-set on the queued revision, so a cancel that landed meanwhile wins.
+      // compare-and-set, so a cancel that landed meanwhile wins.
       // `current` stays the queued record until something is written; every write applies running().
-      this.current = { record: task, revision: headerRev };
+      this.current = { record: task, revision };
       this.claimTimer = setTimeout(() => {
         this.claimTimer = null;
         void this.write(running).catch((err) => {
@@ -186,10 +188,10 @@ export class TaskAttempt {
       }, delay);
       return "claimed";
     }
-    if (attempt === 1 && headerRev > 0) {
+    if (attempt === 1) {
       try {
         const next = running(task);
-        this.current = { record: next, revision: await this.deps.conn.state.write(next, headerRev) };
+        this.current = { record: next, revision: await this.deps.conn.state.write(next, revision) };
         return "claimed";
       } catch (err) {
         if (!(err instanceof StaleRevisionError)) throw err;
@@ -276,7 +278,8 @@ export class TaskAttempt {
         } catch (err) {
           if (!(err instanceof StaleRevisionError)) throw err;
           const fresh = await this.deps.conn.state.get(this.current.record.id);
-          if (!fresh || fresh.record.status === "cancelled") throw new CancelledElsewhere();
+          // Cancelled (or ended by another delivery of the same task): this attempt's result is moot.
+          if (!fresh || isTerminal(fresh.record.status)) throw new CancelledElsewhere();
           this.current = fresh;
         }
       }

@@ -4,7 +4,8 @@ import { z } from "zod";
 import type { JetqMetrics } from "../../core/metrics.js";
 import type { QueueStats } from "../../core/queue-stats.js";
 import { TaskQueue } from "../../core/task-queue.js";
-import { statusView, TASK_STATUSES, type TaskRecord } from "../../core/task.js";
+import { statusView, TASK_STATUSES } from "../../core/task.js";
+import { notFound } from "../../core/errors.js";
 import type { TaskStateStore } from "../../core/state-store.js";
 import { methodNotAllowed, pagination, parseQuery, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
@@ -60,8 +61,9 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
 
   r.route("/api/tasks/:id/events")
     .get(async (req, res) => {
-      const record: TaskRecord = await deps.queue.get(String(req.params.id));
-      await streamTaskEvents(req, res, deps.state, record);
+      const found = await deps.queue.find(String(req.params.id));
+      if (!found) throw notFound("task", String(req.params.id));
+      await streamTaskEvents(req, res, deps.state, found.record, found.streamSeq !== undefined);
     })
     .all(methodNotAllowed("GET"));
 

@@ -28,7 +28,7 @@ describe("sync scheduler", () => {
     const syncs = (await stack.api("GET", "/api/tasks?type=sync_sources")).body.items;
     expect(syncs).toHaveLength(1);
     expect(syncs[0]).toMatchObject({ status: "queued", priority: "low" });
-    expect((await stack.conn.state.get(syncs[0].id))!.record.payload).toEqual({ sourceId: source.id });
+    expect((await stack.record(syncs[0].id)).payload).toEqual({ sourceId: source.id });
 
     await holder.stop();
     expect(await other.lead()).toBe(true);

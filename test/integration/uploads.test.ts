@@ -83,8 +83,8 @@ describe("uploads", () => {
         expect(status.status).toBe(200);
         expect(status.body).toMatchObject({ id: entry.taskId, type: "process_book", status: "queued" });
         // The status view does not show the payload; the task record does.
-        const stored = await stack.conn.state.get(entry.taskId);
-        expect(stored?.record.payload).toMatchObject({ bookId: entry.bookId, filename: entry.filename });
+        const stored = await stack.record(entry.taskId);
+        expect(stored.payload).toMatchObject({ bookId: entry.bookId, filename: entry.filename });
       }
       expect((await stack.api("GET", "/api/tasks?type=process_book")).body.total).toBe(2);
     });

@@ -7,6 +7,8 @@ import { loadConfig, type JetqConfig } from "../../core/config.js";
 import { connectJetq, type JetqConnection } from "../../core/connection.js";
 import { silentLogger, createLogger } from "../../core/logger.js";
 import type { TaskTypeRegistry } from "../../core/registry.js";
+import { TaskQueue } from "../../core/task-queue.js";
+import type { TaskRecord } from "../../core/task.js";
 import { Worker } from "../../worker/runtime.js";
 import type { TaskHandler } from "../../worker/handler.js";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
@@ -35,6 +37,8 @@ export interface Stack {
   workers: Worker[];
   ran: ReturnType<typeof testHandlers>["ran"];
   startWorker(): Promise<Worker>;
+  /** The whole task record (payload included), whether it is queued or further along. */
+  record(id: string): Promise<TaskRecord>;
   api<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }>;
   stop(): Promise<void>;
 }
@@ -96,6 +100,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     workers,
     ran,
     startWorker,
+    record: (id) => new TaskQueue(conn, registry, { defaultTimeoutSeconds: 60, maxDeliver: config.topology.maxDeliver }).get(id),
     async api(method, path, body, headers = {}) {
       const res = await fetch(baseUrl + path, {
         method,
