@@ -16,6 +16,12 @@ describe("priorities", () => {
     for (let i = 0; i < 10; i++) await createTask(stack, { type: "record", priority: "normal", payload: { label: `normal-${i}` } });
     for (let i = 0; i < 40; i++) await createTask(stack, { type: "record", priority: "high", payload: { label: `high-${i}` } });
 
+    // Queued tasks have no state record yet; they are listed and shown from the work stream.
+    const queued = await stack.api("GET", "/api/tasks?status=queued&type=record&limit=5");
+    expect(queued.body.total).toBe(60);
+    expect(queued.body.items[0]).toMatchObject({ type: "record", priority: "high", status: "queued", attempts: 0 });
+    expect((await stack.api("GET", `/api/tasks/${queued.body.items[0].id}/status`)).body.status).toBe("queued");
+
     await stack.startWorker();
     // Keep high work arriving while the backlog drains: a sustained high load.
     let injected = 0;
