@@ -9,6 +9,7 @@ import { createMetrics, type JetqMetrics } from "../core/metrics.js";
 import { QueueStats } from "../core/queue-stats.js";
 import type { TaskTypeRegistry } from "../core/registry.js";
 import { TaskQueue } from "../core/task-queue.js";
+import { TaskEvents } from "../core/task-events.js";
 import { errorHandler, sendError } from "./http.js";
 import { buildOpenApi } from "./openapi.js";
 import { booksRouter } from "./routes/books.js";
@@ -62,7 +63,7 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
 
-  app.use(tasksRouter({ queue, stats, state: deps.conn.state, metrics, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), metrics, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));
   app.use(ragCompatRouter(uploads));

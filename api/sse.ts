@@ -1,12 +1,16 @@
 // Server-Sent Events of one task: its current state at once, then every change (status and
-// progress) from a KV watch, until the task ends. Each event's id is the record's revision, so a
-// reconnecting client (Last-Event-ID) is not sent a state it has already seen.
+// progress) until the task ends. Changes arrive as the server republishes state writes (no
+// consumer per listener); a periodic read of the stored state covers any event lost in transit.
+// Each event's id is the record's revision, so a reconnecting client (Last-Event-ID) is not sent
+// a state it has already seen.
 import type { Request, Response } from "express";
 import type { TaskStateStore } from "../core/state-store.js";
+import type { TaskEvents } from "../core/task-events.js";
 import { isTerminal, statusView, type TaskRecord } from "../core/task.js";
 
-/** `queued` is set when the task has no state record yet (it is only on the work stream). */
-export async function streamTaskEvents(req: Request, res: Response, state: TaskStateStore, initial: TaskRecord, queued: boolean) {
+const RECHECK_MS = 2_000;
+
+export async function streamTaskEvents(req: Request, res: Response, deps: { state: TaskStateStore; events: TaskEvents }, initial: TaskRecord) {
   res.status(200).set({
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -14,39 +18,50 @@ export async function streamTaskEvents(req: Request, res: Response, state: TaskS
     "X-Accel-Buffering": "no", // nginx-style proxies would otherwise hold events back
   });
   res.flushHeaders();
-  const lastSeen = Number(req.headers["last-event-id"] ?? 0) || 0;
 
+  let lastRevision = Number(req.headers["last-event-id"] ?? 0) || 0;
   let lastStatus: string | null = null;
+  let done = false;
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+
   // `status` when the status changed, `progress` when only progress did, `end` for the final state.
   const send = (record: TaskRecord, revision: number) => {
+    if (done || (revision > 0 && revision <= lastRevision)) return;
+    if (revision > 0) lastRevision = revision;
     const event = isTerminal(record.status) ? "end" : record.status !== lastStatus ? "status" : "progress";
     lastStatus = record.status;
     res.write(`id: ${revision}\nevent: ${event}\ndata: ${JSON.stringify(statusView(record))}\n\n`);
+    if (isTerminal(record.status)) {
+      done = true;
+      finish();
+    }
+  };
+  const gone = () => {
+    if (done) return;
+    res.write(`event: gone\ndata: ${JSON.stringify({ id: initial.id })}\n\n`);
+    done = true;
+    finish();
   };
 
-  const watcher = await state.watch(initial.id);
-  // A queued task's first state record comes later; say where it stands now.
-  if (queued && lastSeen === 0) send(initial, 0);
-  const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
-  const close = () => {
-    clearInterval(keepAlive);
-    watcher.stop();
+  // Subscribe first, then read: a change between the two is seen either way.
+  const sub = deps.events.subscribe(initial.id, (e) => (e.record ? send(e.record, e.revision) : gone()));
+  const recheck = async () => {
+    const stored = await deps.state.get(initial.id).catch(() => null);
+    if (stored) send(stored.record, stored.revision);
   };
-  req.on("close", close);
+  const stored = await deps.state.get(initial.id);
+  if (stored) send(stored.record, stored.revision);
+  else if (lastRevision === 0) send(initial, 0); // queued: no state record yet
+  const timer = setInterval(() => void recheck(), RECHECK_MS);
+  const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+  req.on("close", () => finish());
   try {
-    for await (const entry of watcher) {
-      if (entry.operation !== "PUT" || !entry.value.length) {
-        // The record expired or was deleted while watched: nothing more will come.
-        res.write(`event: gone\ndata: ${JSON.stringify({ id: initial.id })}\n\n`);
-        break;
-      }
-      if (entry.revision <= lastSeen) continue;
-      const record = entry.json<TaskRecord>();
-      send(record, entry.revision);
-      if (isTerminal(record.status)) break;
-    }
+    await finished;
   } finally {
-    close();
+    sub.stop();
+    clearInterval(timer);
+    clearInterval(keepAlive);
     res.end();
   }
 }

@@ -1,17 +1,16 @@
 // (b) Single-task round trip: one task at a time, from the client's create call until the client
 // sees it finished. A warm-up runs first and is not counted.
-//  - jetq, shared watch: one KV watch over the state bucket (updates only) for the whole run, the
+//  - jetq, shared listener: one subscription to every task's state events for the whole run, the
 //    counterpart of BullMQ's QueueEvents; the client waits for the task's succeeded record.
-//  - jetq, per-task watch: after create, conn.state.watch(id), as GET /api/tasks/{id}/events does.
+//  - jetq, per-task listener: after create, subscribe to the task's events and read its state, as
+//    GET /api/tasks/{id}/events does.
 //  - BullMQ: queue.add, then job.waitUntilFinished(queueEvents).
-import { Kvm } from "@nats-io/kv";
-import { KvWatchInclude } from "@nats-io/kv";
 import { Queue, QueueEvents, Worker as BullWorker } from "bullmq";
 import { connectJetq } from "../core/connection.js";
 import { silentLogger } from "../core/logger.js";
 import { TaskQueue } from "../core/task-queue.js";
 import { isTerminal, type TaskRecord } from "../core/task.js";
-import { TOPOLOGY } from "../core/topology.js";
+import { TaskEvents } from "../core/task-events.js";
 import { Worker } from "../worker/runtime.js";
 import { benchConfig, benchRegistry, latencySummary, NOOP_TYPE, now, type LatencySummary } from "./lib.js";
 
@@ -29,20 +28,17 @@ export async function jetqRoundTrip(natsUrl: string, o: RoundTripOptions): Promi
   const worker = new Worker({ conn: workerConn, registry, config: cfg.worker, log: silentLogger() }).handle(NOOP_TYPE, async () => null);
   const queue = new TaskQueue(producer, registry, { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, maxDeliver: cfg.topology.maxDeliver });
 
-  // One watcher for every task: finished ids land in `finished`, a waiter is woken if present.
-  const kv = await new Kvm(producer.js).open(TOPOLOGY.stateBucket);
-  const watcher = await kv.watch({ include: KvWatchInclude.UpdatesOnly, ignoreDeletes: true });
+  // One listener for every task's state changes (the server republishes each write; the
+  // counterpart of BullMQ's QueueEvents): finished ids land in `finished`, a waiter is woken.
+  const events = new TaskEvents(producer.nc);
   const finished = new Set<string>();
   const waiters = new Map<string, () => void>();
-  const watching = (async () => {
-    for await (const e of watcher) {
-      if (e.operation !== "PUT" || !e.value.length) continue;
-      if (!isTerminal(e.json<TaskRecord>().status)) continue;
-      const wake = waiters.get(e.key);
-      if (wake) wake();
-      else finished.add(e.key);
-    }
-  })();
+  const all = events.subscribe("*", (e) => {
+    if (!e.record || !isTerminal(e.record.status)) return;
+    const wake = waiters.get(e.id);
+    if (wake) wake();
+    else finished.add(e.id);
+  });
   const viaSharedWatch = async () => {
     const t0 = now();
     const { record } = await queue.create({ type: NOOP_TYPE, payload: {} });
@@ -50,14 +46,24 @@ export async function jetqRoundTrip(natsUrl: string, o: RoundTripOptions): Promi
     waiters.delete(record.id);
     return now() - t0;
   };
+  // What GET /api/tasks/{id}/events does: subscribe to this task's events, then read its state.
   const viaPerTaskWatch = async () => {
     const t0 = now();
     const { record } = await queue.create({ type: NOOP_TYPE, payload: {} });
-    const w = await producer.state.watch(record.id);
-    for await (const e of w) {
-      if (e.operation === "PUT" && e.value.length && isTerminal(e.json<TaskRecord>().status)) break;
-    }
-    w.stop();
+    await new Promise<void>((resolve) => {
+      const sub = events.subscribe(record.id, (e) => {
+        if (e.record && isTerminal(e.record.status)) {
+          sub.stop();
+          resolve();
+        }
+      });
+      void producer.state.get(record.id).then((s) => {
+        if (s && isTerminal(s.record.status)) {
+          sub.stop();
+          resolve();
+        }
+      });
+    });
     const ms = now() - t0;
     finished.delete(record.id);
     return ms;
@@ -75,8 +81,7 @@ export async function jetqRoundTrip(natsUrl: string, o: RoundTripOptions): Promi
     const perTaskWatch = await sample(viaPerTaskWatch);
     return { sharedWatch, perTaskWatch };
   } finally {
-    watcher.stop();
-    await watching;
+    all.stop();
     await worker.stop(1_000);
     await producer.close();
     await workerConn.close();

@@ -88,11 +88,6 @@ export class TaskStateStore {
     throw new StaleRevisionError(id);
   }
 
-  /** Every change to one task, starting with its current state. */
-  async watch(id: string) {
-    return this.kv.watch({ key: id });
-  }
-
   /** All current records (a snapshot scan of the bucket); fine for the bounded set TTL leaves. */
   async list(): Promise<TaskRecord[]> {
     const out: TaskRecord[] = [];

@@ -34,6 +34,8 @@ export const TOPOLOGY = {
   sourcesBucket: "jetq-sources",
   leasesBucket: "jetq-leases",
   cancelSubject: "jetq.control.cancel",
+  /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
+  taskEventsPrefix: "jetq.task-events",
 } as const;
 
 /**
@@ -163,13 +165,17 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   });
 
   const kvm = new Kvm(nc);
+  const republish = { src: `$KV.${TOPOLOGY.stateBucket}.>`, dest: `${TOPOLOGY.taskEventsPrefix}.>` };
   await kvm.create(TOPOLOGY.stateBucket, {
     history: 1,
     storage,
     replicas,
     // Per-message TTL lets finished tasks expire while queued ones stay however long they wait.
     markerTTL: 60_000,
+    // Live task events without a consumer per listener: the server republishes each write.
+    republish,
   });
+  await ensureStream(jsm, { name: `KV_${TOPOLOGY.stateBucket}`, republish }); // buckets made before it existed
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
   await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });

@@ -5,7 +5,7 @@ import type { JetqMetrics } from "../../core/metrics.js";
 import type { QueueStats } from "../../core/queue-stats.js";
 import { TaskQueue } from "../../core/task-queue.js";
 import { statusView, TASK_STATUSES } from "../../core/task.js";
-import { notFound } from "../../core/errors.js";
+import type { TaskEvents } from "../../core/task-events.js";
 import type { TaskStateStore } from "../../core/state-store.js";
 import { methodNotAllowed, pagination, parseQuery, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
@@ -14,6 +14,7 @@ export interface TasksRouterDeps {
   queue: TaskQueue;
   stats: QueueStats;
   state: TaskStateStore;
+  events: TaskEvents;
   metrics: JetqMetrics;
   maxBodyBytes: number;
 }
@@ -61,9 +62,7 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
 
   r.route("/api/tasks/:id/events")
     .get(async (req, res) => {
-      const found = await deps.queue.find(String(req.params.id));
-      if (!found) throw notFound("task", String(req.params.id));
-      await streamTaskEvents(req, res, deps.state, found.record, found.streamSeq !== undefined);
+      await streamTaskEvents(req, res, { state: deps.state, events: deps.events }, await deps.queue.get(String(req.params.id)));
     })
     .all(methodNotAllowed("GET"));
 
