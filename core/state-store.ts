@@ -34,15 +34,14 @@ export class TaskStateStore {
   ) {}
 
   /** Writes the first record of a task; fails with StaleRevisionError if the id exists. */
-  /** `json` is the record already serialised, when the caller needs the same bytes elsewhere. */
-  async create(record: TaskRecord, json?: string): Promise<number> {
+  async create(record: TaskRecord): Promise<number> {
     try {
-      return await this.write(record, 0, json);
+      return await this.write(record, 0);
     } catch (err) {
       if (!(err instanceof StaleRevisionError)) throw err;
       // An expired record leaves a delete marker for a while: writing over it is still a create.
       const entry = await this.kv.get(record.id);
-      if (entry && entry.operation !== "PUT") return this.write(record, entry.revision, json);
+      if (entry && entry.operation !== "PUT") return this.write(record, entry.revision);
       throw err;
     }
   }
@@ -53,12 +52,13 @@ export class TaskStateStore {
   }
 
   /**
-   * Writes a record if the key is still at `expectedRevision`. Published straight to the bucket's
-   * subject (which is what kv.put does) so that terminal records can carry a per-message TTL.
+   * Writes a record if the key is still at `expectedRevision` (0: if there is no record yet).
+   * Published straight to the bucket's subject (which is what kv.put does) so that terminal records
+   * can carry a per-message TTL.
    */
-  async write(record: TaskRecord, expectedRevision: number, json = JSON.stringify(record)): Promise<number> {
+  async write(record: TaskRecord, expectedRevision: number): Promise<number> {
     try {
-      const ack = await this.publisher.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, json, {
+      const ack = await this.publisher.publish(`$KV.${TOPOLOGY.stateBucket}.${record.id}`, JSON.stringify(record), {
         expectLastSubjectSequence: expectedRevision,
         ...(isTerminal(record.status) ? { ttl: `${this.finishedTtlSeconds}s` } : {}),
       });
