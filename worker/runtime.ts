@@ -165,7 +165,7 @@ export class Worker {
         if (got === 0 && !this.stopping) {
           // Nothing anywhere: a long poll on each priority (one message each) wakes us on the next
           // arrival, whichever priority it has. A delivery wakes the loop to sweep for more.
-          for (const s of this.sources.values()) if (!s.polling) void s.longPoll(1, idlePollMs);
+          for (const s of this.sources.values()) this.keepPolling(s, idlePollMs);
           await this.sleepUntilWoken(idlePollMs);
         }
       } catch (err) {
@@ -173,6 +173,21 @@ export class Worker {
         await this.sleepUntilWoken(500);
       }
     }
+  }
+
+  /**
+   * Keeps one long poll open on a priority while this worker has a free slot: when one ends (it
+   * delivered, or expired) the next opens at once, so the next task of that priority is delivered
+   * the moment it is published rather than after the worker's next sweep.
+   */
+  private keepPolling(s: PullSource, idlePollMs: number) {
+    if (s.polling || this.stopping || this.running + this.ready.length >= this.opts.config.concurrency) return;
+    const opened = Date.now();
+    void s.longPoll(1, idlePollMs).then((received) => {
+      // A poll refused at once (the consumer is gone, say) must not spin: try again a second later.
+      if (received === 0 && Date.now() - opened < 100) setTimeout(() => this.keepPolling(s, idlePollMs), 1_000);
+      else this.keepPolling(s, idlePollMs);
+    });
   }
 
   private outstanding() {
