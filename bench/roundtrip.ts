@@ -9,7 +9,7 @@ import { Queue, QueueEvents, Worker as BullWorker } from "bullmq";
 import { connectJetq } from "../core/connection.js";
 import { silentLogger } from "../core/logger.js";
 import { TaskQueue } from "../core/task-queue.js";
-import { isTerminal, type TaskRecord } from "../core/task.js";
+import { isTerminal } from "../core/task.js";
 import { TaskEvents } from "../core/task-events.js";
 import { Worker } from "../worker/runtime.js";
 import { benchConfig, benchRegistry, latencySummary, NOOP_TYPE, now, type LatencySummary } from "./lib.js";

@@ -10,18 +10,6 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(["succeeded", "failed", "cancelled"]);
 export const isTerminal = (s: TaskStatus) => TERMINAL_STATUSES.has(s);
 
-/** Which status may follow which; the state store refuses anything else. */
-const NEXT: Record<TaskStatus, readonly TaskStatus[]> = {
-  queued: ["running", "cancelled", "failed"],
-  running: ["running", "retrying", "succeeded", "failed", "cancelled"],
-  retrying: ["running", "cancelled", "failed"],
-  succeeded: [],
-  // A dead-lettered task can be replayed, which queues it again.
-  failed: ["queued"],
-  cancelled: [],
-};
-export const canTransition = (from: TaskStatus, to: TaskStatus) => NEXT[from].includes(to);
-
 export interface TaskProgress {
   percent: number;
   message?: string;
@@ -85,4 +73,3 @@ export function statusView(r: TaskRecord) {
     ...(r.deadLettered ? { deadLettered: true } : {}),
   };
 }
-export type TaskStatusView = ReturnType<typeof statusView>;
