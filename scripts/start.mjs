@@ -7,7 +7,7 @@ import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ensureNatsServer, ensureNodeModules } from "./tools.mjs";
+import { ensureNatsServer, ensureNodeModules, natsServerEnv } from "./tools.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const log = (msg) => console.error(`[jetq] ${msg}`);
@@ -36,7 +36,7 @@ if (startNats) {
   } else {
     const bin = await ensureNatsServer({ log });
     mkdirSync(join(dataDir, "nats"), { recursive: true });
-    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local"], { stdio: ["ignore", "ignore", "inherit"] });
+    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local"], { stdio: ["ignore", "ignore", "inherit"], env: natsServerEnv() });
     children.push(nats);
     for (let i = 0; i < 200 && !(await reachable(natsPort)); i++) await new Promise((r) => setTimeout(r, 50));
     log(`nats-server with JetStream on ${natsUrl}, store ${join(dataDir, "nats")}`);

@@ -3,7 +3,7 @@
 // only, so it works before `npm install` has run.
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, realpathSync, rmSync, statSync } from "node:fs";
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -17,6 +17,17 @@ const NATS_SERVER_MODULE = "github.com/nats-io/nats-server/v2";
 const NATS_SERVER_VERSION = "2.12.15";
 
 const defaultLog = (msg) => console.error(`[tools] ${msg}`);
+
+/**
+ * The environment for a nats-server that shares this machine with jetq's Node processes: Go would
+ * otherwise run on every core and contend with them. Half the cores (at least one) measured faster
+ * on a 2-core machine for throughput and latency alike (bench/README.md). GOMAXPROCS, if set, wins;
+ * test/support/nats-server.ts applies the same rule to the servers tests and benchmarks start.
+ */
+export function natsServerEnv(env = process.env) {
+  const procs = env.GOMAXPROCS || env.JETQ_NATS_GOMAXPROCS || String(Math.max(1, Math.floor(availableParallelism() / 2)));
+  return { ...env, GOMAXPROCS: procs };
+}
 
 function isExecutable(file) {
   try {

@@ -5,13 +5,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { connect, createServer } from "node:net";
-import { homedir, tmpdir } from "node:os";
+import { availableParallelism, homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export interface NatsServerHandle {
   url: string;
   port: number;
   storeDir: string;
+  /** The HTTP monitoring endpoint (/connz, /jsz…), when started with `monitor: true`. */
+  monitorUrl?: string;
   stop(): Promise<void>;
   restart(): Promise<void>;
   kill(): void;
@@ -34,6 +36,12 @@ function natsServerBin(): string {
     throw new Error(`nats-server binary not found at ${bin}: run 'node scripts/tools.mjs' (or 'npm test') to install it`);
   }
   return bin;
+}
+
+/** As natsServerEnv() in scripts/tools.mjs: Go on half the cores, as `npm start` runs it. */
+function serverEnv(): NodeJS.ProcessEnv {
+  const procs = process.env.GOMAXPROCS || process.env.JETQ_NATS_GOMAXPROCS || String(Math.max(1, Math.floor(availableParallelism() / 2)));
+  return { ...process.env, GOMAXPROCS: procs };
 }
 
 /** A port nothing listens on right now (127.0.0.1). */
@@ -107,10 +115,11 @@ function installHooks(): void {
 
 // --- Server lifecycle --------------------------------------------------------
 
-export async function startNatsServer(opts: { storeDir?: string; port?: number } = {}): Promise<NatsServerHandle> {
+export async function startNatsServer(opts: { storeDir?: string; port?: number; monitor?: boolean } = {}): Promise<NatsServerHandle> {
   installHooks();
   const bin = natsServerBin();
   const port = opts.port ?? (await freePort());
+  const monitorPort = opts.monitor ? await freePort() : undefined;
   let storeDir = opts.storeDir;
   if (!storeDir) {
     // Kept until process exit (not on stop()) so restart() finds its data.
@@ -127,8 +136,10 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number }
 
   async function start(): Promise<void> {
     logTail = "";
-    const child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", serverName], {
+    const monitorArgs = monitorPort ? ["-m", String(monitorPort)] : [];
+    const child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", serverName, ...monitorArgs], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: serverEnv(),
     });
     proc = child;
     liveServers.add(child);
@@ -171,6 +182,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number }
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir: dir,
+    ...(monitorPort ? { monitorUrl: `http://127.0.0.1:${monitorPort}` } : {}),
     stop,
     async restart() {
       await stop();
