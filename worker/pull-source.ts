@@ -57,6 +57,11 @@ interface OpenRequest {
 export class PullSource {
   private readonly prefix = createInbox();
   private readonly open = new Map<string, OpenRequest>();
+  /**
+   * Subscriptions of requests the server has finished, kept for the next requests: a SUB and an
+   * UNSUB per pull would cost the server a change to its subscription table each time.
+   */
+  private readonly spare: { inbox: string; sub: Subscription }[] = [];
   private seq = 0;
   private closed = false;
 
@@ -64,7 +69,8 @@ export class PullSource {
     private readonly nc: NatsConnection,
     readonly stream: string,
     readonly consumer: string,
-    private readonly onDelivery: (d: Delivery) => void,
+    /** `fromLongPoll`: the delivery answered an idle long poll rather than an immediate pull. */
+    private readonly onDelivery: (d: Delivery, fromLongPoll: boolean) => void,
   ) {}
 
   /** Messages asked for by immediate pulls and not delivered yet: capacity the worker has promised. */
@@ -96,23 +102,25 @@ export class PullSource {
    */
   close() {
     this.closed = true;
-    for (const inbox of [...this.open.keys()]) this.finish(inbox);
+    for (const inbox of [...this.open.keys()]) this.finish(inbox, false);
+    for (const { sub } of this.spare.splice(0)) sub.unsubscribe();
   }
 
   private request(batch: number, body: object, clientTimeoutMs: number, longPoll: boolean): Promise<number> {
     if (this.closed) return Promise.resolve(0);
-    const inbox = `${this.prefix}.${++this.seq}`;
+    // One subscription per open request: JetStream delivers with the task's own subject, so only
+    // the subscription tells which request a message answers.
+    const reused = this.spare.pop();
+    const inbox = reused?.inbox ?? `${this.prefix}.${++this.seq}`;
     return new Promise<number>((resolve) => {
       // A safety net for a request the server never finished (a reconnect dropped it).
-      const timer = setTimeout(() => this.finish(inbox), clientTimeoutMs);
-      // One subscription per request: JetStream delivers with the task's own subject, so only the
-      // subscription tells which request a message answers.
-      const sub = this.nc.subscribe(inbox, { callback: (_err, msg) => this.route(inbox, msg) });
+      const timer = setTimeout(() => this.finish(inbox, false), clientTimeoutMs);
+      const sub = reused?.sub ?? this.nc.subscribe(inbox, { callback: (_err, msg) => this.route(inbox, msg) });
       this.open.set(inbox, { remaining: batch, resolve, received: 0, timer, sub, longPoll });
       try {
         this.nc.publish(`$JS.API.CONSUMER.MSG.NEXT.${this.stream}.${this.consumer}`, JSON.stringify(body), { reply: inbox });
       } catch {
-        this.finish(inbox);
+        this.finish(inbox, false);
       }
     });
   }
@@ -125,21 +133,23 @@ export class PullSource {
         req.received++;
         req.remaining--;
       }
-      this.onDelivery(new Delivery(msg));
-      if (req && req.remaining <= 0) this.finish(inbox);
+      this.onDelivery(new Delivery(msg), req?.longPoll ?? false);
+      if (req && req.remaining <= 0) this.finish(inbox, true);
       return;
     }
     // 404 no messages, 408 request expired, 409 consumer gone or limits: the request is over.
     // 100 is an idle heartbeat: nothing to do.
-    if (status !== 100) this.finish(inbox);
+    if (status !== 100) this.finish(inbox, true);
   }
 
-  private finish(inbox: string) {
+  /** `serverDone`: the server has ended the request, so nothing more can arrive on its inbox. */
+  private finish(inbox: string, serverDone: boolean) {
     const req = this.open.get(inbox);
     if (!req) return;
     clearTimeout(req.timer);
     this.open.delete(inbox);
-    req.sub.unsubscribe();
+    if (serverDone && !this.closed && this.spare.length < 8) this.spare.push({ inbox, sub: req.sub });
+    else req.sub.unsubscribe();
     req.resolve(req.received);
   }
 }

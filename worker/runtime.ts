@@ -40,6 +40,10 @@ export class Worker {
   private readonly minPull: number;
   private readonly attemptMetrics: AttemptMetrics;
   private waitedForBatch = false;
+  /** A delivery said more messages wait behind it: the next pass must pull, not just listen. */
+  private morePending = false;
+  /** Sources whose long poll delivered and is about to reopen, with the timer that will do it. */
+  private readonly reopening = new Map<PullSource, NodeJS.Timeout>();
   private readonly sources = new Map<Priority, PullSource>();
   private readonly scheduler: PriorityScheduler;
   private readonly queue: TaskQueue;
@@ -54,6 +58,8 @@ export class Worker {
   private ticker: NodeJS.Timeout | null = null;
   private mover: DeadLetterMover | null = null;
   private readonly startedAt = new Date().toISOString();
+  /** How long an idle long poll waits on the server before it is renewed. */
+  private readonly idlePollMs: number;
   private drained: () => void = () => {};
 
   constructor(private readonly opts: WorkerOptions) {
@@ -63,6 +69,7 @@ export class Worker {
     this.log = opts.log.child({ workerId: this.id });
     this.metrics.slots.set(opts.config.concurrency);
     this.minPull = Math.max(1, Math.floor(opts.config.concurrency / 4));
+    this.idlePollMs = opts.idlePollMs ?? 5_000;
     this.attemptMetrics = new AttemptMetrics(this.metrics);
   }
 
@@ -80,7 +87,7 @@ export class Worker {
   async start(): Promise<void> {
     const { conn } = this.opts;
     for (const p of PRIORITIES) {
-      this.sources.set(p, new PullSource(conn.nc, TOPOLOGY.tasksStream, consumerName(conn.topology.pool, p), (d) => this.accept(d)));
+      this.sources.set(p, new PullSource(conn.nc, TOPOLOGY.tasksStream, consumerName(conn.topology.pool, p), (d, fromLongPoll) => this.accept(d, fromLongPoll)));
     }
     this.cancelSub = conn.nc.subscribe(TOPOLOGY.cancelSubject, {
       callback: (_err, msg) => {
@@ -114,6 +121,8 @@ export class Worker {
     if (this.stopping) return { finished: 0, handedBack: 0 };
     this.stopping = true;
     for (const s of this.sources.values()) s.close();
+    for (const t of this.reopening.values()) clearTimeout(t);
+    this.reopening.clear();
     this.wake();
     this.log.info("worker stopping", { running: this.running, graceMs });
     const before = this.running;
@@ -140,7 +149,7 @@ export class Worker {
   }
 
   private async pullLoop() {
-    const idlePollMs = this.opts.idlePollMs ?? 5_000;
+    const idlePollMs = this.idlePollMs;
     while (!this.stopping) {
       try {
         const free = this.opts.config.concurrency - this.running - this.ready.length - this.outstanding();
@@ -157,6 +166,14 @@ export class Worker {
           continue;
         }
         this.waitedForBatch = false;
+        if (!this.morePending && this.allListening()) {
+          // Idle and a long poll is open on every priority: anything published is delivered to
+          // them, so an immediate pull would find nothing. Skipping it keeps three pull requests
+          // (and their empty answers) off the path of the task that just arrived.
+          await this.sleepUntilWoken(idlePollMs);
+          continue;
+        }
+        this.morePending = false;
         let got = 0;
         for (const p of this.scheduler.nextOrder()) {
           if (got >= free || this.stopping) break;
@@ -165,7 +182,7 @@ export class Worker {
         if (got === 0 && !this.stopping) {
           // Nothing anywhere: a long poll on each priority (one message each) wakes us on the next
           // arrival, whichever priority it has. A delivery wakes the loop to sweep for more.
-          for (const s of this.sources.values()) this.keepPolling(s, idlePollMs);
+          for (const s of this.sources.values()) this.keepPolling(s);
           await this.sleepUntilWoken(idlePollMs);
         }
       } catch (err) {
@@ -180,14 +197,31 @@ export class Worker {
    * delivered, or expired) the next opens at once, so the next task of that priority is delivered
    * the moment it is published rather than after the worker's next sweep.
    */
-  private keepPolling(s: PullSource, idlePollMs: number) {
+  private keepPolling(s: PullSource) {
+    const idlePollMs = this.idlePollMs;
     if (s.polling || this.stopping || this.running + this.ready.length >= this.opts.config.concurrency) return;
     const opened = Date.now();
     void s.longPoll(1, idlePollMs).then((received) => {
       // A poll refused at once (the consumer is gone, say) must not spin: try again a second later.
-      if (received === 0 && Date.now() - opened < 100) setTimeout(() => this.keepPolling(s, idlePollMs), 1_000);
-      else this.keepPolling(s, idlePollMs);
+      if (received === 0 && Date.now() - opened < 100) setTimeout(() => this.keepPolling(s), 1_000);
+      // After a delivery, reopen when a task ends or a millisecond has passed, whichever is first:
+      // a short task's state write then reaches the server ahead of the pull request, and the
+      // pull leaves in the same socket write as the task's ack.
+      else if (received > 0) this.reopening.set(s, setTimeout(() => this.reopen(s), 1));
+      else this.keepPolling(s);
     });
+  }
+
+  private reopen(s: PullSource) {
+    clearTimeout(this.reopening.get(s));
+    this.reopening.delete(s);
+    this.keepPolling(s);
+  }
+
+  /** Whether every priority has an idle long poll open (or one about to reopen after a delivery). */
+  private allListening() {
+    for (const s of this.sources.values()) if (!s.polling && !this.reopening.has(s)) return false;
+    return true;
   }
 
   private outstanding() {
@@ -214,7 +248,7 @@ export class Worker {
     });
   }
 
-  private accept(d: Delivery) {
+  private accept(d: Delivery, fromLongPoll: boolean) {
     if (this.stopping) {
       d.nak(); // a pull answered after we stopped: give it straight back
       return;
@@ -227,7 +261,9 @@ export class Worker {
       return;
     }
     this.run(d);
-    this.wake();
+    if (d.info.pending > 0) this.morePending = true;
+    // A long poll's only message with nothing behind it needs no sweep: the poll reopens by itself.
+    if (!fromLongPoll || d.info.pending > 0) this.wake();
   }
 
   private run(d: Delivery) {
@@ -259,6 +295,7 @@ export class Worker {
         }
         this.updateGauges();
         if (this.running === 0) this.drained();
+        for (const s of this.reopening.keys()) this.reopen(s);
         this.wake();
       });
   }

@@ -311,6 +311,10 @@ export class TaskAttempt {
       this.log.error("could not record success; the task will be redelivered", { error: String(err) });
       return "retried";
     }
+    // The record is stored and the server is publishing its event. Ack and do the bookkeeping once
+    // the event loop has read what else arrived with the write's reply: a listener in this process
+    // then sees the end first, and the acks of tasks that finished together go out in one write.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     this.delivery.ack();
     return "succeeded";
   }

@@ -26,6 +26,8 @@ export interface StackOptions {
   workers?: number;
   registry?: TaskTypeRegistry;
   handlers?: Record<string, TaskHandler>;
+  /** Start nats-server with its HTTP monitoring endpoint (`stack.nats.monitorUrl`). */
+  natsMonitor?: boolean;
 }
 
 export interface Stack {
@@ -59,7 +61,7 @@ export const TEST_ENV = {
 const log = process.env.JETQ_TEST_LOGS ? createLogger("test", "debug") : silentLogger();
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  const nats = await startNatsServer();
+  const nats = await startNatsServer({ monitor: opts.natsMonitor ?? false });
   const config = loadConfig({ ...TEST_ENV, JETQ_DATA_DIR: nats.storeDir, ...opts.env, NATS_URL: nats.url });
   const registry = opts.registry ?? (opts.documents ? documentTaskTypes(testRegistry()) : testRegistry());
   const { handlers: defaults, ran } = testHandlers();
