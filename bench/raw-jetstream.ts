@@ -4,7 +4,7 @@
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import type { ThroughputResult } from "./jetq-throughput.js";
-import { now, pipelined, rate, waitUntil } from "./lib.js";
+import { latencySummary, now, pipelined, rate, waitUntil, type LatencySummary } from "./lib.js";
 
 export interface RawOptions {
   tasks: number;
@@ -45,5 +45,50 @@ export async function rawJetStreamEndToEnd(natsUrl: string, o: RawOptions): Prom
   } finally {
     await subNc.drain().catch(() => undefined);
     await pubNc.drain().catch(() => undefined);
+  }
+}
+
+// (b) raw JetStream round trip, the floor under jetq's: publish a message to a work-queue stream,
+// a pull consumer (consume()) receives it and writes a 200-byte record to a second stream that
+// republishes every write, as the task-state bucket does; the client waits for that republish.
+// Two stored writes and one delivery, with nothing of jetq's on top.
+export async function rawJetStreamRoundTrip(natsUrl: string, o: { samples: number; warmup: number }): Promise<LatencySummary> {
+  const clientNc = await connect({ servers: natsUrl, name: "raw-rt-client" });
+  const workerNc = await connect({ servers: natsUrl, name: "raw-rt-worker" });
+  try {
+    const jsm = await jetstreamManager(clientNc);
+    await jsm.streams.add({ name: "RAW_RT_WORK", subjects: ["raw-rt.work.>"], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+    await jsm.streams.add({ name: "RAW_RT_STATE", subjects: ["raw-rt.state.>"], storage: StorageType.File, max_msgs_per_subject: 1, republish: { src: "raw-rt.state.>", dest: "raw-rt.events.>" } });
+    await jsm.consumers.add("RAW_RT_WORK", { durable_name: "raw-rt", ack_policy: AckPolicy.Explicit });
+    const workerJs = jetstream(workerNc);
+    const messages = await (await workerJs.consumers.get("RAW_RT_WORK", "raw-rt")).consume({ max_messages: 100 });
+    const record = new Uint8Array(200).fill(120);
+    void (async () => {
+      for await (const m of messages) {
+        await workerJs.publish(`raw-rt.state.${m.subject.slice("raw-rt.work.".length)}`, record);
+        m.ack();
+      }
+    })();
+    const waiters = new Map<string, () => void>();
+    clientNc.subscribe("raw-rt.events.*", { callback: (_err, m) => waiters.get(m.subject.slice("raw-rt.events.".length))?.() });
+    await clientNc.flush();
+    const clientJs = jetstream(clientNc);
+    const one = async (i: number) => {
+      const id = `t${i}`;
+      const t0 = now();
+      const seen = new Promise<void>((resolve) => waiters.set(id, resolve));
+      await clientJs.publish(`raw-rt.work.${id}`, record, { msgID: id });
+      await seen;
+      waiters.delete(id);
+      return now() - t0;
+    };
+    for (let i = 0; i < o.warmup; i++) await one(i);
+    const out: number[] = [];
+    for (let i = 0; i < o.samples; i++) out.push(await one(o.warmup + i));
+    await messages.close();
+    return latencySummary(out);
+  } finally {
+    await workerNc.drain().catch(() => undefined);
+    await clientNc.drain().catch(() => undefined);
   }
 }
