@@ -72,9 +72,10 @@ function consumerFilters(priority: Priority, taskTypes: string[]): Partial<Consu
 }
 
 export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
-  // No `backoff` list: nak ignores it anyway (explicit failures use nak(delay)), and measured on
-  // nats-server 2.12 a consumer with one delays nak'd messages to ack_wait + backoff[n] instead of
-  // the asked-for delay. A crashed worker's tasks come back after ack_wait.
+  // No `backoff` list: nak ignores it anyway (explicit failures use nak(delay)), and on a consumer
+  // that has one, nats-server (2.12.15 and 2.15.2, measured) ignores nak(delay) from the second
+  // redelivery on and waits for the backoff entry instead. A crashed worker's tasks come back after
+  // ack_wait.
   return {
     durable_name: consumerName(cfg.pool, priority),
     description: `jetq ${cfg.pool} workers, ${priority} priority`,
