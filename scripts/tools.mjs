@@ -14,7 +14,7 @@ export const CACHE_DIR = resolve(process.env.JETQ_CACHE_DIR || join(homedir(), "
 const BIN_DIR = join(CACHE_DIR, "bin");
 
 const NATS_SERVER_MODULE = "github.com/nats-io/nats-server/v2";
-const NATS_SERVER_VERSION = "2.12.15";
+const NATS_SERVER_VERSION = "2.15.2";
 
 const defaultLog = (msg) => console.error(`[tools] ${msg}`);
 
@@ -48,7 +48,7 @@ function versionAtLeast(have, want) {
   return true;
 }
 
-// Returns "2.12.15" for a binary printing "nats-server: v2.12.15", or null.
+// Returns "2.15.2" for a binary printing "nats-server: v2.15.2", or null.
 async function natsServerVersion(bin) {
   try {
     const { stdout, stderr } = await execFileAsync(bin, ["--version"], { timeout: 10_000 });
