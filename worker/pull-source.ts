@@ -106,6 +106,11 @@ export class PullSource {
     for (const { sub } of this.spare.splice(0)) sub.unsubscribe();
   }
 
+  /** Ends every open request on this side only (the server lost them, in a reconnect). */
+  abandonOpenRequests() {
+    for (const inbox of [...this.open.keys()]) this.finish(inbox, false);
+  }
+
   private request(batch: number, body: object, clientTimeoutMs: number, longPoll: boolean): Promise<number> {
     if (this.closed) return Promise.resolve(0);
     // One subscription per open request: JetStream delivers with the task's own subject, so only

@@ -98,6 +98,7 @@ export class Worker {
         for (const a of this.active) if (a.taskId === id) a.cancel();
       },
     });
+    void this.watchReconnects();
     if (this.opts.moveDeadLetters !== false) {
       this.mover = new DeadLetterMover(conn, this.queue, this.log, this.metrics);
       await this.mover.start();
@@ -136,8 +137,8 @@ export class Worker {
       clearInterval(heartbeat);
       d.nak();
     }
-    const handedBack = this.active.size;
-    for (const attempt of this.active.values()) attempt.handBack();
+    let handedBack = 0;
+    for (const attempt of this.active.values()) if (attempt.handBack()) handedBack++;
     await this.loop;
     this.cancelSub?.unsubscribe();
     if (this.presenceTimer) clearInterval(this.presenceTimer);
@@ -224,6 +225,20 @@ export class Worker {
     return true;
   }
 
+  /**
+   * A reconnect loses the pull requests the server held: forget them at once (rather than at their
+   * client-side timeouts, up to 10 s later) so the loop pulls and the long polls reopen.
+   */
+  private async watchReconnects() {
+    for await (const s of this.opts.conn.nc.status()) {
+      if (this.stopping) break;
+      if (s.type !== "reconnect") continue;
+      for (const source of this.sources.values()) source.abandonOpenRequests();
+      this.morePending = true;
+      this.wake();
+    }
+  }
+
   private outstanding() {
     let n = 0;
     for (const s of this.sources.values()) n += s.outstanding;
@@ -261,9 +276,12 @@ export class Worker {
       return;
     }
     this.run(d);
-    if (d.info.pending > 0) this.morePending = true;
+    // `pending` counts only messages never delivered: a redelivery (a retry come due, a crashed
+    // worker's task) may have company the count does not show, so it gets a sweep too.
+    const maybeMore = d.info.pending > 0 || d.info.deliveryCount > 1;
+    if (maybeMore) this.morePending = true;
     // A long poll's only message with nothing behind it needs no sweep: the poll reopens by itself.
-    if (!fromLongPoll || d.info.pending > 0) this.wake();
+    if (!fromLongPoll || maybeMore) this.wake();
   }
 
   private run(d: Delivery) {
@@ -288,8 +306,9 @@ export class Worker {
       .finally(() => {
         this.active.delete(attempt);
         this.running--;
-        const next = this.ready.shift();
-        if (next && !this.stopping) {
+        // Stopping: held tasks stay in `ready` for stop() to hand back.
+        const next = this.stopping ? undefined : this.ready.shift();
+        if (next) {
           clearInterval(next.heartbeat);
           this.run(next.d);
         }

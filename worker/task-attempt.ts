@@ -51,6 +51,8 @@ export class TaskAttempt {
   private progressTimer: NodeJS.Timeout | null = null;
   private claimTimer: NodeJS.Timeout | null = null;
   private lastProgressWrite = 0;
+  /** The outcome is stored; only the ack (or nak, or term) is left to send. */
+  private recorded = false;
   // Created on first use: most short tasks never touch them, and the hot path pays for each object.
   private controller: AbortController | null = null;
   private logger: Logger | null = null;
@@ -105,13 +107,17 @@ export class TaskAttempt {
     this.stop("stopped");
   }
 
-  /** Called by a shutting-down worker past its grace period: give the message back at once. */
-  handBack() {
-    if (this.stopReason) return;
+  /**
+   * Called by a shutting-down worker past its grace period: give the message back at once. Returns
+   * false when there is nothing to give back: the outcome is recorded and its ack is on its way.
+   */
+  handBack(): boolean {
+    if (this.stopReason || this.recorded) return false;
     this.stopReason = "handed_back";
     this.abort.abort(new TaskAbort("shutdown", "the worker is shutting down"));
     this.delivery.nak();
     this.stop("stopped");
+    return true;
   }
 
   async run(): Promise<Outcome> {
@@ -306,6 +312,7 @@ export class TaskAttempt {
         progress: { percent: 100, ...(r.progress.message ? { message: r.progress.message } : {}) },
         finishedAt: new Date().toISOString(),
       }));
+      this.recorded = true;
     } catch (err) {
       if (err instanceof CancelledElsewhere) return this.ackCancelled();
       this.log.error("could not record success; the task will be redelivered", { error: String(err) });
@@ -333,11 +340,13 @@ export class TaskAttempt {
       if (te.retryable && !exhausted) {
         const delay = retryDelayMs({ baseMs: this.deps.config.backoffBaseMs, maxMs: this.deps.config.backoffMaxMs }, attempt);
         await this.write((r) => ({ ...this.running(r), status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
+        this.recorded = true;
         this.log.warn("attempt failed; retrying", { error: te, delayMs: delay });
         this.delivery.nak(delay);
         return "retried";
       }
       await this.write((r) => ({ ...this.running(r), status: "failed", error: te, finishedAt: new Date().toISOString() }));
+      this.recorded = true;
     } catch (writeErr) {
       if (writeErr instanceof CancelledElsewhere) return this.ackCancelled();
       this.log.error("could not record failure; the task will be redelivered", { error: String(writeErr) });
