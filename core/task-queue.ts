@@ -7,7 +7,7 @@ import type { JetqConnection } from "./connection.js";
 import { ApiError, notFound } from "./errors.js";
 import type { TaskTypeRegistry } from "./registry.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
-import { isTerminal, PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
+import { isTerminal, PRIORITIES, withChanges, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { taskSubject, taskSubjectById, TOPOLOGY } from "./topology.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
@@ -153,7 +153,7 @@ export class TaskQueue {
           endedAs = r.status;
           return null;
         }
-        return { ...r, status: "cancelled", finishedAt: new Date().toISOString() };
+        return withChanges(r, { status: "cancelled", finishedAt: new Date().toISOString() });
       });
       if (endedAs) throw new ApiError(409, "already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
       if (result) {
@@ -164,7 +164,7 @@ export class TaskQueue {
       // it), then take the message off the stream so no worker ever runs it.
       const queued = await this.find(id);
       if (!queued) throw notFound("task", id);
-      const cancelled: TaskRecord = { ...queued.record, status: "cancelled", finishedAt: new Date().toISOString() };
+      const cancelled = withChanges(queued.record, { status: "cancelled", finishedAt: new Date().toISOString() });
       try {
         await this.conn.state.create(cancelled);
       } catch (err) {

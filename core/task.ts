@@ -54,6 +54,15 @@ export interface TaskRecord extends TaskMessage {
   deadLettered?: boolean;
 }
 
+/**
+ * A copy of `r` with `changes` applied. Object.assign rather than `{ ...r, field: … }`: V8's spread
+ * followed by overriding fields measured about 4 µs per record against 0.25 µs, and a worker
+ * derives a record or two per task (bench/README.md).
+ */
+export function withChanges(r: TaskRecord, changes: Partial<TaskRecord>): TaskRecord {
+  return Object.assign({}, r, changes);
+}
+
 /** The public status view: SPEC's field list, in its order. */
 export function statusView(r: TaskRecord) {
   return {

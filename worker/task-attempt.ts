@@ -9,7 +9,7 @@ import { NonRetryableError, toTaskError, type TaskError } from "../core/errors.j
 import type { Logger } from "../core/logger.js";
 import type { AttemptMetrics } from "../core/metrics.js";
 import { StaleRevisionError, type StoredTask } from "../core/state-store.js";
-import { isTerminal, type TaskRecord } from "../core/task.js";
+import { isTerminal, withChanges, type TaskRecord } from "../core/task.js";
 import { REVISION_HEADER, type TaskQueue } from "../core/task-queue.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";
@@ -18,6 +18,23 @@ import type { Delivery } from "./pull-source.js";
 export const DEAD_LETTER_REASON = "jetq:dead-letter:";
 
 const decoder = new TextDecoder();
+
+/**
+ * Resolves once the event loop has read the I/O that is waiting, for every caller of one turn at
+ * once: one setImmediate wakes them all, so what they send next (their acks) leaves in one socket
+ * write rather than one each (Node runs microtasks between immediates).
+ */
+const afterPendingIo = (() => {
+  let waiting: (() => void)[] = [];
+  const wakeAll = () => {
+    const woken = waiting;
+    waiting = [];
+    for (const resolve of woken) resolve();
+  };
+  return () => new Promise<void>((resolve) => {
+    if (waiting.push(resolve) === 1) setImmediate(wakeAll);
+  });
+})();
 
 export interface AttemptDeps {
   conn: JetqConnection;
@@ -210,7 +227,7 @@ export class TaskAttempt {
     });
     if (!updated) {
       // The record expired or was never written (a publish whose record write was lost): rebuild it.
-      const next = running({ ...task, status: "queued" });
+      const next = running(withChanges(task, { status: "queued" }));
       this.current = { record: next, revision: await this.deps.conn.state.create(next) };
       return "claimed";
     }
@@ -231,7 +248,7 @@ export class TaskAttempt {
 
   /** The record as this attempt runs it (fields every write of this attempt carries). */
   private running(r: TaskRecord): TaskRecord {
-    return { ...r, status: "running", attempts: this.attemptNo, startedAt: r.startedAt ?? this.claimedAt, workerId: this.deps.workerId, nextAttemptAt: undefined };
+    return withChanges(r, { status: "running", attempts: this.attemptNo, startedAt: r.startedAt ?? this.claimedAt, workerId: this.deps.workerId, nextAttemptAt: undefined });
   }
 
   private context(record: TaskRecord, attempt: number): TaskContext {
@@ -258,7 +275,7 @@ export class TaskAttempt {
     const writeNow = () => {
       this.progressTimer = null;
       this.lastProgressWrite = Date.now();
-      void this.write((r) => ({ ...this.running(r), progress: p })).catch((err) => {
+      void this.write((r) => withChanges(this.running(r), { progress: p })).catch((err) => {
         if (err instanceof CancelledElsewhere) this.cancel();
         else this.log.warn("progress write failed", { error: String(err) });
       });
@@ -300,18 +317,19 @@ export class TaskAttempt {
     if (this.progressTimer) clearTimeout(this.progressTimer);
     if (this.claimTimer) clearTimeout(this.claimTimer);
     try {
-      await this.write((r) => ({
-        ...r,
-        status: "succeeded",
-        attempts: this.attemptNo,
-        startedAt: r.startedAt ?? this.claimedAt,
-        workerId: this.deps.workerId,
-        nextAttemptAt: undefined,
-        result: result ?? null,
-        error: undefined,
-        progress: { percent: 100, ...(r.progress.message ? { message: r.progress.message } : {}) },
-        finishedAt: new Date().toISOString(),
-      }));
+      await this.write((r) =>
+        withChanges(r, {
+          status: "succeeded",
+          attempts: this.attemptNo,
+          startedAt: r.startedAt ?? this.claimedAt,
+          workerId: this.deps.workerId,
+          nextAttemptAt: undefined,
+          result: result ?? null,
+          error: undefined,
+          progress: r.progress.message ? { percent: 100, message: r.progress.message } : { percent: 100 },
+          finishedAt: new Date().toISOString(),
+        }),
+      );
       this.recorded = true;
     } catch (err) {
       if (err instanceof CancelledElsewhere) return this.ackCancelled();
@@ -321,7 +339,7 @@ export class TaskAttempt {
     // The record is stored and the server is publishing its event. Ack and do the bookkeeping once
     // the event loop has read what else arrived with the write's reply: a listener in this process
     // then sees the end first, and the acks of tasks that finished together go out in one write.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await afterPendingIo();
     this.delivery.ack();
     return "succeeded";
   }
@@ -339,13 +357,13 @@ export class TaskAttempt {
     try {
       if (te.retryable && !exhausted) {
         const delay = retryDelayMs({ baseMs: this.deps.config.backoffBaseMs, maxMs: this.deps.config.backoffMaxMs }, attempt);
-        await this.write((r) => ({ ...this.running(r), status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
+        await this.write((r) => withChanges(this.running(r), { status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
         this.recorded = true;
         this.log.warn("attempt failed; retrying", { error: te, delayMs: delay });
         this.delivery.nak(delay);
         return "retried";
       }
-      await this.write((r) => ({ ...this.running(r), status: "failed", error: te, finishedAt: new Date().toISOString() }));
+      await this.write((r) => withChanges(this.running(r), { status: "failed", error: te, finishedAt: new Date().toISOString() }));
       this.recorded = true;
     } catch (writeErr) {
       if (writeErr instanceof CancelledElsewhere) return this.ackCancelled();
