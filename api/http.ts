@@ -5,7 +5,20 @@ import { ApiError } from "../core/errors.js";
 import type { Logger } from "../core/logger.js";
 
 export function sendError(res: Response, status: number, code: string, message: string, details?: unknown) {
-  res.status(status).json({ error: { code, message, ...(details !== undefined ? { details } : {}) } });
+  res.status(status).json({ error: { code, message, details: details ?? null } });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The id in the path (`:id`, or `name`), which must look like a jetq id (all are UUIDs) before it
+ * goes near a NATS subject or KV key: there `*` or `>` would match every task. Anything else names
+ * nothing that exists: 404.
+ */
+export function idParam(req: Request, what: string, name = "id"): string {
+  const id = String(req.params[name] ?? "");
+  if (!UUID.test(id)) throw new ApiError(404, "not_found", `${what} ${JSON.stringify(id.slice(0, 100))} not found: ids are UUIDs`);
+  return id;
 }
 
 /** Parses `req.query` with a schema; a bad query is a 400 naming each problem. */

@@ -17,7 +17,8 @@ const error = {
   properties: {
     error: {
       type: "object",
-      required: ["code", "message"],
+      required: ["code", "message", "details"],
+      // details: what exactly was wrong (a list of {path, message} for schema errors), or null.
       properties: { code: { type: "string" }, message: { type: "string" }, details: {} },
     },
   },

@@ -6,7 +6,7 @@ import type { TaskQueue } from "../../core/task-queue.js";
 import type { TaskRecord } from "../../core/task.js";
 import { ApiError } from "../../core/errors.js";
 import type { BookStore } from "../../core/books.js";
-import { methodNotAllowed } from "../http.js";
+import { idParam, methodNotAllowed } from "../http.js";
 import { discardUploads, receiveUploads, type StoredUpload, type UploadLimits } from "../uploads.js";
 import { statusUrl } from "./tasks.js";
 

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { DeadLetterQueue } from "../../core/dead-letters.js";
 import { ApiError } from "../../core/errors.js";
 import { statusView } from "../../core/task.js";
-import { methodNotAllowed, pagination, parseQuery } from "../http.js";
+import { idParam, methodNotAllowed, pagination, parseQuery } from "../http.js";
 
 const typeFilter = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "a task type name").optional();
 const ListQuery = z.object({ type: typeFilter, ...pagination });
@@ -42,17 +42,17 @@ export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
 
   r.route("/api/dlq/:id")
     .get(async (req, res) => {
-      res.json(await dlq.get(String(req.params.id)));
+      res.json(await dlq.get(idParam(req, "dead-lettered task")));
     })
     .delete(async (req, res) => {
-      await dlq.delete(String(req.params.id));
+      await dlq.delete(idParam(req, "dead-lettered task"));
       res.status(204).end();
     })
     .all(methodNotAllowed("GET", "DELETE"));
 
   r.route("/api/dlq/:id/retry")
     .post(async (req, res) => {
-      const record = await dlq.retry(String(req.params.id));
+      const record = await dlq.retry(idParam(req, "dead-lettered task"));
       res.status(202).json(statusView(record));
     })
     .all(methodNotAllowed("POST"));

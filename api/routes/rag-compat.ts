@@ -3,7 +3,7 @@
 import { Router } from "express";
 import type { TaskQueue } from "../../core/task-queue.js";
 import type { TaskRecord, TaskStatus } from "../../core/task.js";
-import { methodNotAllowed } from "../http.js";
+import { idParam, methodNotAllowed } from "../http.js";
 import { uploadBooks, type BooksRouterDeps } from "./books.js";
 
 const CELERY_STATE: Record<TaskStatus, string> = {
@@ -42,7 +42,7 @@ export function ragCompatRouter(deps: BooksRouterDeps & { queue: TaskQueue }): R
     .all(methodNotAllowed("POST"));
   r.route("/rag/task/:task_id")
     .get(async (req, res) => {
-      res.json(legacyStatus(await deps.queue.get(String(req.params.task_id))));
+      res.json(legacyStatus(await deps.queue.get(idParam(req, "task", "task_id"))));
     })
     .all(methodNotAllowed("GET"));
   return r;

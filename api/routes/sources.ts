@@ -4,7 +4,7 @@ import { ApiError, notFound } from "../../core/errors.js";
 import type { JetqMetrics } from "../../core/metrics.js";
 import { SourceCreateSchema, type SourceRegistry } from "../../core/sources.js";
 import type { TaskQueue } from "../../core/task-queue.js";
-import { methodNotAllowed, requireJson } from "../http.js";
+import { idParam, methodNotAllowed, requireJson } from "../http.js";
 import { statusUrl } from "./tasks.js";
 
 export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; metrics: JetqMetrics; maxBodyBytes: number }): Router {
@@ -28,19 +28,19 @@ export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue;
 
   r.route("/api/sources/:id")
     .get(async (req, res) => {
-      const source = await find(String(req.params.id));
+      const source = await find(idParam(req, "source"));
       res.json({ ...source, documents: Object.values(await deps.sources.documents(source.id)) });
     })
     .delete(async (req, res) => {
-      await find(String(req.params.id));
-      await deps.sources.delete(String(req.params.id));
+      const source = await find(idParam(req, "source"));
+      await deps.sources.delete(source.id);
       res.status(204).end();
     })
     .all(methodNotAllowed("GET", "DELETE"));
 
   r.route("/api/sources/:id/sync")
     .post(async (req, res) => {
-      const source = await find(String(req.params.id));
+      const source = await find(idParam(req, "source"));
       const { record } = await deps.queue.create({ type: "sync_sources", payload: { sourceId: source.id } });
       deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
       res.status(202).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id) });

@@ -7,7 +7,7 @@ import { TaskQueue } from "../../core/task-queue.js";
 import { statusView, TASK_STATUSES } from "../../core/task.js";
 import type { TaskEvents } from "../../core/task-events.js";
 import type { TaskStateStore } from "../../core/state-store.js";
-import { methodNotAllowed, pagination, parseQuery, requireJson } from "../http.js";
+import { idParam, methodNotAllowed, pagination, parseQuery, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
 
 export interface TasksRouterDeps {
@@ -55,20 +55,20 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     .all(methodNotAllowed("GET"));
 
   const status: express.RequestHandler = async (req, res) => {
-    res.json(statusView(await deps.queue.get(String(req.params.id))));
+    res.json(statusView(await deps.queue.get(idParam(req, "task"))));
   };
   r.route("/api/tasks/:id/status").get(status).all(methodNotAllowed("GET"));
   r.route("/api/tasks/:id").get(status).all(methodNotAllowed("GET"));
 
   r.route("/api/tasks/:id/events")
     .get(async (req, res) => {
-      await streamTaskEvents(req, res, { state: deps.state, events: deps.events }, await deps.queue.get(String(req.params.id)));
+      await streamTaskEvents(req, res, { state: deps.state, events: deps.events }, await deps.queue.get(idParam(req, "task")));
     })
     .all(methodNotAllowed("GET"));
 
   r.route("/api/tasks/:id/cancel")
     .post(async (req, res) => {
-      const record = await deps.queue.cancel(String(req.params.id));
+      const record = await deps.queue.cancel(idParam(req, "task"));
       res.json(statusView(record));
     })
     .all(methodNotAllowed("POST"));

@@ -38,6 +38,8 @@ describe("retries", () => {
     expect(gaps[0]).toBeGreaterThanOrEqual(100);
     expect(gaps[1]).toBeGreaterThanOrEqual(200);
     expect(gaps[2]).toBeGreaterThanOrEqual(400);
+    // …and growing: the third wait (400–800 ms) is longer than the first (100–200 ms).
+    expect(gaps[2]).toBeGreaterThan(gaps[0]!);
   });
 });
 
@@ -99,6 +101,30 @@ describe("dead-letter queue", () => {
     const purged = await stack.api("DELETE", "/api/dlq?type=poison");
     expect(purged.body.deleted).toBeGreaterThanOrEqual(2);
     expect((await stack.api("GET", "/api/dlq?type=poison")).body.total).toBe(0);
+  });
+
+  it("keeps every entry when given a wildcard for an id, and retries or discards everything with all=true", async () => {
+    const ids = [await createTask(stack, { type: "poison", payload: {} }), await createTask(stack, { type: "poison", payload: {} })];
+    await waitFor("two entries", async () => (await Promise.all(ids.map(dlqEntry))).every((r) => r.status === 200));
+    const total = async () => (await stack.api("GET", "/api/dlq")).body.total as number;
+    const before = await total();
+    expect(before).toBeGreaterThanOrEqual(2);
+    // Ids become NATS subjects; `*` or `>` there would match every dead task.
+    for (const id of ["*", "%3E", "jetq.*"]) {
+      expect((await stack.api("DELETE", `/api/dlq/${id}`)).status).toBe(404);
+      expect((await stack.api("POST", `/api/dlq/${id}/retry`)).status).toBe(404);
+      expect((await stack.api("GET", `/api/dlq/${id}`)).status).toBe(404);
+    }
+    expect(await total()).toBe(before);
+
+    const retried = await stack.api("POST", "/api/dlq/retry", { all: true });
+    expect(retried.status).toBe(200);
+    expect(retried.body.retried).toEqual(expect.arrayContaining(ids));
+    await waitFor("back in the DLQ", async () => (await Promise.all(ids.map(dlqEntry))).every((r) => r.status === 200));
+    const purged = await stack.api("DELETE", "/api/dlq?all=true");
+    expect(purged.status).toBe(200);
+    expect(purged.body.deleted).toBeGreaterThanOrEqual(2);
+    expect(await total()).toBe(0);
   });
 });
 

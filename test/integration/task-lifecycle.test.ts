@@ -87,6 +87,8 @@ describe("task lifecycle over REST", () => {
     const after = await taskStatus(stack, id);
     expect(after.status).toBe("cancelled");
     expect(after.result).toBeUndefined();
+    // The handler itself saw the cancel, through its abort signal.
+    expect(stack.ran.aborts.get(id)).toBe("cancelled");
   });
 
   it("streams status and progress over SSE until the task ends", async () => {

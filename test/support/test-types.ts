@@ -23,8 +23,13 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
-/** Handlers for the test types. `ran` collects the order of `record` tasks and attempt times. */
-export function testHandlers(ran: { labels: string[]; attemptTimes: Map<string, number[]> } = { labels: [], attemptTimes: new Map() }) {
+/**
+ * Handlers for the test types. `ran` collects the order of `record` tasks, attempt times, and why
+ * a `sleep` handler's signal aborted it (the reason's code: cancelled, soft_time_limit, shutdown).
+ */
+export function testHandlers(
+  ran: { labels: string[]; attemptTimes: Map<string, number[]>; aborts: Map<string, string> } = { labels: [], attemptTimes: new Map(), aborts: new Map() },
+) {
   const note = (id: string) => ran.attemptTimes.set(id, [...(ran.attemptTimes.get(id) ?? []), Date.now()]);
   const handlers: Record<string, TaskHandler> = {
     echo: async (ctx) => {
@@ -38,7 +43,12 @@ export function testHandlers(ran: { labels: string[]; attemptTimes: Map<string, 
     },
     sleep: async (ctx) => {
       const p = ctx.payload as { ms: number; ignoreSignal?: boolean };
-      await sleep(p.ms, p.ignoreSignal ? undefined : ctx.signal);
+      try {
+        await sleep(p.ms, p.ignoreSignal ? undefined : ctx.signal);
+      } catch (err) {
+        if (ctx.signal.aborted) ran.aborts.set(ctx.id, (ctx.signal.reason as { code?: string })?.code ?? "unknown");
+        throw err;
+      }
       return { slept: p.ms, attempt: ctx.attempt };
     },
     flaky: async (ctx) => {
