@@ -12,8 +12,18 @@ import { ensureNatsServer, ensureNodeModules, natsServerEnv } from "./tools.mjs"
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const log = (msg) => console.error(`[jetq] ${msg}`);
 const dataDir = resolve(root, process.env.JETQ_DATA_DIR || ".jetq");
-const startNats = !process.env.NATS_URL && process.env.JETQ_START_NATS !== "false";
+// The same spellings core/config.ts accepts for a boolean.
+const startNatsSetting = (process.env.JETQ_START_NATS || "true").toLowerCase();
+if (!["true", "false", "1", "0", "yes", "no"].includes(startNatsSetting)) {
+  log(`JETQ_START_NATS must be true/false, 1/0 or yes/no, not ${JSON.stringify(process.env.JETQ_START_NATS)}`);
+  process.exit(2);
+}
+const startNats = !process.env.NATS_URL && ["true", "1", "yes"].includes(startNatsSetting);
 const natsPort = Number(process.env.JETQ_NATS_PORT || 4222);
+if (!Number.isInteger(natsPort) || natsPort < 1 || natsPort > 65535) {
+  log(`JETQ_NATS_PORT must be a port number (1-65535), not ${JSON.stringify(process.env.JETQ_NATS_PORT)}`);
+  process.exit(2);
+}
 const natsUrl = process.env.NATS_URL || `nats://127.0.0.1:${natsPort}`;
 
 ensureNodeModules({ cwd: root });
@@ -36,8 +46,16 @@ if (startNats) {
   } else {
     const bin = await ensureNatsServer({ log });
     mkdirSync(join(dataDir, "nats"), { recursive: true });
-    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local"], { stdio: ["ignore", "ignore", "inherit"], env: natsServerEnv() });
+    // Its own process group: Ctrl-C in the terminal reaches the API and workers at once, but NATS
+    // only after they have drained (stop() below), or their last writes would have nowhere to go.
+    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local"], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: natsServerEnv(),
+      detached: true,
+    });
     children.push(nats);
+    // Whatever way this process ends (short of SIGKILL), NATS does not outlive it.
+    process.on("exit", () => nats.kill("SIGTERM"));
     for (let i = 0; i < 200 && !(await reachable(natsPort)); i++) await new Promise((r) => setTimeout(r, 50));
     log(`nats-server with JetStream on ${natsUrl}, store ${join(dataDir, "nats")}`);
   }

@@ -47,7 +47,10 @@ export class DeadLetterMover {
           await this.handle(m);
           m.ack();
         } catch (err) {
-          this.log.warn("dead-letter move failed; will retry", { error: String(err), subject: m.subject });
+          const adv = safeJson<Advisory>(m);
+          // The task id is in a terminate reason; a MAX_DELIVERIES advisory has only the sequence.
+          const taskId = adv?.reason?.startsWith(DEAD_LETTER_REASON) ? adv.reason.slice(DEAD_LETTER_REASON.length).split(" ")[0] : undefined;
+          this.log.warn("dead-letter move failed; will retry", { taskId, streamSeq: adv?.stream_seq, error: String(err), subject: m.subject });
           m.nak(2_000);
         }
       }
@@ -134,5 +137,13 @@ export class DeadLetterMover {
     }
     this.metrics.deadLettered.inc({ type: task.type, reason });
     this.log.warn("task dead-lettered", { taskId: task.id, type: task.type, reason, error });
+  }
+}
+
+function safeJson<T>(m: JsMsg): T | null {
+  try {
+    return m.json<T>();
+  } catch {
+    return null;
   }
 }

@@ -302,7 +302,7 @@ export class Worker {
     this.active.add(attempt);
     attempt
       .run()
-      .catch((err) => this.log.error("attempt crashed", { error: String(err), stack: (err as Error).stack }))
+      .catch((err) => this.log.error("attempt crashed", { taskId: attempt.taskId, error: String(err), stack: (err as Error).stack }))
       .finally(() => {
         this.active.delete(attempt);
         this.running--;
