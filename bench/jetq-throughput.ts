@@ -1,5 +1,5 @@
-// (a) jetq end to end: N no-op tasks through TaskQueue.create (state record + publish) and the
-// Worker runtime (claim → handler → succeeded record → ack). Done means the JETQ_TASKS work queue
+// (a) jetq end to end: N no-op tasks through TaskQueue.create (one publish to the work stream) and
+// the Worker runtime (handler → succeeded record → ack). Done means the JETQ_TASKS work queue
 // is empty (a message is acked only after its succeeded record is written) and every worker's
 // succeeded counter adds up to N; a sample of records is read back to check.
 import { connectJetq, type JetqConnection } from "../core/connection.js";
