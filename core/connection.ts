@@ -25,6 +25,8 @@ export interface JetqConnection {
   sources: KV;
   leases: KV;
   topology: TopologyConfig;
+  /** False between a disconnect and the reconnect that follows it. */
+  readonly connected: boolean;
   close(): Promise<void>;
 }
 
@@ -45,14 +47,14 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     // No stack capture for every request: it cost a third of the worker's CPU (bench/README.md).
     noAsyncTraces: true,
   });
-  if (opts.logger) {
-    const log = opts.logger;
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === "disconnect" || s.type === "reconnect") log.warn(`nats ${s.type}`, { server: (s as { server?: string }).server });
-      }
-    })();
-  }
+  let connected = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect") connected = false;
+      else if (s.type === "reconnect") connected = true;
+      if (opts.logger && (s.type === "disconnect" || s.type === "reconnect")) opts.logger.warn(`nats ${s.type}`, { server: (s as { server?: string }).server });
+    }
+  })();
   const js = jetstream(nc, { timeout: 10_000 });
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
   await ensureTopology(nc, jsm, topology, opts);
@@ -74,6 +76,9 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     sources: await kvm.open(TOPOLOGY.sourcesBucket),
     leases: await kvm.open(TOPOLOGY.leasesBucket),
     topology,
+    get connected() {
+      return connected && !nc.isClosed();
+    },
     close: async () => {
       publisher.close();
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());

@@ -46,9 +46,10 @@ export class TaskStateStore {
     }
   }
 
+  /** The task's record, or null if there is none: never written, deleted, or expired (a marker). */
   async get(id: string): Promise<StoredTask | null> {
     const entry = await this.kv.get(id);
-    return entry ? decodeEntry(entry) : null;
+    return entry && entry.operation === "PUT" && entry.value.length > 0 ? decodeEntry(entry) : null;
   }
 
   /**

@@ -48,12 +48,19 @@ export function opsRouter(deps: { conn: JetqConnection; metrics: JetqMetrics; st
     .all(methodNotAllowed("GET"));
   r.route("/readyz")
     .get(async (_req, res) => {
-      if (deps.conn.nc.isClosed() || deps.conn.nc.status === undefined) return sendError(res, 503, "not_ready", "NATS connection closed");
+      // Answered at once while NATS is away: probes time out in about a second, and a request sent
+      // now would wait for the reconnect.
+      if (!deps.conn.connected) return sendError(res, 503, "not_ready", "not connected to NATS (reconnecting)");
+      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.all([deps.conn.jsm.streams.info(TOPOLOGY.tasksStream), deps.conn.jsm.streams.info(TOPOLOGY.dlqStream)]);
+        const streams = Promise.all([deps.conn.jsm.streams.info(TOPOLOGY.tasksStream), deps.conn.jsm.streams.info(TOPOLOGY.dlqStream)]);
+        const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("no answer within 2 s")), 2_000)));
+        await Promise.race([streams, late]);
         res.json({ status: "ready" });
       } catch (err) {
         sendError(res, 503, "not_ready", `JetStream not ready: ${(err as Error).message}`);
+      } finally {
+        clearTimeout(timer);
       }
     })
     .all(methodNotAllowed("GET"));
