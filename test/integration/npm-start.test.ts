@@ -1,0 +1,76 @@
+// The README's first command, end to end: `npm start` (scripts/start.mjs) builds, starts its own
+// nats-server, the API and a local worker pool that follows the queue. A backlog grows the pool to
+// its maximum, an empty queue shrinks it to its minimum, and Ctrl-C (SIGINT to the whole process
+// group, as a terminal sends it) stops every process it started.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/nats-server.js";
+import { waitFor } from "../support/wait.js";
+
+const root = resolve(import.meta.dirname, "../..");
+let proc: ChildProcess | undefined;
+afterAll(() => {
+  if (proc?.pid && proc.exitCode === null) process.kill(-proc.pid, "SIGKILL");
+});
+
+const listening = (port: number) =>
+  new Promise<boolean>((res) => {
+    const s = connect({ port, host: "127.0.0.1" }, () => (s.destroy(), res(true)));
+    s.on("error", () => res(false));
+  });
+
+describe("npm start", () => {
+  it("runs tasks with a pool that follows the queue, and stops everything on Ctrl-C", async () => {
+    const [apiPort, natsPort] = [await freePort(), await freePort()];
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PORT: String(apiPort),
+      JETQ_NATS_PORT: String(natsPort),
+      JETQ_DATA_DIR: mkdtempSync(join(tmpdir(), "jetq-start-")),
+      JETQ_LOCAL_MIN_WORKERS: "0",
+      JETQ_LOCAL_MAX_WORKERS: "2",
+      JETQ_LOCAL_TARGET_BACKLOG: "5",
+      JETQ_LOCAL_POLL_MS: "300",
+      JETQ_LOCAL_SCALE_DOWN_WINDOW_S: "1",
+      JETQ_WORKER_METRICS_PORT: "0",
+    };
+    delete env.NATS_URL;
+    // Its own process group, so the test can send SIGINT to all of it like a terminal would.
+    proc = spawn(process.execPath, [join(root, "scripts", "start.mjs")], { cwd: root, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    proc.stdout!.on("data", (c) => (output += c));
+    proc.stderr!.on("data", (c) => (output += c));
+    const exited = new Promise<number | null>((r) => proc!.once("exit", (code) => r(code)));
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    // Pool sizes the local stack logs as it scales: {"message":"local pool",…,"workers":N}.
+    const poolSizes = () => output.split("\n").filter((l) => l.includes('"local pool"')).map((l) => JSON.parse(l).workers as number);
+
+    await waitFor("the API to be ready (this includes the tsc build)", async () => (await api("GET", "/readyz").catch(() => ({ status: 0 }))).status === 200, 180_000, 250);
+
+    // A backlog: with no worker running (minimum 0), 30 tasks at 5 per worker ask for 6, capped at 2.
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const res = await api("POST", "/api/tasks/create", { type: "sync_sources", payload: {} });
+      expect(res.status).toBe(202);
+      ids.push(res.body.id);
+    }
+    await waitFor("every task to succeed", async () => {
+      const statuses = await Promise.all(ids.map(async (id) => (await api("GET", `/api/tasks/${id}/status`)).body.status));
+      return statuses.every((s) => s === "succeeded");
+    }, 120_000, 250);
+    expect(Math.max(...poolSizes())).toBe(2);
+    await waitFor("the pool to shrink back to 0", () => poolSizes().at(-1) === 0, 60_000, 250);
+
+    process.kill(-proc.pid!, "SIGINT");
+    expect(await exited).toBe(0);
+    await waitFor("the API and NATS ports to close", async () => !(await listening(apiPort)) && !(await listening(natsPort)), 30_000);
+    expect(output).toContain("worker stopped");
+  }, 300_000);
+});
