@@ -10,7 +10,7 @@ import { QueueStats } from "../core/queue-stats.js";
 import type { TaskTypeRegistry } from "../core/registry.js";
 import { TaskQueue } from "../core/task-queue.js";
 import { TaskEvents } from "../core/task-events.js";
-import { errorHandler, sendError } from "./http.js";
+import { errorHandler, requireNats, sendError } from "./http.js";
 import { buildOpenApi } from "./openapi.js";
 import { booksRouter } from "./routes/books.js";
 import { dlqRouter } from "./routes/dlq.js";
@@ -63,6 +63,7 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
 
+  app.use(requireNats(() => deps.conn.connected));
   app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), metrics, maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));

@@ -16,7 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * nothing that exists: 404.
  */
 export function idParam(req: Request, what: string, name = "id"): string {
-  const id = String(req.params[name] ?? "");
+  const id = String(req.params[name] ?? "").toLowerCase(); // jetq writes them lower-case
   if (!UUID.test(id)) throw new ApiError(404, "not_found", `${what} ${JSON.stringify(id.slice(0, 100))} not found: ids are UUIDs`);
   return id;
 }
@@ -52,6 +52,25 @@ export const requireJson: RequestHandler = (req, _res, next) => {
   next();
 };
 
+// nats.js errors that mean NATS is away or too slow right now: the same request may work later.
+const NATS_UNAVAILABLE = new Set(["TimeoutError", "ConnectionError", "ClosedConnectionError", "DrainingConnectionError", "NoResponders", "RequestError"]);
+
+function unavailable(res: Response, cause: string) {
+  res.setHeader("Retry-After", "2");
+  sendError(res, 503, "unavailable", "jetq cannot reach NATS right now; try again shortly", { cause });
+}
+
+/**
+ * While the NATS connection is down, the routes that need it answer 503 at once instead of
+ * waiting out request timeouts. Health and metrics stay up.
+ */
+export function requireNats(isConnected: () => boolean): RequestHandler {
+  return (req, res, next) => {
+    if (isConnected() || !(req.path.startsWith("/api/") || req.path.startsWith("/rag/"))) return next();
+    unavailable(res, "not connected to NATS (reconnecting)");
+  };
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
@@ -65,6 +84,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (e?.type === "entity.too.large") return sendError(res, 413, "payload_too_large", `the body is larger than ${e.limit} bytes`);
     if (e?.type === "encoding.unsupported" || e?.type === "charset.unsupported") return sendError(res, 415, "unsupported_media_type", String(e.message));
     if (typeof e?.status === "number" && e.status >= 400 && e.status < 500) return sendError(res, e.status, "bad_request", String(e.message));
+    if (NATS_UNAVAILABLE.has((err as Error)?.name)) return unavailable(res, String((err as Error).message));
     log.error("request failed", { method: req.method, path: req.path, error: String(err), stack: (err as Error)?.stack });
     sendError(res, 500, "internal", "internal error");
   };

@@ -11,6 +11,16 @@ import { isTerminal, statusView, type TaskRecord } from "../core/task.js";
 const RECHECK_MS = 2_000;
 
 export async function streamTaskEvents(req: Request, res: Response, deps: { state: TaskStateStore; events: TaskEvents }, initial: TaskRecord) {
+  const lastEventId = Number(req.headers["last-event-id"] ?? 0) || 0;
+  if (lastEventId > 0) {
+    // A client that already has the end (EventSource reconnects by itself after the server closes
+    // the stream) gets 204, which tells EventSource to stop, rather than a stream with nothing to say.
+    const stored = await deps.state.get(initial.id);
+    if (stored && isTerminal(stored.record.status) && stored.revision <= lastEventId) {
+      res.status(204).end();
+      return;
+    }
+  }
   res.status(200).set({
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache, no-transform",
@@ -19,7 +29,7 @@ export async function streamTaskEvents(req: Request, res: Response, deps: { stat
   });
   res.flushHeaders();
 
-  let lastRevision = Number(req.headers["last-event-id"] ?? 0) || 0;
+  let lastRevision = lastEventId;
   let lastStatus: string | null = null;
   let done = false;
   let finish: () => void = () => {};

@@ -30,7 +30,8 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
   if (!req.is("multipart/form-data")) throw new ApiError(415, "unsupported_media_type", "send the files as multipart/form-data");
   let bb: busboy.Busboy;
   try {
-    bb = busboy({ headers: req.headers, limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 50, fieldSize: 64 * 1024 } });
+    // defParamCharset: file names in the multipart headers are UTF-8 (busboy assumes latin1).
+    bb = busboy({ headers: req.headers, defParamCharset: "utf8", limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 50, fieldSize: 64 * 1024 } });
   } catch (err) {
     throw new ApiError(400, "malformed_multipart", `the multipart request is malformed: ${(err as Error).message}`);
   }

@@ -4,6 +4,7 @@
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { JetqConnection } from "./connection.js";
 import { ApiError, notFound, type TaskError } from "./errors.js";
+import { StaleRevisionError } from "./state-store.js";
 import type { TaskMessage, TaskRecord } from "./task.js";
 import type { TaskQueue } from "./task-queue.js";
 import { dlqSubject, TOPOLOGY } from "./topology.js";
@@ -91,9 +92,17 @@ export class DeadLetterQueue {
     if (!stored) {
       // Its state record already expired: the dead-letter entry has all we need.
       const record = fresh(entry.task, 1);
-      stored = { record, revision: await this.conn.state.create(record) };
+      try {
+        stored = { record, revision: await this.conn.state.create(record) };
+      } catch (err) {
+        if (err instanceof StaleRevisionError) throw new ApiError(409, "conflict", `task ${taskId} is being retried already`);
+        throw err;
+      }
     }
-    await this.queue.publish(stored.record, stored.revision, `${taskId}.replay-${stored.record.replays}`);
+    // The message id must be new for every replay: the count restarts when the record expired, and
+    // the stream would drop a second `replay-1` within its dedupe window. The entry's own sequence
+    // in the dead-letter stream is unique.
+    await this.queue.publish(stored.record, stored.revision, `${taskId}.replay-${seq}`);
     await this.conn.jsm.streams.deleteMessage(TOPOLOGY.dlqStream, seq, false).catch(() => undefined);
     return stored.record;
   }

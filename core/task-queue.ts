@@ -2,6 +2,7 @@
 // publishes it to the work stream, and cancels it. The API and task handlers (which chain
 // tasks) both go through it, so every task is checked against the same schemas.
 import { createHash, randomUUID } from "node:crypto";
+import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { z } from "zod";
 import type { JetqConnection } from "./connection.js";
 import { ApiError, notFound } from "./errors.js";
@@ -18,7 +19,9 @@ export const TaskSpecSchema = z
     type: z.string().min(1).max(64),
     payload: z.unknown().optional(),
     priority: z.enum(PRIORITIES).default("normal"),
-    idempotencyKey: z.string().min(1).max(256).optional(),
+    // Well-formed Unicode: a lone surrogate would hash like U+FFFD and collide with other keys.
+    // (String#isWellFormed is in Node 20; TypeScript's ES2022 lib does not list it.)
+    idempotencyKey: z.string().min(1).max(256).refine((k) => (k as string & { isWellFormed(): boolean }).isWellFormed(), "must be well-formed Unicode (no lone surrogates)").optional(),
     maxAttempts: z.number().int().min(1).max(100).optional(),
     timeoutSeconds: z.number().int().min(1).max(7 * 24 * 3600).optional(),
   })
@@ -54,6 +57,10 @@ export class TaskQueue {
 
   /** Checks a create body; throws ApiError 400/422 naming every problem. */
   validate(body: unknown): TaskSpec & { priority: NonNullable<TaskSpec["priority"]> } {
+    const depth = nestingDepth((body as { payload?: unknown } | null)?.payload, MAX_PAYLOAD_DEPTH);
+    if (depth > MAX_PAYLOAD_DEPTH) {
+      throw new ApiError(422, "invalid_payload", `the payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`, [{ path: "payload", message: `at most ${MAX_PAYLOAD_DEPTH} levels of arrays and objects` }]);
+    }
     const spec = TaskSpecSchema.safeParse(body);
     if (!spec.success) throw new ApiError(400, "invalid_request", "the task request is not valid", issuesOf(spec.error));
     const def = this.registry.get(spec.data.type);
@@ -86,7 +93,15 @@ export class TaskQueue {
       const claimed = await this.claimIdempotencyKey(spec.idempotencyKey, id);
       if (claimed !== id) {
         const existing = await this.find(claimed);
-        if (existing) return { record: existing.record, created: false };
+        if (existing) {
+          // A key names one request: the same key with another type, priority or payload is a
+          // client bug that must not pass silently as a replay.
+          const r = existing.record;
+          if (r.type !== spec.type || r.priority !== spec.priority || canonicalJson(r.payload) !== canonicalJson(spec.payload)) {
+            throw new ApiError(422, "idempotency_key_reused", `idempotencyKey was already used for a different request (task ${r.id})`, { taskId: r.id });
+          }
+          return { record: r, created: false };
+        }
         // The first creator claimed the key but its task is not there (yet, or it died before
         // publishing): finish the job under the claimed id; dedupe makes a race harmless.
         id = claimed;
@@ -106,8 +121,15 @@ export class TaskQueue {
       attempts: 0,
       progress: { percent: 0 },
     };
+    const json = JSON.stringify(record);
+    // A message over the server's max_payload can never be published: say so, not "try again".
+    const maxPayload = this.conn.nc.info?.max_payload ?? Infinity;
+    const bytes = Buffer.byteLength(json);
+    if (bytes + 1024 > maxPayload) {
+      throw new ApiError(413, "payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
+    }
     try {
-      await this.publish(record, 0, id);
+      await this.publish(record, 0, id, json);
     } catch (err) {
       throw new ApiError(503, "unavailable", "the task could not be queued; try again", { cause: String((err as Error).message) });
     }
@@ -196,12 +218,19 @@ export class TaskQueue {
     let seq = info.state.first_seq;
     while (info.state.messages > 0 && seq <= info.state.last_seq) {
       let got = 0;
-      const batch = await this.conn.jsm.direct.getBatch(TOPOLOGY.tasksStream, { seq, batch: 1000 } as never);
-      for await (const m of batch) {
-        got++;
-        seq = m.seq + 1;
-        const r = m.json<TaskRecord>();
-        if (!skip.has(r.id)) out.push(r);
+      try {
+        const batch = await this.conn.jsm.direct.getBatch(TOPOLOGY.tasksStream, { seq, batch: 1000 } as never);
+        for await (const m of batch) {
+          got++;
+          seq = m.seq + 1;
+          const r = m.json<TaskRecord>();
+          if (!skip.has(r.id)) out.push(r);
+        }
+      } catch (err) {
+        // Workers ack (and so remove) messages while we read: nothing left from `seq` on is the
+        // end of the scan, not an error.
+        if (isNoMessage(err)) break;
+        throw err;
       }
       if (got === 0) break;
     }
@@ -228,4 +257,32 @@ export class TaskQueue {
       return taskId;
     }
   }
+}
+
+/** The server's "nothing there": the API's no-message error, or a direct get's 404 status. */
+function isNoMessage(err: unknown): boolean {
+  if (err instanceof JetStreamApiError) return err.code === JetStreamApiCodes.NoMessageFound;
+  return err instanceof JetStreamError && (err as { code?: unknown }).code === 404;
+}
+
+/** Arrays and objects inside arrays and objects, this deep at most: deeper is refused at create. */
+const MAX_PAYLOAD_DEPTH = 64;
+
+/** How deeply `v` nests arrays and objects, counting no further than `limit + 1`. */
+function nestingDepth(v: unknown, limit: number): number {
+  if (v === null || typeof v !== "object") return 0;
+  if (limit < 0) return 1; // too deep already: stop before the stack does
+  let deepest = 0;
+  for (const child of Array.isArray(v) ? v : Object.values(v)) {
+    if (deepest > limit) break;
+    deepest = Math.max(deepest, nestingDepth(child, limit - 1));
+  }
+  return deepest + 1;
+}
+
+/** JSON with object keys sorted, so equal values compare equal whatever their key order. */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, value: unknown) =>
+    value && typeof value === "object" && !Array.isArray(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : value,
+  );
 }

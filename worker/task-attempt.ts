@@ -333,6 +333,12 @@ export class TaskAttempt {
       this.recorded = true;
     } catch (err) {
       if (err instanceof CancelledElsewhere) return this.ackCancelled();
+      if (/max_payload/.test(String((err as Error)?.message))) {
+        // The result can never be stored: running the task again would end the same way.
+        const max = this.deps.conn.nc.info?.max_payload;
+        const tooLarge = new NonRetryableError(`the handler's result is too large to store (NATS accepts messages up to ${max} bytes); store big results elsewhere and return a reference`, "result_too_large");
+        return this.fail(tooLarge, this.attemptNo);
+      }
       this.log.error("could not record success; the task will be redelivered", { error: String(err) });
       return "retried";
     }

@@ -128,6 +128,22 @@ describe("bad input is refused and changes nothing", () => {
       await expectNothingCreated();
     });
 
+    it("refuses a payload nested deeper than 64 levels with 422 invalid_payload", async () => {
+      const deep = "[".repeat(200) + "]".repeat(200);
+      const res = await stack.api("POST", "/api/tasks/create", `{"type":"echo","payload":{"value":${deep}}}`);
+      expectError(res, 422, "invalid_payload");
+      expect(res.body.error.details).toEqual([expect.objectContaining({ path: "payload" })]);
+      await expectNothingCreated();
+    });
+
+    it("refuses an idempotencyKey with a lone surrogate with 400", async () => {
+      // As JSON text: \ud800 alone is valid JSON but not well-formed Unicode.
+      const res = await stack.api("POST", "/api/tasks/create", '{"type":"echo","payload":{},"idempotencyKey":"a\\ud800"}');
+      expectError(res, 400, "invalid_request");
+      expect(res.body.error.details).toEqual([expect.objectContaining({ path: "idempotencyKey" })]);
+      await expectNothingCreated();
+    });
+
     it("refuses maxAttempts above the consumers' max_deliver with 422", async () => {
       const res = await stack.api("POST", "/api/tasks/create", { type: "echo", payload: {}, maxAttempts: MAX_DELIVER + 1 });
       expectError(res, 422, "invalid_request");

@@ -128,6 +128,18 @@ describe("dead-letter queue", () => {
   });
 });
 
+describe("results that cannot be stored", () => {
+  it("fails a task whose result is larger than NATS accepts, once, with result_too_large", async () => {
+    const id = await createTask(stack, { type: "echo", payload: { resultBytes: 2_000_000 } });
+    const entry = await waitFor("the DLQ entry", async () => {
+      const r = await dlqEntry(id);
+      return r.status === 200 && r.body;
+    });
+    expect(entry).toMatchObject({ attempts: 1, reason: "terminated", error: { code: "result_too_large", retryable: false } });
+    expect(await taskStatus(stack, id)).toMatchObject({ status: "failed", attempts: 1, error: { code: "result_too_large" } });
+  });
+});
+
 describe("time limits", () => {
   it("aborts a handler at its soft time limit and abandons it at the hard limit", async () => {
     // timeoutSeconds 1: the soft limit aborts the signal; a handler that ignores it is abandoned

@@ -48,6 +48,11 @@ describe("task lifecycle over REST", () => {
     const list = await stack.api("GET", "/api/tasks?type=sleep");
     expect(list.body.items.filter((t: { id: string }) => t.id === first.body.id)).toHaveLength(1);
     expect(list.body.total).toBe(1);
+
+    // The same key for another request is a mistake, said out loud rather than replayed.
+    const other = await stack.api("POST", "/api/tasks", { ...body, payload: { ms: 11 } });
+    expect(other.status).toBe(422);
+    expect(other.body.error).toMatchObject({ code: "idempotency_key_reused", details: { taskId: first.body.id } });
   });
 
   it("lists tasks newest first with filters and pagination", async () => {
@@ -107,6 +112,26 @@ describe("task lifecycle over REST", () => {
     expect(last.data).toMatchObject({ id, status: "succeeded", result: { echoed: "sse" } });
     const percents = events.map((e) => e.data.progress.percent);
     expect([...percents].sort((a, b) => a - b)).toEqual(percents); // progress never goes back
+
+    // EventSource reconnects by itself when a stream closes; having the end, it is told to stop.
+    const endId = /id: (\d+)\nevent: end/.exec(text)![1]!;
+    const again = await fetch(`${stack.baseUrl}/api/tasks/${id}/events`, { headers: { "last-event-id": endId } });
+    expect(again.status).toBe(204);
+  });
+
+  it("lists every task while one runs and later ones are done, and finds ids in upper case", async () => {
+    const running = await createTask(stack, { type: "sleep", payload: { ms: 3_000 } });
+    await waitFor("running", async () => (await taskStatus(stack, running)).status === "running");
+    const done = await createTask(stack, { type: "echo", payload: { value: "later" } });
+    await waitFor("the later task", async () => (await taskStatus(stack, done)).status === "succeeded");
+    for (const query of ["", "?status=queued", "?status=running", "?type=sleep"]) {
+      const res = await stack.api("GET", `/api/tasks${query}`);
+      expect(res.status, query).toBe(200);
+    }
+    const all = (await stack.api("GET", "/api/tasks?limit=500")).body.items.map((t: { id: string }) => t.id);
+    expect(all).toEqual(expect.arrayContaining([running, done]));
+    expect((await stack.api("GET", `/api/tasks/${done.toUpperCase()}/status`)).body).toMatchObject({ id: done, status: "succeeded" });
+    await waitFor("the sleeper", async () => (await taskStatus(stack, running)).status === "succeeded");
   });
 
   it("reports queue state with depth by priority and type, and the workers", async () => {

@@ -44,7 +44,7 @@ describe("uploads", () => {
   describe("POST /api/books with two files", () => {
     // The first file spans several object-store chunks (128 KiB each), the second is tiny, so the
     // second is stored first: the answer must still list them in the order they were sent.
-    const books = [book("moby-dick.txt", "Call me Ishmael. ".repeat(20_000)), book("notes.md", "# Notes\n\n- chunk me\n- embed me\n")];
+    const books = [book("moby-dick.txt", "Call me Ishmael. ".repeat(20_000)), book("заметки 📚.md", "# Notes\n\n- chunk me\n- embed me\n")]; // names are UTF-8
     const sent = (filename: string) => books.find((b) => b.name === filename)!;
     let res: { status: number; body: any };
 

@@ -6,7 +6,7 @@ import type { TaskHandler } from "../../worker/handler.js";
 
 export function testRegistry(): TaskTypeRegistry {
   return new TaskTypeRegistry()
-    .register({ name: "echo", description: "returns its payload", payload: z.object({ value: z.unknown().optional(), progressSteps: z.number().int().min(0).max(100).optional(), stepMs: z.number().int().min(0).max(60_000).optional() }).strict() })
+    .register({ name: "echo", description: "returns its payload", payload: z.object({ value: z.unknown().optional(), progressSteps: z.number().int().min(0).max(100).optional(), stepMs: z.number().int().min(0).max(60_000).optional(), resultBytes: z.number().int().min(0).max(10_000_000).optional() }).strict() })
     .register({ name: "sleep", description: "sleeps, honouring the abort signal unless told not to", payload: z.object({ ms: z.number().int().min(0).max(600_000), ignoreSignal: z.boolean().optional(), marker: z.string().optional() }).strict() })
     .register({ name: "flaky", description: "fails until attempt N", payload: z.object({ succeedOnAttempt: z.number().int().min(1) }).strict() })
     .register({ name: "always_fail", description: "always throws a retryable error", payload: z.object({ key: z.string().optional() }).strict() })
@@ -33,13 +33,13 @@ export function testHandlers(
   const note = (id: string) => ran.attemptTimes.set(id, [...(ran.attemptTimes.get(id) ?? []), Date.now()]);
   const handlers: Record<string, TaskHandler> = {
     echo: async (ctx) => {
-      const p = ctx.payload as { value?: unknown; progressSteps?: number; stepMs?: number };
+      const p = ctx.payload as { value?: unknown; progressSteps?: number; stepMs?: number; resultBytes?: number };
       const steps = p.progressSteps ?? 0;
       for (let i = 1; i <= steps; i++) {
         await sleep(p.stepMs ?? 100, ctx.signal);
         ctx.progress((i / steps) * 100, `step ${i} of ${steps}`);
       }
-      return { echoed: p.value ?? null };
+      return p.resultBytes ? { echoed: p.value ?? null, padding: "x".repeat(p.resultBytes) } : { echoed: p.value ?? null };
     },
     sleep: async (ctx) => {
       const p = ctx.payload as { ms: number; ignoreSignal?: boolean };
