@@ -57,7 +57,8 @@ export function createApp(deps: ApiDeps): Express {
     const end = metrics.httpDuration.startTimer();
     res.on("finish", () => {
       // The route pattern, not the URL, so ids do not explode the label set.
-      const route = req.route?.path ? String(req.route.path) : res.statusCode === 404 ? "unmatched" : req.path;
+      // Answers given before any route matched (404s, 503s while NATS is away) share one label.
+      const route = req.route?.path ? String(req.route.path) : "unmatched";
       end({ method: req.method, route, status: String(res.statusCode) });
     });
     next();

@@ -66,7 +66,8 @@ function unavailable(res: Response, cause: string) {
  */
 export function requireNats(isConnected: () => boolean): RequestHandler {
   return (req, res, next) => {
-    if (isConnected() || !(req.path.startsWith("/api/") || req.path.startsWith("/rag/"))) return next();
+    const needsNats = (req.path.startsWith("/api/") && !req.path.startsWith("/api/search")) || req.path.startsWith("/rag/");
+    if (isConnected() || !needsNats) return next(); // search reads the vector store, not NATS
     unavailable(res, "not connected to NATS (reconnecting)");
   };
 }
@@ -77,7 +78,10 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.end();
       return;
     }
-    if (err instanceof ApiError) return sendError(res, err.status, err.code, err.message, err.details);
+    if (err instanceof ApiError) {
+      if (err.status === 503) res.setHeader("Retry-After", "2");
+      return sendError(res, err.status, err.code, err.message, err.details);
+    }
     // body-parser's errors carry a `type` and a status.
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e?.type === "entity.parse.failed") return sendError(res, 400, "malformed_json", `the body is not valid JSON: ${e.message}`);

@@ -32,6 +32,11 @@ export class PublishRejected extends Error {
   }
 }
 
+/** No acknowledgement in time: NATS is away or overloaded, and the write may or may not be stored. */
+export class PublishTimeoutError extends Error {
+  override name = "TimeoutError"; // as nats.js names its own timeouts
+}
+
 interface Pending {
   resolve: (ack: PublishAck) => void;
   reject: (err: Error) => void;
@@ -105,7 +110,7 @@ export class StreamPublisher {
     for (const [token, p] of this.pending) {
       if (p.at > cutoff) break; // insertion order is time order
       this.pending.delete(token);
-      p.reject(new Error(`publish not acknowledged within ${this.timeoutMs} ms`));
+      p.reject(new PublishTimeoutError(`publish not acknowledged within ${this.timeoutMs} ms`));
     }
   }
 }

@@ -94,10 +94,11 @@ export class TaskQueue {
       if (claimed !== id) {
         const existing = await this.find(claimed);
         if (existing) {
-          // A key names one request: the same key with another type, priority or payload is a
-          // client bug that must not pass silently as a replay.
+          // A key names one request: the same key with another type or payload is a client bug that
+          // must not pass silently as a replay. (Priority may differ: the same work, scheduled
+          // differently, as when a scheduled and a manual sync find the same new document.)
           const r = existing.record;
-          if (r.type !== spec.type || r.priority !== spec.priority || canonicalJson(r.payload) !== canonicalJson(spec.payload)) {
+          if (r.type !== spec.type || canonicalJson(r.payload) !== canonicalJson(spec.payload)) {
             throw new ApiError(422, "idempotency_key_reused", `idempotencyKey was already used for a different request (task ${r.id})`, { taskId: r.id });
           }
           return { record: r, created: false };
@@ -125,7 +126,7 @@ export class TaskQueue {
     // A message over the server's max_payload can never be published: say so, not "try again".
     const maxPayload = this.conn.nc.info?.max_payload ?? Infinity;
     const bytes = Buffer.byteLength(json);
-    if (bytes + 1024 > maxPayload) {
+    if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new ApiError(413, "payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
     try {

@@ -68,6 +68,8 @@ const stack = spawn(process.execPath, [join(root, "dist", "scripts", "local-stac
 });
 children.unshift(stack);
 
+const exitOf = (child) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
+
 let stopping = false;
 async function stop(signal) {
   if (stopping) return;
@@ -75,8 +77,11 @@ async function stop(signal) {
   log(`${signal}: stopping workers, API and NATS`);
   // The stack first (it drains its workers), NATS last so in-flight work can finish.
   stack.kill("SIGTERM");
-  await new Promise((r) => (stack.exitCode !== null ? r() : stack.once("exit", r)));
-  for (const c of children.slice(1)) c.kill("SIGTERM");
+  await exitOf(stack);
+  // Wait for NATS too (it flushes its store), so a `npm start` right after finds the port free.
+  const rest = children.slice(1);
+  for (const c of rest) c.kill("SIGTERM");
+  await Promise.race([Promise.all(rest.map(exitOf)), new Promise((r) => setTimeout(r, 10_000))]);
   process.exit(0);
 }
 process.on("SIGINT", () => void stop("SIGINT"));

@@ -2,7 +2,7 @@
 // nats-server, the API and a local worker pool that follows the queue. A backlog grows the pool to
 // its maximum, an empty queue shrinks it to its minimum, and Ctrl-C (SIGINT to the whole process
 // group, as a terminal sends it) stops every process it started.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,8 +13,11 @@ import { waitFor } from "../support/wait.js";
 
 const root = resolve(import.meta.dirname, "../..");
 let proc: ChildProcess | undefined;
+let natsPortInUse = 0;
 afterAll(() => {
+  // Only after a failure: the stack's process group, and NATS, which has a group of its own.
   if (proc?.pid && proc.exitCode === null) process.kill(-proc.pid, "SIGKILL");
+  if (natsPortInUse) spawnSync("pkill", ["-KILL", "-f", `nats-server -js -a 127.0.0.1 -p ${natsPortInUse} `]);
 });
 
 const listening = (port: number) =>
@@ -26,6 +29,7 @@ const listening = (port: number) =>
 describe("npm start", () => {
   it("runs tasks with a pool that follows the queue, and stops everything on Ctrl-C", async () => {
     const [apiPort, natsPort] = [await freePort(), await freePort()];
+    natsPortInUse = natsPort;
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       PORT: String(apiPort),

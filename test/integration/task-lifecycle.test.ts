@@ -49,6 +49,9 @@ describe("task lifecycle over REST", () => {
     expect(list.body.items.filter((t: { id: string }) => t.id === first.body.id)).toHaveLength(1);
     expect(list.body.total).toBe(1);
 
+    // Another priority is the same work scheduled differently: still a replay.
+    const otherPriority = await stack.api("POST", "/api/tasks", { ...body, priority: "high" });
+    expect(otherPriority).toMatchObject({ status: 202, body: { id: first.body.id, created: false } });
     // The same key for another request is a mistake, said out loud rather than replayed.
     const other = await stack.api("POST", "/api/tasks", { ...body, payload: { ms: 11 } });
     expect(other.status).toBe(422);
