@@ -49,7 +49,7 @@ export class DeadLetterMover {
         } catch (err) {
           const adv = safeJson<Advisory>(m);
           // The task id is in a terminate reason; a MAX_DELIVERIES advisory has only the sequence.
-          const taskId = adv?.reason?.startsWith(DEAD_LETTER_REASON) ? adv.reason.slice(DEAD_LETTER_REASON.length).split(" ")[0] : undefined;
+          const taskId = taskIdOfReason(adv?.reason);
           this.log.warn("dead-letter move failed; will retry", { taskId, streamSeq: adv?.stream_seq, error: String(err), subject: m.subject });
           m.nak(2_000);
         }
@@ -93,11 +93,11 @@ export class DeadLetterMover {
   }
 
   private async fromTerminated(adv: Advisory) {
-    if (!adv.reason?.startsWith(DEAD_LETTER_REASON)) {
+    const taskId = taskIdOfReason(adv.reason);
+    if (!taskId) {
       this.log.warn("task message terminated without a task id; nothing to dead-letter", { reason: adv.reason, streamSeq: adv.stream_seq });
       return;
     }
-    const taskId = adv.reason.slice(DEAD_LETTER_REASON.length).split(" ")[0]!;
     const stored = await this.conn.state.get(taskId);
     if (!stored) {
       this.log.error("terminated task has no state record; cannot dead-letter it", { taskId });
@@ -146,4 +146,9 @@ function safeJson<T>(m: JsMsg): T | null {
   } catch {
     return null;
   }
+}
+
+/** The task id a worker put in its term() reason (`jetq:dead-letter:<id> <code>`), if it is one. */
+function taskIdOfReason(reason: string | undefined): string | undefined {
+  return reason?.startsWith(DEAD_LETTER_REASON) ? reason.slice(DEAD_LETTER_REASON.length).split(" ")[0] || undefined : undefined;
 }

@@ -102,7 +102,7 @@ export class PullSource {
    */
   close() {
     this.closed = true;
-    for (const inbox of [...this.open.keys()]) this.finish(inbox, false);
+    this.abandonOpenRequests();
     for (const { sub } of this.spare.splice(0)) sub.unsubscribe();
   }
 

@@ -150,7 +150,6 @@ export class Worker {
   }
 
   private async pullLoop() {
-    const idlePollMs = this.idlePollMs;
     while (!this.stopping) {
       try {
         const free = this.opts.config.concurrency - this.running - this.ready.length - this.outstanding();
@@ -171,7 +170,7 @@ export class Worker {
           // Idle and a long poll is open on every priority: anything published is delivered to
           // them, so an immediate pull would find nothing. Skipping it keeps three pull requests
           // (and their empty answers) off the path of the task that just arrived.
-          await this.sleepUntilWoken(idlePollMs);
+          await this.sleepUntilWoken(this.idlePollMs);
           continue;
         }
         this.morePending = false;
@@ -184,7 +183,7 @@ export class Worker {
           // Nothing anywhere: a long poll on each priority (one message each) wakes us on the next
           // arrival, whichever priority it has. A delivery wakes the loop to sweep for more.
           for (const s of this.sources.values()) this.keepPolling(s);
-          await this.sleepUntilWoken(idlePollMs);
+          await this.sleepUntilWoken(this.idlePollMs);
         }
       } catch (err) {
         this.log.warn("pull failed; retrying", { error: String(err) });
@@ -199,10 +198,9 @@ export class Worker {
    * the moment it is published rather than after the worker's next sweep.
    */
   private keepPolling(s: PullSource) {
-    const idlePollMs = this.idlePollMs;
     if (s.polling || this.stopping || this.running + this.ready.length >= this.opts.config.concurrency) return;
     const opened = Date.now();
-    void s.longPoll(1, idlePollMs).then((received) => {
+    void s.longPoll(1, this.idlePollMs).then((received) => {
       // A poll refused at once (the consumer is gone, say) must not spin: try again a second later.
       if (received === 0 && Date.now() - opened < 100) setTimeout(() => this.keepPolling(s), 1_000);
       // After a delivery, reopen when a task ends or a millisecond has passed, whichever is first:
