@@ -51,7 +51,11 @@ describe("dead-letter queue", () => {
       return r.status === 200 && r.body;
     });
     expect(entry).toMatchObject({ task: { id, type: "poison" }, reason: "terminated", attempts: 1, error: { code: "bad_input", message: "this input can never work", retryable: false } });
-    const s = await taskStatus(stack, id);
+    // The mover writes the entry first, then marks the record: poll for the mark.
+    const s = await waitFor("the record marked dead-lettered", async () => {
+      const t = await taskStatus(stack, id);
+      return t.deadLettered && t;
+    });
     expect(s).toMatchObject({ status: "failed", attempts: 1, deadLettered: true, error: { code: "bad_input" } });
   });
 
