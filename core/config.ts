@@ -1,6 +1,8 @@
 // Every setting jetq reads, in one place: read once from the environment, validated, passed in.
 // The README's settings table is this file in prose; keep them in step.
 import { z } from "zod";
+import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, type DocumentLimits } from "./document-limits.js";
+export { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "./document-limits.js";
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 const bool = (def: boolean) =>
@@ -72,6 +74,15 @@ const EnvSchema = z.object({
   JETQ_SOURCES_MAX_BYTES: int(200 * 1024 * 1024, 1),
   JETQ_SOURCES_TIMEOUT_MS: int(60_000, 100),
   JETQ_SYNC_SCHEDULER_MS: int(30_000, 100),
+  // Document limits: over one, a book fails once, non-retryable, with an error naming the setting
+  JETQ_DOC_MAX_PAGES: int(DEFAULT_DOCUMENT_LIMITS.maxPages, 1),
+  JETQ_DOC_MAX_CHARACTERS: int(DEFAULT_DOCUMENT_LIMITS.maxCharacters, 1),
+  JETQ_DOC_MAX_CHUNKS: int(DEFAULT_DOCUMENT_LIMITS.maxChunks, 1),
+  JETQ_DOC_MAX_PART_BYTES: int(DEFAULT_DOCUMENT_LIMITS.maxPartBytes, 1),
+  JETQ_DOC_MAX_INFLATED_BYTES: int(DEFAULT_DOCUMENT_LIMITS.maxInflatedBytes, 1),
+  JETQ_DOC_MAX_ARCHIVE_ENTRIES: int(DEFAULT_DOCUMENT_LIMITS.maxArchiveEntries, 1),
+  JETQ_DOC_MAX_COMPRESSION_RATIO: int(DEFAULT_DOCUMENT_LIMITS.maxCompressionRatio, 1),
+  JETQ_DOC_PARSER_HEAP_MB: int(DEFAULT_PARSER_HEAP_MB, 32),
 
   // Local worker pool behind `npm start` (the operator does the same in Kubernetes)
   JETQ_START_NATS: bool(true),
@@ -107,6 +118,10 @@ export interface DocumentsConfig {
   qdrant?: { url: string; apiKey?: string; collection: string };
   sources: { allowPrivateAddresses: boolean; allowedHosts: string[]; directoryRoot: string; maxBytes: number; timeoutMs: number };
   syncSchedulerMs: number;
+  /** Always set by loadConfig; optional only so hand-built configs (tests) may leave it out: DEFAULT_DOCUMENT_LIMITS then. */
+  limits?: DocumentLimits;
+  /** Heap of the thread a document is extracted in (JETQ_DOC_PARSER_HEAP_MB): past it only that thread dies. DEFAULT_PARSER_HEAP_MB when absent. */
+  parserHeapMb?: number;
 }
 
 export interface TopologyConfig {
@@ -224,6 +239,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         timeoutMs: e.JETQ_SOURCES_TIMEOUT_MS,
       },
       syncSchedulerMs: e.JETQ_SYNC_SCHEDULER_MS,
+      limits: {
+        maxPages: e.JETQ_DOC_MAX_PAGES,
+        maxCharacters: e.JETQ_DOC_MAX_CHARACTERS,
+        maxChunks: e.JETQ_DOC_MAX_CHUNKS,
+        maxPartBytes: e.JETQ_DOC_MAX_PART_BYTES,
+        maxInflatedBytes: e.JETQ_DOC_MAX_INFLATED_BYTES,
+        maxArchiveEntries: e.JETQ_DOC_MAX_ARCHIVE_ENTRIES,
+        maxCompressionRatio: e.JETQ_DOC_MAX_COMPRESSION_RATIO,
+      },
+      parserHeapMb: e.JETQ_DOC_PARSER_HEAP_MB,
     },
     localPool: {
       startNats: e.JETQ_START_NATS,

@@ -27,7 +27,8 @@ export type TaskHandler<P = any> = (ctx: TaskContext<P>) => Promise<unknown>;
 
 /** Reasons carried by `ctx.signal.reason`. */
 export class TaskAbort extends Error {
-  constructor(readonly code: "soft_time_limit" | "cancelled" | "shutdown", message: string) {
+  /** `failed`: an error escaped the handler and failed the attempt; stop and clean up. */
+  constructor(readonly code: "soft_time_limit" | "cancelled" | "shutdown" | "failed", message: string) {
     super(message);
     this.name = "TaskAbort";
   }

@@ -8,11 +8,16 @@ import { createPipeline, documentHandlers } from "./handlers/index.js";
 import { SyncScheduler } from "./sync-scheduler.js";
 import { TaskQueue } from "../core/task-queue.js";
 import { startMetricsServer } from "./metrics-server.js";
+import { sweepStaleBookDirs } from "./documents/temp-dirs.js";
 import { Worker } from "./runtime.js";
 
 const config = loadConfig();
 const log = createLogger("jetq-worker", config.logLevel);
 const registry = documentTaskTypes();
+
+// Temporary copies of books whose worker died mid-book (on this host): their cleanup never ran.
+const swept = await sweepStaleBookDirs();
+if (swept.length > 0) log.info("removed temporary book folders of workers that are gone", { folders: swept });
 
 const serves = config.worker.taskTypes.length ? config.worker.taskTypes : registry.names();
 const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });

@@ -13,6 +13,7 @@ import { PRIORITIES, type Priority } from "../core/task.js";
 import { consumerName, TOPOLOGY } from "../core/topology.js";
 import type { WorkerPresence } from "../core/queue-stats.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
+import { escapedErrors } from "./escaped-errors.js";
 import type { TaskHandler } from "./handler.js";
 import { PriorityScheduler } from "./priority-scheduler.js";
 import { PullSource, type Delivery } from "./pull-source.js";
@@ -99,6 +100,8 @@ export class Worker {
       },
     });
     void this.watchReconnects();
+    // An error escaping a handler fails that task instead of ending the process.
+    escapedErrors.install(this.log);
     if (this.opts.moveDeadLetters !== false) {
       this.mover = new DeadLetterMover(conn, this.queue, this.log, this.metrics);
       await this.mover.start();
@@ -145,6 +148,7 @@ export class Worker {
     if (this.ticker) clearInterval(this.ticker);
     await this.mover?.stop();
     await this.opts.conn.workers.delete(this.id).catch(() => undefined);
+    escapedErrors.uninstall();
     this.log.info("worker stopped", { finished: before - handedBack, handedBack });
     return { finished: before - handedBack, handedBack };
   }
@@ -298,11 +302,13 @@ export class Worker {
       wasCancelled: (id) => this.recentCancels.has(id),
     });
     this.active.add(attempt);
+    escapedErrors.enter(attempt);
     attempt
       .run()
       .catch((err) => this.log.error("attempt crashed", { taskId: attempt.taskId, error: String(err), stack: (err as Error).stack }))
       .finally(() => {
         this.active.delete(attempt);
+        escapedErrors.leave(attempt);
         this.running--;
         // Stopping: held tasks stay in `ready` for stop() to hand back.
         const next = this.stopping ? undefined : this.ready.shift();

@@ -11,6 +11,7 @@ import type { AttemptMetrics } from "../core/metrics.js";
 import { StaleRevisionError, type StoredTask } from "../core/state-store.js";
 import { isTerminal, withChanges, type TaskRecord } from "../core/task.js";
 import { REVISION_HEADER, type TaskQueue } from "../core/task-queue.js";
+import { EscapedError, type EscapeTarget } from "./escaped-errors.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";
 
@@ -59,10 +60,11 @@ class CancelledElsewhere extends Error {}
 
 type Outcome = "succeeded" | "retried" | "failed" | "cancelled" | "handed_back" | "skipped";
 
-export class TaskAttempt {
+export class TaskAttempt implements EscapeTarget {
   private current!: StoredTask;
   private writes: Promise<unknown> = Promise.resolve();
-  private stop: (why: "stopped" | HardTimeLimit) => void = () => {};
+  /** "stopped": cancelled or handed back; an Error (hard time limit, escaped error): the attempt fails with it. */
+  private stop: (why: "stopped" | Error) => void = () => {};
   private stopped = new Promise<"stopped">((resolve, reject) => (this.stop = (why) => (why === "stopped" ? resolve(why) : reject(why))));
   private stopReason: "cancelled" | "handed_back" | null = null;
   private progressTimer: NodeJS.Timeout | null = null;
@@ -70,6 +72,8 @@ export class TaskAttempt {
   private lastProgressWrite = 0;
   /** The outcome is stored; only the ack (or nak, or term) is left to send. */
   private recorded = false;
+  /** The handler (or a stop) has settled the attempt's race: nothing can change its outcome now. */
+  private settled = false;
   // Created on first use: most short tasks never touch them, and the hot path pays for each object.
   private controller: AbortController | null = null;
   private logger: Logger | null = null;
@@ -125,6 +129,19 @@ export class TaskAttempt {
   }
 
   /**
+   * Called when an error escaped the handler (an uncaught exception or unhandled rejection traced
+   * to this attempt): the attempt fails with it, as if the handler had thrown it, instead of the
+   * process dying with every task in it.
+   */
+  escaped(err: Error): boolean {
+    if (!this.startedAt || this.stopReason || this.settled) return false;
+    // Stopped first, so the attempt fails with this error rather than the handler's reaction to the abort.
+    this.stop(new EscapedError(err));
+    this.abort.abort(new TaskAbort("failed", `the attempt failed: ${err.message}`));
+    return true;
+  }
+
+  /**
    * Called by a shutting-down worker past its grace period: give the message back at once. Returns
    * false when there is nothing to give back: the outcome is recorded and its ack is on its way.
    */
@@ -168,9 +185,11 @@ export class TaskAttempt {
       const handler = this.deps.handlers.get(task.type);
       if (!handler) throw new NonRetryableError(`no handler for task type ${task.type} on this worker`, "no_handler");
       const result = await Promise.race([handler(this.context(record, attempt)), this.stopped]);
+      this.settled = true;
       if (result === "stopped" && this.stopReason) outcome = await this.stopped_();
       else outcome = await this.succeed(result);
     } catch (err) {
+      this.settled = true;
       outcome = this.stopReason ? await this.stopped_() : await this.fail(err, attempt);
     } finally {
       this.startedAt = 0; // the ticker leaves it alone from now on
@@ -326,7 +345,8 @@ export class TaskAttempt {
           nextAttemptAt: undefined,
           result: result ?? null,
           error: undefined,
-          progress: r.progress.message ? { percent: 100, message: r.progress.message } : { percent: 100 },
+          // Not the handler's last message ("read page 1 of 3"): that described work now finished.
+          progress: { percent: 100, message: "done" },
           finishedAt: new Date().toISOString(),
         }),
       );

@@ -1,15 +1,20 @@
 // The document pipeline end to end through the REST API on a real NATS, offline defaults:
 // upload → process_book → generate_embeddings → search finds the right page → create_quiz cites
 // chunks that contain the answers; re-processing and re-embedding change nothing; deleting a
-// book removes it from search; a corrupt file is dead-lettered with a clear error.
-import { mkdtemp, readFile } from "node:fs/promises";
+// book removes it from search; a corrupt file is dead-lettered with a clear error. Hostile
+// documents (a zip bomb, an archive of 10,001 entries, a million-page PDF, HTML nested 100,000
+// deep) go to a real worker process: each fails once with an error naming its limit, and the
+// same process goes on to the next book with no temporary files left behind.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BookStore } from "../../core/books.js";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { createTask, startStack, taskStatus, TEST_ENV, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
-import { makeEpub, makePdf } from "../support/document-fixtures.js";
+import { bigPdf, deeplyNestedHtml, makeEpub, makeEpubWithEntries, makePdf, makeRepeatedPagePdf, makeZipBombEpub } from "../support/document-fixtures.js";
 
 let stack: Stack;
 let dir: string;
@@ -135,6 +140,105 @@ describe("document pipeline", () => {
     });
     expect(entry.error.code).toBe("corrupt_document");
   });
+});
+
+describe("hostile documents, in a real worker process", () => {
+  let worker: ChildProcess;
+  let workerTmp: string;
+  const alive = () => worker.exitCode === null && worker.signalCode === null;
+  const bookDirs = async () => (await readdir(workerTmp)).filter((name) => name.startsWith("jetq-book-"));
+
+  beforeAll(async () => {
+    // From here on the worker process runs every task: the in-process one stops.
+    await Promise.all(stack.workers.map((w) => w.stop(1000)));
+    workerTmp = await mkdtemp(join(tmpdir(), "jetq-worker-tmp-"));
+    worker = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("../../worker/main.ts", import.meta.url))], {
+      env: { ...process.env, ...TEST_ENV, NATS_URL: stack.nats.url, JETQ_DATA_DIR: stack.config.dataDir, TMPDIR: workerTmp, LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    process.on("exit", () => worker.kill("SIGKILL"));
+    // Its log lines (the failures these tests cause among them) stay out of the test output.
+    let output = "";
+    const keep = (d: Buffer) => (output = (output + d.toString()).slice(-100_000));
+    worker.stdout!.on("data", keep);
+    worker.stderr!.on("data", keep);
+    await waitFor("the worker process to start", () => output.includes("worker started") || (!alive() && Promise.reject(new Error("worker exited"))), 60_000);
+  }, 90_000);
+  afterAll(async () => {
+    if (!worker || !alive()) return;
+    const exited = new Promise((resolve) => worker.once("exit", resolve));
+    worker.kill("SIGTERM");
+    await exited;
+  });
+
+  /** Uploads a file and asserts what a client sees: one failed attempt, non-retryable, in the DLQ, the book failed. */
+  async function expectRefused(file: { name: string; type: string; data: Uint8Array }, code: string, says: string) {
+    const pid = worker.pid;
+    const [book] = await upload([file]);
+    const done = await waitFor(`task ${book!.taskId} to finish`, async () => {
+      const s = await taskStatus(stack, book!.taskId);
+      return ["succeeded", "failed", "cancelled"].includes(s.status) && s;
+    }, 120_000, 200);
+    expect(done).toMatchObject({ status: "failed", attempts: 1, error: { code, retryable: false } });
+    expect(done.error.message).toContain(says);
+    const entry = await waitFor("the DLQ entry", async () => {
+      const r = await stack.api("GET", `/api/dlq/${book!.taskId}`);
+      return r.status === 200 && r.body;
+    });
+    expect(entry.error.code).toBe(code);
+    const record = (await stack.api("GET", `/api/books/${book!.bookId}`)).body;
+    expect(record).toMatchObject({ status: "failed", error: expect.stringContaining(says) });
+    expect(alive()).toBe(true);
+    expect(worker.pid).toBe(pid);
+    expect(await bookDirs()).toEqual([]);
+  }
+
+  it("fails a zip-bomb EPUB once, naming the ratio limit, without inflating it", async () => {
+    await makeZipBombEpub(join(dir, "bomb.epub"), 64 * 1024 * 1024);
+    const data = await readFile(join(dir, "bomb.epub"));
+    expect(data.length).toBeLessThan(1024 * 1024);
+    await expectRefused({ name: "bomb.epub", type: "application/epub+zip", data }, "document_limit_exceeded", "JETQ_DOC_MAX_COMPRESSION_RATIO");
+  }, 180_000);
+
+  it("fails an EPUB of more than 10,000 entries once, naming the entry limit", async () => {
+    await makeEpubWithEntries(join(dir, "crowded.epub"), 10_001);
+    await expectRefused({ name: "crowded.epub", type: "application/epub+zip", data: await readFile(join(dir, "crowded.epub")) }, "document_limit_exceeded", "JETQ_DOC_MAX_ARCHIVE_ENTRIES");
+  }, 180_000);
+
+  it("fails a 2 KB PDF of 1,000,000 pages once, naming the page limit, without reading its pages", async () => {
+    await makeRepeatedPagePdf(join(dir, "million.pdf"));
+    const started = Date.now();
+    await expectRefused({ name: "million.pdf", type: "application/pdf", data: await readFile(join(dir, "million.pdf")) }, "document_limit_exceeded", "JETQ_DOC_MAX_PAGES");
+    expect(Date.now() - started).toBeLessThan(60_000);
+  }, 180_000);
+
+  it("fails HTML nested 100,000 deep once (a stack overflow is not worth retrying)", async () => {
+    await expectRefused({ name: "deep.html", type: "text/html", data: Buffer.from(deeplyNestedHtml(100_000)) }, "document_too_complex", "nested too deeply");
+  }, 180_000);
+
+  it("marks a book whose processing was cancelled as cancelled, and removes its temporary copy", async () => {
+    await bigPdf(join(dir, "long.pdf"), 400);
+    const [book] = await upload([{ name: "long.pdf", type: "application/pdf", data: await readFile(join(dir, "long.pdf")) }]);
+    await waitFor("the book to be read", async () => (await taskStatus(stack, book!.taskId)).progress?.message?.startsWith("read page"), 120_000, 100);
+    expect((await stack.api("POST", `/api/tasks/${book!.taskId}/cancel`)).status).toBe(200);
+    const record = await waitFor("the book to say cancelled", async () => {
+      const r = (await stack.api("GET", `/api/books/${book!.bookId}`)).body;
+      return r.status !== "processing" && r;
+    }, 60_000, 100);
+    expect(record.status).toBe("cancelled");
+    expect((await taskStatus(stack, book!.taskId)).status).toBe("cancelled");
+    await waitFor("the temporary copy to go", async () => (await bookDirs()).length === 0, 30_000);
+  }, 240_000);
+
+  it("is the same process after all of them, and processes the next book to the end with a final progress message", async () => {
+    const pid = worker.pid;
+    const [book] = await upload([{ name: "after.txt", type: "text/plain", data: Buffer.from("A calm book after the storm.\n\nIts pages are few and harmless.") }]);
+    const done = await finished(book!.taskId);
+    expect(done).toMatchObject({ status: "succeeded", attempts: 1, progress: { percent: 100, message: "done" } });
+    expect(alive()).toBe(true);
+    expect(worker.pid).toBe(pid);
+    expect(await bookDirs()).toEqual([]);
+  }, 120_000);
 });
 
 async function vectorCount(bookId: string): Promise<number> {

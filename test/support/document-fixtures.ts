@@ -70,8 +70,13 @@ export interface EpubChapter {
   html: string;
 }
 
-/** A minimal valid EPUB 3 with an EPUB 2 NCX too, since epub2 reads chapter titles from the NCX. */
+/** A minimal valid EPUB 3 with an EPUB 2 NCX too: the parser reads chapter titles from the NCX first, the nav document second. */
 export async function makeEpub(path: string, chapters: EpubChapter[], title: string): Promise<void> {
+  await writeFile(path, await epubZip(chapters, title).generateAsync({ type: "nodebuffer", compression: "DEFLATE" }));
+}
+
+/** The archive makeEpub writes, for fixtures that add to it before writing. */
+function epubZip(chapters: EpubChapter[], title: string): JSZip {
   const zip = new JSZip();
   // The container rule: "mimetype" first and uncompressed, so the type shows at a fixed offset.
   zip.file("mimetype", "application/epub+zip", { compression: "STORE" });
@@ -121,7 +126,64 @@ ${chapters
 </ncx>`,
   );
   chapters.forEach((chapter, i) => zip.file(`OEBPS/${ids[i]}.xhtml`, xhtml(chapter.title, chapter.html)));
+  return zip;
+}
+
+/**
+ * A zip bomb shaped like an EPUB: one chapter of `inflatedBytes` of one repeated letter, deflated
+ * to about a thousandth of that (64 MiB of chapter in a 65 KB file).
+ */
+export async function makeZipBombEpub(path: string, inflatedBytes: number): Promise<void> {
+  const zip = epubZip([{ title: "Bomb", html: "" }], "A Small Book");
+  const [head, tail] = xhtml("Bomb", "<p>\u0000</p>").split("\u0000");
+  const chapter = Buffer.alloc(inflatedBytes, "a");
+  chapter.write(head!, 0);
+  chapter.write(tail!, inflatedBytes - Buffer.byteLength(tail!));
+  zip.file("OEBPS/ch1.xhtml", chapter, { compression: "DEFLATE", compressionOptions: { level: 9 } });
   await writeFile(path, await zip.generateAsync({ type: "nodebuffer", compression: "DEFLATE" }));
+}
+
+/** A small valid EPUB that also holds `extraEntries` one-byte entries (as if images), for the entry-count limit. */
+export async function makeEpubWithEntries(path: string, extraEntries: number): Promise<void> {
+  const zip = epubZip([{ title: "Only", html: "<p>A chapter among very many files.</p>" }], "Many Files");
+  for (let i = 0; i < extraEntries; i++) zip.file(`OEBPS/images/img${i}.gif`, "x", { compression: "STORE" });
+  await writeFile(path, await zip.generateAsync({ type: "nodebuffer", compression: "DEFLATE" }));
+}
+
+/**
+ * A hand-written PDF of a couple of KB whose page tree names one page object fanOut^levels times
+ * (1,000,000 by default): every Kids array repeats the same node. pdf.js takes the page count
+ * from the root's /Count and would read the same page a million times.
+ */
+export async function makeRepeatedPagePdf(path: string, fanOut = 100, levels = 3): Promise<number> {
+  const objects: string[] = ["<< /Type /Catalog /Pages 2 0 R >>"];
+  // Objects 2 … levels+1 are the tree's levels, each naming the next one fanOut times.
+  for (let level = 0; level < levels; level++) {
+    const self = 2 + level;
+    const parent = level === 0 ? "" : ` /Parent ${self - 1} 0 R`;
+    objects.push(`<< /Type /Pages${parent} /Kids [${Array(fanOut).fill(`${self + 1} 0 R`).join(" ")}] /Count ${fanOut ** (levels - level)} >>`);
+  }
+  const page = 2 + levels;
+  const content = "BT /F1 12 Tf 72 720 Td (The same page, once again.) Tj ET";
+  objects.push(`<< /Type /Page /Parent ${page - 1} 0 R /MediaBox [0 0 612 792] /Contents ${page + 1} 0 R /Resources << /Font << /F1 ${page + 2} 0 R >> >> >>`);
+  objects.push(`<< /Length ${content.length} >>\nstream\n${content}\nendstream`);
+  objects.push("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  let pdf = "%PDF-1.4\n";
+  const offsets = objects.map((body, i) => {
+    const at = pdf.length;
+    pdf += `${i + 1} 0 obj\n${body}\nendobj\n`;
+    return at;
+  });
+  const xref = pdf.length;
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((at) => `${String(at).padStart(10, "0")} 00000 n \n`).join("")}`;
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  await writeFile(path, pdf, "latin1");
+  return fanOut ** levels;
+}
+
+/** HTML whose body is `depth` nested <div>s around one word. */
+export function deeplyNestedHtml(depth: number): string {
+  return `<html><head><title>Deep</title></head><body>${"<div>".repeat(depth)}deep${"</div>".repeat(depth)}</body></html>`;
 }
 
 /** A ZIP that is not an EPUB, shaped like a .docx. */

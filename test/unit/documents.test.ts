@@ -1,12 +1,30 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_DOCUMENT_LIMITS, loadConfig } from "../../core/config.js";
 import { chunkDocument } from "../../worker/documents/chunker.js";
 import { detectFormat, parserFor } from "../../worker/documents/detect-format.js";
 import type { Chunk, DocumentPart } from "../../worker/documents/document.js";
+import { htmlToText } from "../../worker/documents/html-text.js";
 import { normaliseText } from "../../worker/documents/normalise.js";
 import { readDocument, type DocumentSource } from "../../worker/documents/read-document.js";
-import { bigPdf, makeDocx, makeEpub, makePdf, makeTempDir, proseForPage, writeGarbage, writePngHeader } from "../support/document-fixtures.js";
+import { extractDocument } from "../../worker/documents/extract-document.js";
+import { makeBookDir, sweepStaleBookDirs } from "../../worker/documents/temp-dirs.js";
+import {
+  bigPdf,
+  deeplyNestedHtml,
+  makeDocx,
+  makeEpub,
+  makeEpubWithEntries,
+  makePdf,
+  makeRepeatedPagePdf,
+  makeTempDir,
+  makeZipBombEpub,
+  proseForPage,
+  writeGarbage,
+  writePngHeader,
+} from "../support/document-fixtures.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;
@@ -27,7 +45,7 @@ async function readAllChunks(file: string, source: DocumentSource = {}, chunkSiz
 }
 
 async function partsOf(file: string, format: Parameters<typeof parserFor>[0]) {
-  const { info, parts } = await parserFor(format).parse(file);
+  const { info, parts } = await parserFor(format).parse(file, { limits: DEFAULT_DOCUMENT_LIMITS });
   const list: DocumentPart[] = [];
   for await (const part of parts) list.push(part);
   return { info, parts: list };
@@ -377,4 +395,159 @@ describe("a 1,000-page PDF", () => {
     },
     60_000,
   );
+});
+
+/** What a document over a limit fails with: non-retryable, naming the setting to change. */
+const overLimit = (setting: string) => ({ name: "NonRetryableError", code: "document_limit_exceeded", message: expect.stringContaining(setting) });
+const limits = (over: Partial<typeof DEFAULT_DOCUMENT_LIMITS>) => ({ ...DEFAULT_DOCUMENT_LIMITS, ...over });
+
+async function readWithLimits(file: string, over: Partial<typeof DEFAULT_DOCUMENT_LIMITS> = {}, chunkSize = 400) {
+  const reading = await readDocument(file, {}, { chunkSize, chunkOverlap: 40, limits: limits(over) });
+  const chunks: Chunk[] = [];
+  for await (const chunk of reading.chunks) chunks.push(chunk);
+  return { chunks };
+}
+
+describe("document limits", () => {
+  it("refuses a PDF whose page tree names one page 1,000,000 times before reading a page", async () => {
+    const pages = await makeRepeatedPagePdf(path("million.pdf"));
+    expect(pages).toBe(1_000_000);
+    expect((await readFile(path("million.pdf"))).length).toBeLessThan(15_000);
+    let partsRead = 0;
+    const started = Date.now();
+    const reading = readDocument(path("million.pdf"), {}, { chunkSize: 400, chunkOverlap: 40, onPart: (n) => (partsRead = n) });
+    await expect(reading).rejects.toMatchObject({ ...overLimit("JETQ_DOC_MAX_PAGES"), message: expect.stringContaining("1,000,000 pages") });
+    expect(partsRead).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+
+  it("refuses a document with more pages than allowed even when the count is only known while reading", async () => {
+    await writeFile(path("blocks.txt"), Array.from({ length: 400 }, (_, i) => `Line ${i} of a long text.`).join("\n\n"));
+    await expect(readWithLimits(path("blocks.txt"), { maxPages: 2 })).rejects.toMatchObject(overLimit("JETQ_DOC_MAX_PAGES"));
+  });
+
+  it("stops at the character and chunk limits", async () => {
+    await bigPdf(path("five.pdf"), 5);
+    await expect(readWithLimits(path("five.pdf"), { maxCharacters: 3_000 })).rejects.toMatchObject({ ...overLimit("JETQ_DOC_MAX_CHARACTERS"), message: expect.stringContaining("3,000 characters") });
+    await expect(readWithLimits(path("five.pdf"), { maxChunks: 4 })).rejects.toMatchObject(overLimit("JETQ_DOC_MAX_CHUNKS"));
+    // The same book within the limits reads in full.
+    expect((await readWithLimits(path("five.pdf"), { maxCharacters: 20_000, maxChunks: 100 })).chunks.length).toBeGreaterThan(4);
+  });
+
+  it("refuses a zip-bomb EPUB from its declared sizes, before inflating the chapter", async () => {
+    await makeZipBombEpub(path("bomb.epub"), 64 * 1024 * 1024);
+    expect((await readFile(path("bomb.epub"))).length).toBeLessThan(1024 * 1024);
+    const heapBefore = process.memoryUsage().heapUsed;
+    const started = Date.now();
+    await expect(readWithLimits(path("bomb.epub"))).rejects.toMatchObject({ ...overLimit("JETQ_DOC_MAX_COMPRESSION_RATIO"), message: expect.stringContaining("OEBPS/ch1.xhtml") });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // 64 MiB of chapter was never turned into a string.
+    expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(32 * 1024 * 1024);
+    // Without the ratio limit the chapter is still bigger than one part may be, and than all entries together.
+    await expect(readWithLimits(path("bomb.epub"), { maxCompressionRatio: 1e9 })).rejects.toMatchObject(overLimit("JETQ_DOC_MAX_PART_BYTES"));
+    await expect(readWithLimits(path("bomb.epub"), { maxCompressionRatio: 1e9, maxPartBytes: 1e9, maxInflatedBytes: 32 * 1024 * 1024 })).rejects.toMatchObject(overLimit("JETQ_DOC_MAX_INFLATED_BYTES"));
+  });
+
+  it("refuses an EPUB with too many entries from its central directory", async () => {
+    await makeEpubWithEntries(path("crowded.epub"), 60);
+    await expect(readWithLimits(path("crowded.epub"), { maxArchiveEntries: 50 })).rejects.toMatchObject({ ...overLimit("JETQ_DOC_MAX_ARCHIVE_ENTRIES"), message: expect.stringMatching(/the EPUB archive has \d+ entries/) });
+    expect((await readWithLimits(path("crowded.epub"), { maxArchiveEntries: 100 })).chunks[0]?.text).toContain("very many files");
+  });
+
+  it("checks every chapter's size before the first chapter is read", async () => {
+    const chapter = (i: number) => ({ title: `Chapter ${i}`, html: `<p>${proseForPage(i, 300_000)}</p>` });
+    await makeEpub(path("long.epub"), [chapter(1), chapter(2), chapter(3)], "Long");
+    const attempt = await readWithLimits(path("long.epub"), { maxInflatedBytes: 700_000 }).catch((err: unknown) => err);
+    expect(attempt).toMatchObject(overLimit("JETQ_DOC_MAX_INFLATED_BYTES"));
+    expect((await readWithLimits(path("long.epub"), { maxInflatedBytes: 2_000_000 })).chunks.length).toBeGreaterThan(100);
+  });
+
+  it("refuses HTML and Markdown files larger than a part may be, before parsing them", async () => {
+    await writeFile(path("big.html"), `<html><body>${"<p>Some words in a paragraph.</p>".repeat(2_000)}</body></html>`);
+    await expect(readWithLimits(path("big.html"), { maxPartBytes: 10_000 })).rejects.toMatchObject(overLimit("JETQ_DOC_MAX_PART_BYTES"));
+    await writeFile(path("big.md"), "Words in a paragraph.\n\n".repeat(2_000));
+    await expect(readWithLimits(path("big.md"), { maxPartBytes: 10_000 })).rejects.toMatchObject(overLimit("JETQ_DOC_MAX_PART_BYTES"));
+  });
+
+  it("never cuts HTML text silently: past html-to-text's own 16 Mi-character default the whole text comes out", () => {
+    const words = "word ".repeat(3_500_000);
+    const text = htmlToText(`<html><body><p>${words}the last words</p></body></html>`);
+    expect(text.length).toBeGreaterThan(17_000_000);
+    expect(text.trimEnd().endsWith("the last words")).toBe(true);
+  });
+
+  it("reads settings for every limit, with defaults", () => {
+    expect(loadConfig({}).documents.limits).toEqual(DEFAULT_DOCUMENT_LIMITS);
+    const configured = loadConfig({
+      JETQ_DOC_MAX_PAGES: "10",
+      JETQ_DOC_MAX_CHARACTERS: "11",
+      JETQ_DOC_MAX_CHUNKS: "12",
+      JETQ_DOC_MAX_PART_BYTES: "13",
+      JETQ_DOC_MAX_INFLATED_BYTES: "14",
+      JETQ_DOC_MAX_ARCHIVE_ENTRIES: "15",
+      JETQ_DOC_MAX_COMPRESSION_RATIO: "16",
+      JETQ_DOC_PARSER_HEAP_MB: "64",
+    }).documents;
+    expect(configured.limits).toEqual({ maxPages: 10, maxCharacters: 11, maxChunks: 12, maxPartBytes: 13, maxInflatedBytes: 14, maxArchiveEntries: 15, maxCompressionRatio: 16 });
+    expect(configured.parserHeapMb).toBe(64);
+  });
+});
+
+describe("extraction in a thread", () => {
+  const options = (over: Partial<Parameters<typeof extractDocument>[2]> = {}) => ({ chunkSize: 400, chunkOverlap: 40, limits: DEFAULT_DOCUMENT_LIMITS, heapMb: 256, ...over });
+  const drain = async (reading: Awaited<ReturnType<typeof extractDocument>>) => {
+    const chunks: Chunk[] = [];
+    for await (const chunk of reading.chunks) chunks.push(chunk);
+    return chunks;
+  };
+
+  it("streams the same chunks readDocument gives, with progress", async () => {
+    await bigPdf(path("eight.pdf"), 8);
+    const inProcess = await readAllChunks(path("eight.pdf"), {}, 400, 40);
+    const parts: number[] = [];
+    const reading = await extractDocument(path("eight.pdf"), {}, options({ onPart: (n) => parts.push(n) }));
+    expect(reading.info).toMatchObject({ format: "pdf", totalParts: 8 });
+    expect(await drain(reading)).toEqual(inProcess);
+    expect(parts).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(reading.stats()).toMatchObject({ parts: 8, chunks: inProcess.length });
+  }, 60_000);
+
+  it("fails HTML nested 100,000 deep once, as a non-retryable document_too_complex", async () => {
+    await writeFile(path("deep.html"), deeplyNestedHtml(100_000));
+    const failure = await extractDocument(path("deep.html"), {}, options()).then(drain, (err: unknown) => err);
+    expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_too_complex" });
+  }, 120_000);
+
+  it("survives the thread running out of memory: that document fails, the next one reads", async () => {
+    // 24 MB of Markdown with the size limits lifted: the thread's 48 MB heap cannot hold its tokens.
+    await writeFile(path("huge.md"), "- item with a few words\n".repeat(1_000_000));
+    const failure = await extractDocument(path("huge.md"), {}, options({ heapMb: 48, limits: limits({ maxPartBytes: 1e9 }) })).then(drain, (err: unknown) => err);
+    expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_limit_exceeded", message: expect.stringContaining("JETQ_DOC_PARSER_HEAP_MB") });
+    await writeFile(path("small.md"), "# Fine\n\nThis one is small.");
+    expect((await drain(await extractDocument(path("small.md"), {}, options())))[0]?.text).toContain("This one is small.");
+  }, 120_000);
+
+  it("stops the thread when the signal aborts", async () => {
+    await bigPdf(path("forty.pdf"), 40);
+    const controller = new AbortController();
+    const reading = await extractDocument(path("forty.pdf"), {}, options({ signal: controller.signal, onPart: (n) => n === 2 && controller.abort(new Error("stop now")) }));
+    await expect(drain(reading)).rejects.toThrow("stop now");
+    expect(reading.stats().parts).toBeLessThan(40);
+  }, 60_000);
+});
+
+describe("temporary book folders", () => {
+  it("removes the folders of processes that are gone, and only those", async () => {
+    const parent = path("tmp");
+    await mkdir(parent);
+    const live = await makeBookDir(parent);
+    // A pid that certainly belonged to a process which has exited.
+    const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    const stale = live.replace(`-${process.pid}-`, `-${dead}-`);
+    await mkdir(stale);
+    await writeFile(join(stale, "book"), "left behind by a killed worker");
+    await mkdir(join(parent, "unrelated-folder"));
+    expect(await sweepStaleBookDirs(parent)).toEqual([stale.slice(parent.length + 1)]);
+    expect((await readdir(parent)).sort()).toEqual([live.slice(parent.length + 1), "unrelated-folder"].sort());
+  });
 });

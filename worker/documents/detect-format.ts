@@ -101,7 +101,7 @@ function formatFromMagic(head: Buffer, filename: string | undefined, claimed: Do
   // PDF readers accept the header anywhere in the first KiB; so does this check.
   if (head.subarray(0, 1024).includes("%PDF-")) return "pdf";
   if (isZip(head)) {
-    // Some EPUB writers break the "mimetype first" rule; trust the name then, epub2 checks the rest.
+    // Some EPUB writers break the "mimetype first" rule; trust the name then, the EPUB parser checks the rest.
     if (isEpubZip(head) || claimed === "epub") return "epub";
     throw documentError("unsupported_format", `unsupported document format: ${describe(filename)} is a ZIP archive (for example .docx), not an EPUB`);
   }

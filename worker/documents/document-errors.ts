@@ -6,7 +6,11 @@ export type DocumentErrorCode =
   | "corrupt_document"
   | "encrypted_document"
   | "empty_document"
-  | "invalid_chunking";
+  | "invalid_chunking"
+  /** Over one of the limits in core/config.ts (pages, characters, chunks, bytes, archive entries, ratio). */
+  | "document_limit_exceeded"
+  /** Structure a parser cannot follow without exhausting its stack or memory (nesting 100,000 deep, say). */
+  | "document_too_complex";
 
 export function documentError(code: DocumentErrorCode, message: string): NonRetryableError {
   return new NonRetryableError(message, code);

@@ -1,5 +1,7 @@
 // What a parser yields: the document's text in reading order, one part per page (PDF) or section
 // (Markdown, HTML, EPUB chapters, plain text blocks), so chunks can cite where they came from.
+import type { DocumentLimits } from "../../core/document-limits.js";
+
 export interface DocumentPart {
   /** 1-based page or section number. */
   page: number;
@@ -15,14 +17,20 @@ export interface ParsedDocumentInfo {
   totalParts?: number;
 }
 
+export interface ParseContext {
+  /** Checked by each parser where it can stop early: before reading pages, entries or whole files. */
+  limits: DocumentLimits;
+  signal?: AbortSignal;
+}
+
 export interface DocumentParser {
   readonly format: ParsedDocumentInfo["format"];
   /**
    * Parses a file on disk part by part, so a 1,000-page book is never held as one string.
    * Throws NonRetryableError (core/errors.ts) with a code naming the problem for corrupt, empty,
-   * encrypted or unsupported input.
+   * encrypted or unsupported input, and "document_limit_exceeded" for input over a limit.
    */
-  parse(filePath: string, signal?: AbortSignal): Promise<{ info: ParsedDocumentInfo; parts: AsyncIterable<DocumentPart> }>;
+  parse(filePath: string, context: ParseContext): Promise<{ info: ParsedDocumentInfo; parts: AsyncIterable<DocumentPart> }>;
 }
 
 export interface Chunk {

@@ -2,11 +2,12 @@
 import { readFile } from "node:fs/promises";
 import type { DocumentParser, DocumentPart } from "./document.js";
 import { htmlToSections, htmlToText } from "./html-text.js";
-import { partsFrom } from "./part-list.js";
+import { enforceFileSize, partsFrom } from "./part-list.js";
 
 export const htmlParser: DocumentParser = {
   format: "html",
-  async parse(filePath) {
+  async parse(filePath, { limits }) {
+    await enforceFileSize(filePath, limits, "HTML");
     // html-to-text needs the whole DOM, so the file is read at once; HTML books are small next to PDFs.
     const html = await readFile(filePath, "utf8");
     const parts: DocumentPart[] = htmlToSections(html).map((section, i) => ({ page: i + 1, section: section.heading, text: section.text }));

@@ -23,6 +23,9 @@ const headingOptions = { uppercase: false, leadingLineBreaks: 2, trailingLineBre
 
 const toText = compile({
   wordwrap: false,
+  // html-to-text silently cuts input past 16 Mi characters by default; the size of what reaches
+  // it is bounded by JETQ_DOC_MAX_PART_BYTES instead, and over that the document fails loudly.
+  limits: { maxInputLength: Number.MAX_SAFE_INTEGER },
   formatters: { sectionHeading },
   selectors: [
     { selector: "h1", format: "sectionHeading" },

@@ -3,11 +3,12 @@ import { readFile } from "node:fs/promises";
 import { Lexer, type Token, type Tokens } from "marked";
 import type { DocumentParser, DocumentPart } from "./document.js";
 import { htmlToText } from "./html-text.js";
-import { partsFrom } from "./part-list.js";
+import { enforceFileSize, partsFrom } from "./part-list.js";
 
 export const markdownParser: DocumentParser = {
   format: "markdown",
-  async parse(filePath) {
+  async parse(filePath, { limits }) {
+    await enforceFileSize(filePath, limits, "Markdown");
     const source = await readFile(filePath, "utf8");
     const parts = sectionsOf(new Lexer().lex(source));
     // Markdown has no title field; its first heading is what a reader takes for one.

@@ -1,7 +1,7 @@
 // PDF via pdf-parse v2 (pdf.js): one part per page, extracted a batch of pages at a time so a
 // 1,000-page book's text is never held whole (pdf.js itself keeps the file's bytes).
 import { readFile } from "node:fs/promises";
-import { PDFParse } from "pdf-parse";
+import type { PDFParse } from "pdf-parse";
 import type { DocumentParser, DocumentPart } from "./document.js";
 import { corruptDocument, documentError } from "./document-errors.js";
 
@@ -12,10 +12,12 @@ export const PDF_PAGES_PER_OPENING = 100;
 
 export const pdfParser: DocumentParser = {
   format: "pdf",
-  async parse(filePath, signal) {
+  async parse(filePath, { signal }) {
     // Opened once for the metadata and again for the pages, so a caller that never iterates leaks nothing.
     const pdf = await openPdf(filePath);
     try {
+      // pdf.js reads the page count from the page tree's root, without visiting a page, so
+      // readDocument can refuse a document over JETQ_DOC_MAX_PAGES before any page is read.
       const { total, info } = await pdf.getInfo().catch(asDocumentError);
       const title = typeof info?.Title === "string" && info.Title.trim() !== "" ? info.Title.trim() : undefined;
       return { info: { format: "pdf", title, totalParts: total }, parts: pages(filePath, total, signal) };
@@ -44,6 +46,8 @@ async function* pages(filePath: string, total: number, signal?: AbortSignal): As
 
 // Read afresh each time: pdf.js takes ownership of the bytes (the ArrayBuffer is detached).
 async function openPdf(filePath: string): Promise<PDFParse> {
+  // Loaded on first use: pdf.js is large, and an extraction thread reading another format never needs it.
+  const { PDFParse } = await import("pdf-parse");
   const bytes = await readFile(filePath);
   // A plain Uint8Array view: PDFParse copies Buffers, which would double the file in memory.
   return new PDFParse({ data: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });

@@ -10,7 +10,7 @@ const MAX_BLOCK_LINES = 200;
 
 export const textParser: DocumentParser = {
   format: "text",
-  async parse(filePath, signal) {
+  async parse(filePath, { signal }) {
     const formFeeds = await countFormFeeds(filePath, signal);
     const parts = formFeeds > 0 ? pages(filePath, signal) : blocks(filePath, signal);
     return { info: { format: "text", totalParts: formFeeds > 0 ? formFeeds + 1 : undefined }, parts };

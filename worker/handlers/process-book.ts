@@ -2,15 +2,16 @@
 // them, then chain generate_embeddings. An unchanged book (same bytes, same chunking) is a no-op.
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { BookRecord } from "../../core/books.js";
+import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../../core/config.js";
 import { NonRetryableError } from "../../core/errors.js";
-import type { TaskHandler } from "../handler.js";
-import { readDocument } from "../documents/read-document.js";
+import { TaskAbort, type TaskHandler } from "../handler.js";
+import { extractDocument, type DocumentExtraction } from "../documents/extract-document.js";
+import { makeBookDir } from "../documents/temp-dirs.js";
 import type { Pipeline } from "./pipeline.js";
 
 interface Payload {
@@ -31,7 +32,8 @@ export function processBook(p: Pipeline): TaskHandler<Payload> {
     const chunkSize = ctx.payload.chunkSize ?? p.config.chunkSize;
     const chunkOverlap = Math.min(ctx.payload.chunkOverlap ?? p.config.chunkOverlap, chunkSize - 1);
 
-    const dir = await mkdtemp(join(tmpdir(), "jetq-book-"));
+    const dir = await makeBookDir();
+    let doc: DocumentExtraction | undefined;
     try {
       // Downloaded to a temporary file while hashing: parsers read from disk, memory stays flat.
       ctx.progress(1, "downloading");
@@ -73,9 +75,12 @@ export function processBook(p: Pipeline): TaskHandler<Payload> {
       if (previous && previous.contentHash !== contentHash) await p.vectors.deleteBook(bookId).catch(() => undefined);
 
       try {
-        const doc = await readDocument(file, { filename, contentType }, {
+        // In a thread of its own: whatever the document does to its parser fails this task only.
+        doc = await extractDocument(file, { filename, contentType }, {
           chunkSize,
           chunkOverlap,
+          limits: p.config.limits ?? DEFAULT_DOCUMENT_LIMITS,
+          heapMb: p.config.parserHeapMb ?? DEFAULT_PARSER_HEAP_MB,
           signal: ctx.signal,
           onPart: (part, total) => ctx.progress(total ? Math.min(95, 5 + (90 * part) / total) : 50, total ? `read page ${part} of ${total}` : `read section ${part}`),
         });
@@ -84,16 +89,27 @@ export function processBook(p: Pipeline): TaskHandler<Payload> {
         Object.assign(record, { status: "ready", pages: stats.parts, chunks, characters: stats.characters, format: doc.info.format, ...(doc.info.title ? { title: doc.info.title } : {}) });
         await p.books.put(record);
       } catch (err) {
-        await p.books.put({ ...record, status: "failed", error: (err as Error).message });
+        const outcome = unfinishedStatus(ctx.signal);
+        // Handed back at shutdown: the next attempt processes it, so it stays `processing`.
+        if (outcome) await p.books.put({ ...record, status: outcome, error: outcome === "cancelled" ? "processing was cancelled" : (err as Error).message });
         throw err;
       }
       ctx.progress(97, `${record.chunks} chunks from ${record.pages} pages; queueing embeddings`);
       const embeddingTaskId = await chain(ctx, bookId, contentHash);
       return { bookId, pages: record.pages, chunks: record.chunks, title: record.title ?? null, format: record.format, embeddingTaskId };
     } finally {
+      await doc?.close();
       await rm(dir, { recursive: true, force: true });
     }
   };
+}
+
+/** What a book whose processing stopped short says: cancelled, failed, or nothing new (shutdown). */
+function unfinishedStatus(signal: AbortSignal): "cancelled" | "failed" | null {
+  const reason = signal.aborted ? signal.reason : undefined;
+  if (reason instanceof TaskAbort && reason.code === "cancelled") return "cancelled";
+  if (reason instanceof TaskAbort && reason.code === "shutdown") return null;
+  return "failed";
 }
 
 /** Chains generate_embeddings; the key makes a retried process_book attempt queue it only once. */
