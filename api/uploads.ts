@@ -1,14 +1,24 @@
 // Multipart uploads streamed straight into the JetStream object store: busboy parses the request
 // as it arrives and each file flows chunk by chunk into `ObjectStore.put`, which waits for every
-// chunk's ack, so memory stays flat whatever the file size. On any failure the files already
-// stored by this request are deleted: a rejected upload leaves nothing behind.
-import { randomUUID } from "node:crypto";
+// chunk's ack, so memory stays flat whatever the file size. Each file's sha-256 is computed on the
+// way through (for duplicate detection). On any failure — a limit exceeded included, never a
+// silent drop — the files already stored by this request are deleted: a rejected upload leaves
+// nothing behind.
+import { createHash, randomUUID } from "node:crypto";
 import { Readable, Transform } from "node:stream";
 import type { Request } from "express";
 import busboy from "busboy";
 import type { ObjectStore } from "@nats-io/obj";
 import { bookObjectName } from "../core/books.js";
 import { ApiError } from "../core/errors.js";
+import { sanitiseFilename } from "./file-names.js";
+
+/** Most non-file form fields per request; more is a 413, not a silent drop. */
+export const MAX_FORM_FIELDS = 50;
+/** Largest value of a non-file form field, in bytes. */
+export const MAX_FIELD_BYTES = 64 * 1024;
+/** Longest form field name, in bytes. */
+export const MAX_FIELD_NAME_BYTES = 200;
 
 export interface UploadLimits {
   maxFileBytes: number;
@@ -20,18 +30,33 @@ export interface UploadLimits {
 export interface StoredUpload {
   bookId: string;
   field: string;
+  /** The client's file name made safe to store and show (see sanitiseFilename). */
   filename: string;
   contentType: string;
   size: number;
+  /** Hex sha-256 of the file's bytes. */
+  sha256: string;
 }
 
+const tooLarge = (code: string, message: string) => new ApiError(413, code, message);
 
 export async function receiveUploads(req: Request, store: ObjectStore, limits: UploadLimits): Promise<{ fields: Record<string, string>; files: StoredUpload[] }> {
   if (!req.is("multipart/form-data")) throw new ApiError(415, "unsupported_media_type", "send the files as multipart/form-data");
   let bb: busboy.Busboy;
   try {
     // defParamCharset: file names in the multipart headers are UTF-8 (busboy assumes latin1).
-    bb = busboy({ headers: req.headers, defParamCharset: "utf8", limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 50, fieldSize: 64 * 1024 } });
+    bb = busboy({
+      headers: req.headers,
+      defParamCharset: "utf8",
+      limits: {
+        fileSize: limits.maxFileBytes,
+        files: limits.maxFiles,
+        fields: MAX_FORM_FIELDS,
+        fieldSize: MAX_FIELD_BYTES,
+        fieldNameSize: MAX_FIELD_NAME_BYTES,
+        parts: MAX_FORM_FIELDS + limits.maxFiles,
+      },
+    });
   } catch (err) {
     throw new ApiError(400, "malformed_multipart", `the multipart request is malformed: ${(err as Error).message}`);
   }
@@ -44,7 +69,15 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
   const fail = (err: Error) => (failure ??= err);
 
   const finished = new Promise<void>((resolve) => {
-    bb.on("field", (name, value) => (fields[name] = value));
+    bb.on("field", (name, value, info) => {
+      if (info.nameTruncated) return fail(tooLarge("field_name_too_long", `a form field name is longer than the limit of ${MAX_FIELD_NAME_BYTES} bytes`));
+      if (info.valueTruncated) return fail(tooLarge("field_too_large", `form field ${JSON.stringify(name)} is larger than the limit of ${MAX_FIELD_BYTES} bytes`));
+      // A repeated field would make one of its values win silently.
+      if (Object.hasOwn(fields, name)) return fail(new ApiError(400, "duplicate_field", `form field ${JSON.stringify(name)} is given more than once`));
+      fields[name] = value;
+    });
+    bb.on("fieldsLimit", () => fail(tooLarge("too_many_fields", `at most ${MAX_FORM_FIELDS} form fields per request`)));
+    bb.on("partsLimit", () => fail(tooLarge("too_many_parts", `at most ${MAX_FORM_FIELDS + limits.maxFiles} parts (fields and files) per request`)));
     bb.on("file", (field, file, info) => {
       if (failure || !limits.fileFields.includes(field)) {
         if (!failure) fail(new ApiError(400, "unexpected_field", `unexpected file field ${JSON.stringify(field)}; use ${limits.fileFields.join(" or ")}`));
@@ -53,33 +86,37 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
       }
       const bookId = randomUUID();
       const position = order++;
+      const filename = sanitiseFilename(info.filename, `${bookId}.bin`);
       let size = 0;
+      const hash = createHash("sha256");
       const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           size += chunk.length;
+          hash.update(chunk);
           cb(null, chunk);
         },
       });
       file.on("limit", () => {
-        const err = new ApiError(413, "upload_too_large", `${info.filename || "a file"} is larger than the limit of ${limits.maxFileBytes} bytes`);
+        const err = new ApiError(413, "upload_too_large", `${filename} is larger than the limit of ${limits.maxFileBytes} bytes`);
         fail(err);
         counter.destroy(err);
       });
       file.pipe(counter);
+      const contentType = sanitiseContentType(info.mimeType);
       const meta = {
         name: bookObjectName(bookId),
-        description: info.filename,
-        metadata: { filename: info.filename ?? "", contentType: info.mimeType ?? "application/octet-stream", bookId },
+        description: filename,
+        metadata: { filename, contentType, bookId },
       };
       puts.push(
         store
           .put(meta, Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>)
           .then(() => {
-            stored.push({ position, bookId, field, filename: info.filename || `${bookId}.bin`, contentType: info.mimeType || "application/octet-stream", size });
-            if (size === 0) fail(new ApiError(400, "empty_file", `${info.filename || "a file"} is empty`));
+            stored.push({ position, bookId, field, filename, contentType, size, sha256: hash.digest("hex") });
+            if (size === 0) fail(new ApiError(400, "empty_file", `${filename} is empty`));
           })
           .catch((err) => {
-            fail(err instanceof ApiError ? err : new ApiError(503, "store_failed", `could not store ${info.filename}: ${(err as Error).message}`));
+            fail(err instanceof ApiError ? err : new ApiError(503, "store_failed", `could not store ${filename}: ${(err as Error).message}`));
             file.resume();
           }),
       );
@@ -111,4 +148,10 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
 
 export async function discardUploads(store: ObjectStore, files: StoredUpload[]) {
   await Promise.allSettled(files.map((f) => store.delete(bookObjectName(f.bookId))));
+}
+
+/** A content type as sent if it looks like one (`type/subtype`, parameters dropped), else the generic one. */
+function sanitiseContentType(mimeType: string | undefined): string {
+  const t = (mimeType ?? "").trim().toLowerCase();
+  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/.test(t) ? t : "application/octet-stream";
 }

@@ -4,6 +4,10 @@
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
 import type { JetqConnection } from "./connection.js";
+import { KvSortedIndex, type Page, type PageQuery } from "./kv-index.js";
+import { digestHex, readObject } from "./object-read.js";
+import { isConflict } from "./state-store.js";
+import { TOPOLOGY } from "./topology.js";
 
 /** Where a book's uploaded bytes live in the uploads bucket. */
 export const bookObjectName = (bookId: string) => `books/${bookId}`;
@@ -22,7 +26,7 @@ export interface BookRecord {
   contentType: string;
   title?: string;
   format?: string;
-  status: "processing" | "ready" | "failed";
+  status: "processing" | "ready" | "failed" | "cancelled";
   pages: number;
   chunks: number;
   characters: number;
@@ -40,7 +44,30 @@ export interface BookRecord {
   updatedAt: string;
 }
 
+/** Who holds some uploaded content: the book made from it and the task that processes it. */
+export interface ContentClaim {
+  bookId: string;
+  taskId?: string;
+}
+
+const contentKey = (sha256: string) => `hash.${sha256}`;
+
+/** What `GET /api/books/{id}` shows of a book that is uploaded and waiting for its process_book. */
+export interface UploadedBookView {
+  bookId: string;
+  filename: string;
+  contentType: string;
+  status: "queued";
+  size: number;
+  pages: 0;
+  chunks: 0;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export class BookStore {
+  private index: KvSortedIndex | null = null;
+
   constructor(private readonly conn: JetqConnection) {}
 
   async get(bookId: string): Promise<BookRecord | null> {
@@ -52,19 +79,109 @@ export class BookStore {
     await this.conn.books.put(record.bookId, JSON.stringify({ ...record, updatedAt: new Date().toISOString() }));
   }
 
-  async list(): Promise<BookRecord[]> {
-    const keys: string[] = [];
-    for await (const k of await this.conn.books.keys()) keys.push(k);
-    const out = (await Promise.all(keys.map((k) => this.get(k)))).filter((b): b is BookRecord => b !== null);
-    return out.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  /** One page of book records, newest first (see KvSortedIndex: no consumer, no full scan). */
+  page(q: PageQuery): Promise<Page<BookRecord>> {
+    // Book records are the single-token keys (book ids); `hash.<sha256>` claims are not listed.
+    this.index ??= new KvSortedIndex(this.conn.jsm, {
+      bucket: TOPOLOGY.booksBucket,
+      keyFilter: "*",
+      sortKeyOf: (e) => e.json<BookRecord>().createdAt ?? "",
+      order: "desc",
+    });
+    return this.index.page<BookRecord>(q);
+  }
+
+  /**
+   * Claims uploaded content (its sha-256, hex) for `bookId`: first writer wins. When another book
+   * that still exists holds it, that book is the owner and nothing changes; a claim whose book is
+   * gone is taken over.
+   */
+  async claimContent(sha256: string, bookId: string): Promise<{ won: boolean; owner: ContentClaim }> {
+    const key = contentKey(sha256);
+    const mine: ContentClaim = { bookId };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await this.conn.books.create(key, JSON.stringify(mine)); // also writes over a delete marker
+        return { won: true, owner: mine };
+      } catch (err) {
+        if (!isConflict(err) && !/exists/i.test(String((err as Error).message))) throw err;
+      }
+      const current = await this.conn.books.get(key);
+      if (!current || current.operation !== "PUT" || !current.value.length) continue; // released meanwhile
+      const owner = current.json<ContentClaim>();
+      if (owner.bookId === bookId || (await this.exists(owner.bookId))) return { won: owner.bookId === bookId, owner };
+      try {
+        await this.conn.books.update(key, JSON.stringify(mine), current.revision);
+        return { won: true, owner: mine };
+      } catch (err) {
+        if (!isConflict(err)) throw err; // someone else took it over first: look again
+      }
+    }
+    throw new Error(`the claim on content ${sha256} kept changing`);
+  }
+
+  /** Notes the task that processes the content's owner, for later duplicates to point at. */
+  async recordContentTask(sha256: string, bookId: string, taskId: string): Promise<void> {
+    const current = await this.conn.books.get(contentKey(sha256));
+    if (!current || current.operation !== "PUT" || current.json<ContentClaim>().bookId !== bookId) return;
+    await this.conn.books.update(contentKey(sha256), JSON.stringify({ bookId, taskId } satisfies ContentClaim), current.revision).catch((err) => {
+      if (!isConflict(err)) throw err;
+    });
+  }
+
+  /** The current claim on some content, if any. */
+  async contentOwner(sha256: string): Promise<ContentClaim | null> {
+    const current = await this.conn.books.get(contentKey(sha256));
+    return current && current.operation === "PUT" && current.value.length ? current.json<ContentClaim>() : null;
+  }
+
+  /** Gives the content up if `bookId` holds it, so the same file can be uploaded again. */
+  async releaseContent(sha256: string, bookId: string): Promise<void> {
+    const current = await this.conn.books.get(contentKey(sha256));
+    if (!current || current.operation !== "PUT" || !current.value.length || current.json<ContentClaim>().bookId !== bookId) return;
+    await this.conn.books.delete(contentKey(sha256), { previousSeq: current.revision }).catch((err) => {
+      if (!isConflict(err)) throw err; // claimed anew meanwhile: not ours to release
+    });
+  }
+
+  /** A book exists once its upload is stored, before its record is written. */
+  private async exists(bookId: string): Promise<boolean> {
+    if (await this.get(bookId)) return true;
+    const info = await this.conn.uploads.info(bookObjectName(bookId));
+    return !!info && !info.deleted;
+  }
+
+  /**
+   * A book that is uploaded but not processed yet has no record: its view comes from the upload
+   * (status `queued`), so the bookId an upload answers with can be looked up at once.
+   */
+  async uploadedView(bookId: string): Promise<UploadedBookView | null> {
+    const info = await this.conn.uploads.info(bookObjectName(bookId));
+    if (!info || info.deleted) return null;
+    return {
+      bookId,
+      filename: info.metadata?.filename || info.description || `${bookId}.bin`,
+      contentType: info.metadata?.contentType || "application/octet-stream",
+      status: "queued",
+      size: info.size,
+      pages: 0,
+      chunks: 0,
+      createdAt: info.mtime,
+      updatedAt: info.mtime,
+    };
+  }
+
+  /** Whether the book's uploaded file is stored. */
+  async hasUpload(bookId: string): Promise<boolean> {
+    const info = await this.conn.uploads.info(bookObjectName(bookId));
+    return !!info && !info.deleted;
   }
 
   /** The uploaded file as a web stream, with its upload metadata; null if it is not there. */
   async openUpload(bookId: string) {
     const info = await this.conn.uploads.info(bookObjectName(bookId));
     if (!info || info.deleted) return null;
-    const result = await this.conn.uploads.get(bookObjectName(bookId));
-    if (!result) return null;
+    const result = readObject(this.conn.jsm, info); // not uploads.get: that leaves a consumer behind
     return { info, stream: result.data, error: result.error };
   }
 
@@ -83,8 +200,9 @@ export class BookStore {
 
   /** The book's chunks in order, read as a stream. */
   async *readChunks(bookId: string, only?: ReadonlySet<string>): AsyncIterable<StoredChunk> {
-    const result = await this.conn.chunks.get(bookId);
-    if (!result) return;
+    const info = await this.conn.chunks.info(bookId);
+    if (!info || info.deleted) return;
+    const result = readObject(this.conn.jsm, info);
     const lines = createInterface({ input: Readable.fromWeb(result.data as never), crlfDelay: Infinity });
     for await (const line of lines) {
       if (!line) continue;
@@ -95,9 +213,12 @@ export class BookStore {
     if (err) throw err;
   }
 
-  /** Removes the record, the chunks and the upload. */
+  /** Removes the record, the chunks and the upload, and releases the book's content claim. */
   async delete(bookId: string): Promise<void> {
+    const record = await this.get(bookId);
+    const sha256 = record?.contentHash || digestHex((await this.conn.uploads.info(bookObjectName(bookId)))?.digest);
     await Promise.allSettled([this.conn.chunks.delete(bookId), this.conn.uploads.delete(bookObjectName(bookId))]);
     await this.conn.books.delete(bookId);
+    if (sha256) await this.releaseContent(sha256, bookId);
   }
 }

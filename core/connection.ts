@@ -66,7 +66,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     js,
     jsm,
     publisher,
-    state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds),
+    state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
     uploads: await new Objm(js).open(TOPOLOGY.uploadsBucket),

@@ -1,6 +1,7 @@
 // Queue state as users and the autoscaler see it: depth by priority and type, work in flight,
 // dead letters, and the workers with their utilisation.
 import type { JetqConnection } from "./connection.js";
+import { scanKv } from "./kv-scan.js";
 import { parseTaskSubject, TOPOLOGY } from "./topology.js";
 import { PRIORITIES, type Priority } from "./task.js";
 
@@ -66,13 +67,9 @@ export class QueueStats {
     };
   }
 
+  /** The live workers' presence records (a consumer-less scan: this runs at every scrape). */
   async workers(): Promise<WorkerPresence[]> {
-    const out: WorkerPresence[] = [];
-    const keys = await this.conn.workers.keys();
-    const names: string[] = [];
-    for await (const k of keys) names.push(k);
-    const entries = await Promise.all(names.map((k) => this.conn.workers.get(k)));
-    for (const e of entries) if (e && e.operation === "PUT" && e.value.length) out.push(e.json<WorkerPresence>());
+    const out = (await scanKv(this.conn.jsm, TOPOLOGY.workersBucket)).map((e) => e.json<WorkerPresence>());
     return out.sort((a, b) => a.id.localeCompare(b.id));
   }
 }

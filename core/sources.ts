@@ -4,25 +4,41 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { JetqConnection } from "./connection.js";
+import { KvSortedIndex, type Page, type PageQuery } from "./kv-index.js";
+import { scanKv } from "./kv-scan.js";
+import { TOPOLOGY } from "./topology.js";
 
-export const SourceCreateSchema = z.union([
-  z
-    .object({
-      kind: z.literal("http"),
-      name: z.string().min(1).max(200).optional(),
-      urls: z.array(z.string().url().refine((u) => /^https?:\/\//i.test(u), "only http and https URLs")).min(1).max(1000),
-      intervalSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
-    })
-    .strict(),
-  z
-    .object({
-      kind: z.literal("directory"),
-      name: z.string().min(1).max(200).optional(),
-      path: z.string().min(1).max(4096),
-      intervalSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
-    })
-    .strict(),
-]);
+// Discriminated on `kind`, so an unknown kind gets one issue that names the kinds there are,
+// instead of every variant's complaints.
+export const SourceCreateSchema = z.discriminatedUnion(
+  "kind",
+  [
+    z
+      .object({
+        kind: z.literal("http"),
+        name: z.string().min(1).max(200).optional(),
+        urls: z.array(z.string().url().refine((u) => /^https?:\/\//i.test(u), "only http and https URLs")).min(1).max(1000),
+        intervalSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+      })
+      .strict(),
+    z
+      .object({
+        kind: z.literal("directory"),
+        name: z.string().min(1).max(200).optional(),
+        path: z.string().min(1).max(4096).regex(/^[^\u0000]*$/, "the path contains a NUL character"),
+        intervalSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
+      })
+      .strict(),
+  ],
+  { error: unknownKindMessage },
+);
+
+function unknownKindMessage(issue: { code?: string; input?: unknown; options?: unknown }): string | undefined {
+  if (issue.code !== "invalid_union" || !Array.isArray(issue.options)) return undefined;
+  const kinds = issue.options.map((o) => JSON.stringify(o)).join(" or ");
+  const given = (issue.input as { kind?: unknown } | null)?.kind;
+  return given === undefined ? `kind is required: ${kinds}` : `unknown kind ${JSON.stringify(given)}: kind must be ${kinds}`;
+}
 export type SourceCreate = z.infer<typeof SourceCreateSchema>;
 
 export interface SyncSummary {
@@ -54,6 +70,9 @@ const src = (id: string) => `src.${id}`;
 const docs = (id: string) => `docs.${id}`;
 
 export class SourceRegistry {
+  /** The API's listing index, built at the first page asked for. */
+  private index: KvSortedIndex | null = null;
+
   constructor(private readonly conn: JetqConnection) {}
 
   async create(def: SourceCreate): Promise<SourceRecord> {
@@ -67,11 +86,21 @@ export class SourceRegistry {
     return e && e.operation === "PUT" && e.value.length ? e.json<SourceRecord>() : null;
   }
 
+  /** Every source, oldest first: a consumer-less scan of the bucket, for the workers' sync runs. */
   async list(): Promise<SourceRecord[]> {
-    const keys: string[] = [];
-    for await (const k of await this.conn.sources.keys("src.*")) keys.push(k);
-    const all = await Promise.all(keys.map((k) => this.get(k.slice(4))));
-    return all.filter((s): s is SourceRecord => s !== null).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const all = (await scanKv(this.conn.jsm, TOPOLOGY.sourcesBucket, "src.*")).map((e) => e.json<SourceRecord>());
+    return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  /** One page of sources, oldest first, for the API (see KvSortedIndex: no consumer, no full scan). */
+  page(q: PageQuery): Promise<Page<SourceRecord>> {
+    this.index ??= new KvSortedIndex(this.conn.jsm, {
+      bucket: TOPOLOGY.sourcesBucket,
+      keyFilter: "src.*",
+      sortKeyOf: (e) => e.json<SourceRecord>().createdAt ?? "",
+      order: "asc",
+    });
+    return this.index.page<SourceRecord>(q);
   }
 
   async recordSync(id: string, result: SyncSummary): Promise<void> {

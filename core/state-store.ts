@@ -1,8 +1,9 @@
 // TaskStateStore: task state records in a KV bucket, one key per task id. Writes are
 // compare-and-set on the key's revision, so a worker finishing a task can never overwrite a
 // cancel that landed in between, and two writers never silently lose each other's change.
-import { JetStreamApiError } from "@nats-io/jetstream";
-import { KvWatchInclude, type KV, type KvEntry } from "@nats-io/kv";
+import { JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
+import type { KV, KvEntry } from "@nats-io/kv";
+import { scanKv } from "./kv-scan.js";
 import { TOPOLOGY } from "./topology.js";
 import { isTerminal, type TaskRecord } from "./task.js";
 import { PublishRejected, type StreamPublisher } from "./stream-publisher.js";
@@ -31,6 +32,8 @@ export class TaskStateStore {
     private readonly kv: KV,
     /** Finished tasks expire after this long; queued and running ones never do. */
     private readonly finishedTtlSeconds: number,
+    /** For `list()`: direct gets on the bucket's stream. */
+    private readonly jsm: JetStreamManager,
   ) {}
 
   /** Writes the first record of a task; fails with StaleRevisionError if the id exists. */
@@ -89,23 +92,12 @@ export class TaskStateStore {
     throw new StaleRevisionError(id);
   }
 
-  /** All current records (a snapshot scan of the bucket); fine for the bounded set TTL leaves. */
+  /**
+   * All current records: a snapshot scan of the bucket with direct gets, which (unlike a watch)
+   * leaves no consumer behind on the server; fine for the bounded set the TTL leaves.
+   */
   async list(): Promise<TaskRecord[]> {
-    const out: TaskRecord[] = [];
-    // An empty bucket delivers nothing at all, so ask first; otherwise the snapshot ends at delta 0.
-    if ((await this.kv.status()).values === 0) return out;
-    const iter = await this.kv.watch({ include: KvWatchInclude.LastValue, ignoreDeletes: true });
-    const guard = setTimeout(() => iter.stop(), 10_000); // the bucket emptied between the two calls
-    try {
-      for await (const e of iter) {
-        if (e.operation === "PUT" && e.value.length) out.push(decodeEntry(e).record);
-        if (!e.delta) break;
-      }
-    } finally {
-      clearTimeout(guard);
-      iter.stop();
-    }
-    return out;
+    return (await scanKv(this.jsm, TOPOLOGY.stateBucket)).map((e) => e.json<TaskRecord>());
   }
 }
 

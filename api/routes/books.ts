@@ -1,56 +1,123 @@
 // /api/books: multipart upload of one or more books; each is stored and gets a process_book task.
 import { Router } from "express";
+import { z } from "zod";
 import type { ObjectStore } from "@nats-io/obj";
 import type { JetqMetrics } from "../../core/metrics.js";
 import type { TaskQueue } from "../../core/task-queue.js";
 import type { TaskRecord } from "../../core/task.js";
 import { ApiError } from "../../core/errors.js";
 import type { BookStore } from "../../core/books.js";
-import { idParam, methodNotAllowed } from "../http.js";
+import { methodNotAllowed } from "../http.js";
+import { listPage } from "../listing.js";
 import { discardUploads, receiveUploads, type StoredUpload, type UploadLimits } from "../uploads.js";
 import { statusUrl } from "./tasks.js";
 
 export interface BooksRouterDeps {
   queue: TaskQueue;
-  books?: BookStore;
+  books: BookStore;
   uploads: ObjectStore;
   metrics: JetqMetrics;
   limits: Omit<UploadLimits, "fileFields">;
 }
 
-/** Stores the request's files and queues process_book for each; all or nothing. */
-export async function uploadBooks(
-  deps: BooksRouterDeps,
-  req: Parameters<typeof receiveUploads>[0],
-  fileFields: string[],
-): Promise<{ file: StoredUpload; task: TaskRecord }[]> {
-  const { fields, files } = await receiveUploads(req, deps.uploads, { ...deps.limits, fileFields });
+/** One file of an upload request: queued as a new book, or the book that already has its bytes. */
+export interface UploadedBook {
+  file: StoredUpload;
+  /** The new book's task; for a duplicate, the task of the existing book if it is still known. */
+  task: TaskRecord | null;
+  duplicate: boolean;
+}
+
+/**
+ * Form field `duplicate`: what to do with a file whose bytes (sha-256) an existing book has.
+ * `existing` (the default) answers with that book and stores nothing; `new` makes a new book anyway.
+ */
+const DuplicateMode = z.enum(["existing", "new"]).default("existing");
+
+/** The form fields that shape the tasks; checked before anything is queued. */
+function readFields(fields: Record<string, string>) {
+  const mode = DuplicateMode.safeParse(fields.duplicate);
+  if (!mode.success) throw new ApiError(422, "invalid_field", `form field duplicate must be "existing" or "new"`, [{ path: "duplicate", message: mode.error.issues[0]?.message ?? "invalid" }]);
   const num = (name: string) => (fields[name] === undefined ? undefined : Number(fields[name]));
-  const specs = files.map((file) => ({
-    type: "process_book",
+  return {
+    duplicate: mode.data,
     priority: fields.priority ?? "normal",
-    payload: {
-      bookId: file.bookId,
-      filename: file.filename,
-      contentType: file.contentType,
-      ...(fields.chunkSize !== undefined ? { chunkSize: num("chunkSize") } : {}),
-      ...(fields.chunkOverlap !== undefined ? { chunkOverlap: num("chunkOverlap") } : {}),
-    },
-  }));
+    ...(fields.chunkSize !== undefined ? { chunkSize: num("chunkSize") } : {}),
+    ...(fields.chunkOverlap !== undefined ? { chunkOverlap: num("chunkOverlap") } : {}),
+  };
+}
+
+/**
+ * Stores the request's files and queues process_book for each new one; all or nothing. A file
+ * whose content an existing book already has returns that book instead (first writer wins: a
+ * claim on the content hash), unless the form asks for `duplicate=new`.
+ */
+export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof receiveUploads>[0], fileFields: string[]): Promise<UploadedBook[]> {
+  const { fields, files } = await receiveUploads(req, deps.uploads, { ...deps.limits, fileFields });
+  const claimed: StoredUpload[] = [];
+  const out: UploadedBook[] = [];
+  let current: StoredUpload | undefined; // the file whose task is being created
   try {
+    const form = readFields(fields);
+    const specOf = (file: StoredUpload) => ({
+      type: "process_book",
+      priority: form.priority,
+      payload: {
+        bookId: file.bookId,
+        filename: file.filename,
+        contentType: file.contentType,
+        ...(form.chunkSize !== undefined ? { chunkSize: form.chunkSize } : {}),
+        ...(form.chunkOverlap !== undefined ? { chunkOverlap: form.chunkOverlap } : {}),
+      },
+    });
     // Validate every task before queueing any, so a bad form field queues nothing.
-    for (const s of specs) deps.queue.validate(s);
-    const out: { file: StoredUpload; task: TaskRecord }[] = [];
-    for (let i = 0; i < files.length; i++) {
-      const { record } = await deps.queue.create(specs[i]);
+    for (const f of files) deps.queue.validate(specOf(f));
+    for (const file of files) {
+      current = file;
+      if (form.duplicate === "existing") {
+        const { won, owner } = await deps.books.claimContent(file.sha256, file.bookId);
+        if (!won) {
+          await discardUploads(deps.uploads, [file]);
+          out.push({ file: { ...file, bookId: owner.bookId }, task: await existingTask(deps.queue, owner.taskId), duplicate: true });
+          continue;
+        }
+        claimed.push(file);
+      }
+      const { record } = await deps.queue.create(specOf(file));
       deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
-      out.push({ file: files[i]!, task: record });
+      if (form.duplicate === "existing") await deps.books.recordContentTask(file.sha256, file.bookId, record.id);
+      out.push({ file, task: record, duplicate: false });
     }
     return out;
   } catch (err) {
-    await discardUploads(deps.uploads, files);
+    // All or nothing: the tasks this request queued already are cancelled, and the files and
+    // content claims it made are removed — except where a task may still run and needs its file:
+    // the one whose create NATS did not confirm, and any whose cancel did not go through.
+    const keep = new Set<string>();
+    const unknown = err instanceof ApiError && err.code === "outcome_unknown" && current;
+    if (unknown) keep.add(current!.bookId);
+    for (const q of out) {
+      if (!q.task || q.duplicate) continue;
+      const cancelled = await deps.queue.cancel(q.task.id).then(() => true, () => false);
+      if (!cancelled) keep.add(q.file.bookId);
+    }
+    await discardUploads(deps.uploads, files.filter((f) => !keep.has(f.bookId)));
+    await Promise.allSettled(claimed.filter((f) => !keep.has(f.bookId)).map((f) => deps.books.releaseContent(f.sha256, f.bookId)));
+    if (unknown) {
+      const e = err as ApiError;
+      throw new ApiError(e.status, e.code, e.message, { ...(e.details as object), bookId: current!.bookId });
+    }
     throw err instanceof ApiError ? err : new ApiError(503, "unavailable", String((err as Error).message));
   }
+}
+
+/** The task a duplicate points at, if it is still known (finished tasks expire). */
+async function existingTask(queue: TaskQueue, taskId: string | undefined): Promise<TaskRecord | null> {
+  if (!taskId) return null;
+  return queue.get(taskId).catch((err) => {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  });
 }
 
 export function booksRouter(deps: BooksRouterDeps): Router {
@@ -59,19 +126,20 @@ export function booksRouter(deps: BooksRouterDeps): Router {
     .post(async (req, res) => {
       const queued = await uploadBooks(deps, req, ["file", "files", "book", "books"]);
       res.status(202).json({
-        books: queued.map(({ file, task }) => ({
+        books: queued.map(({ file, task, duplicate }) => ({
           bookId: file.bookId,
           filename: file.filename,
           contentType: file.contentType,
           size: file.size,
-          taskId: task.id,
-          status: task.status,
-          statusUrl: statusUrl(task.id),
+          taskId: task?.id ?? null,
+          status: task?.status ?? null,
+          statusUrl: task ? statusUrl(task.id) : null,
+          duplicate,
         })),
       });
     })
-    .get(async (_req, res) => {
-      res.json({ items: deps.books ? await deps.books.list() : [] });
+    .get(async (req, res) => {
+      res.json(await listPage(req, (q) => deps.books.page(q)));
     })
     .all(methodNotAllowed("GET", "POST"));
   return r;

@@ -11,15 +11,14 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
   r.route("/api/books/:id")
     .get(async (req, res) => {
       const id = idParam(req, "book");
-      const book = await deps.books.get(id);
+      const book = (await deps.books.get(id)) ?? (await deps.books.uploadedView(id));
       if (!book) throw notFound("book", id);
       res.json(book);
     })
     .delete(async (req, res) => {
       const id = idParam(req, "book");
       const book = await deps.books.get(id);
-      const upload = book ? null : await deps.books.openUpload(id);
-      if (!book && !upload) throw notFound("book", id);
+      if (!book && !(await deps.books.hasUpload(id))) throw notFound("book", id);
       // Vectors first: a book that is gone must not turn up in searches.
       await deps.vectors.deleteBook(id);
       await deps.books.delete(id);

@@ -31,13 +31,18 @@ export function ragCompatRouter(deps: BooksRouterDeps & { queue: TaskQueue }): R
   r.route("/rag/add-document")
     .post(async (req, res) => {
       const [first] = await uploadBooks({ ...deps, limits: { ...deps.limits, maxFiles: 1 } }, req, ["file"]);
-      res.status(202).json({ status: "queued", task_id: first!.task.id });
+      // A file some book already has: that book's task (null once it has expired), flagged.
+      res.status(202).json(first!.duplicate ? { status: "duplicate", task_id: first!.task?.id ?? null, book_id: first!.file.bookId, duplicate: true } : { status: "queued", task_id: first!.task!.id });
     })
     .all(methodNotAllowed("POST"));
   r.route("/rag/add-documents-batch")
     .post(async (req, res) => {
       const queued = await uploadBooks(deps, req, ["files", "file"]);
-      res.status(202).json(queued.map(({ file, task }) => ({ task_id: task.id, filename: file.filename })));
+      res.status(202).json(
+        queued.map(({ file, task, duplicate }) =>
+          duplicate ? { task_id: task?.id ?? null, filename: file.filename, book_id: file.bookId, duplicate: true } : { task_id: task!.id, filename: file.filename },
+        ),
+      );
     })
     .all(methodNotAllowed("POST"));
   r.route("/rag/task/:task_id")

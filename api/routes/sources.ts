@@ -2,27 +2,40 @@
 import express, { Router } from "express";
 import { ApiError, notFound } from "../../core/errors.js";
 import type { JetqMetrics } from "../../core/metrics.js";
+import { sourceRefusals, type SourcePolicy } from "../../core/source-safety.js";
 import { SourceCreateSchema, type SourceRegistry } from "../../core/sources.js";
 import type { TaskQueue } from "../../core/task-queue.js";
+import { jsonBody } from "../json-body.js";
 import { idParam, methodNotAllowed, requireJson } from "../http.js";
+import { listPage } from "../listing.js";
 import { statusUrl } from "./tasks.js";
 
-export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; metrics: JetqMetrics; maxBodyBytes: number }): Router {
+export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; metrics: JetqMetrics; maxBodyBytes: number; policy: SourcePolicy }): Router {
   const r = Router();
-  const json = express.json({ limit: deps.maxBodyBytes });
+  const json = jsonBody(deps.maxBodyBytes);
   const find = async (id: string) => (await deps.sources.get(id)) ?? Promise.reject(notFound("source", id));
 
   r.route("/api/sources")
     .post(requireJson, json, async (req, res) => {
       const parsed = SourceCreateSchema.safeParse(req.body);
       if (!parsed.success) {
-        throw new ApiError(422, "invalid_source", "the source is not valid", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+        const details = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
+        const first = details[0]!;
+        throw new ApiError(422, "invalid_source", `the source is not valid: ${first.path ? `${first.path}: ` : ""}${first.message}`, details);
+      }
+      // Refused now rather than accepted and failed at every sync. Without DNS: literal addresses,
+      // local names and directory paths; the worker's fetch-time guard still checks every address.
+      const refusals = sourceRefusals(parsed.data, deps.policy);
+      if (refusals.length > 0) {
+        const first = refusals[0]!;
+        const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more)` : "";
+        throw new ApiError(422, "source_not_allowed", `${first.message}${more}`, refusals);
       }
       const source = await deps.sources.create(parsed.data);
       res.status(201).location(`/api/sources/${source.id}`).json(source);
     })
-    .get(async (_req, res) => {
-      res.json({ items: await deps.sources.list() });
+    .get(async (req, res) => {
+      res.json(await listPage(req, (q) => deps.sources.page(q)));
     })
     .all(methodNotAllowed("GET", "POST"));
 

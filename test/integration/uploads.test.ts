@@ -144,6 +144,177 @@ describe("uploads", () => {
   });
 });
 
+/** File names of the objects in the uploads bucket that are not deleted. */
+async function liveUploads(stack: Stack): Promise<string[]> {
+  const subjects = (await stack.conn.jsm.streams.info("OBJ_jetq-uploads", { subjects_filter: "$O.jetq-uploads.M.>" })).state.subjects ?? {};
+  const infos = await Promise.all(Object.keys(subjects).map((s) => stack.conn.uploads.info(Buffer.from(s.split(".").pop()!, "base64url").toString())));
+  return infos.filter((i) => i && !i.deleted).map((i) => String(i!.metadata?.filename));
+}
+
+/** How many uploads are stored: what a rejected or duplicate upload must not add to. */
+const storedUploads = async (stack: Stack) => (await liveUploads(stack)).length;
+
+/**
+ * A multipart body built by hand, the file name as an RFC 5987 `filename*` parameter (which busboy
+ * decodes): FormData percent-encodes CR, LF and quotes, so any character reaches the server only so.
+ */
+function rawMultipart(parts: { field: string; filename: string; body: string }[]) {
+  const boundary = `----jetq${Math.random().toString(16).slice(2)}`;
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    const name = `filename*=UTF-8''${encodeURIComponent(p.filename)}`;
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${p.field}"; ${name}\r\nContent-Type: text/plain\r\n\r\n${p.body}\r\n`));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+const processBookTasks = async (stack: Stack) => (await stack.api("GET", "/api/tasks?type=process_book&limit=500")).body.total as number;
+
+describe("upload limits and file names", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ registry: documentTaskTypes(testRegistry()), workers: 0 });
+  });
+  afterAll(async () => stack?.stop());
+
+  async function expectRefused(form: FormData, status: number, code: string, limitInMessage: string) {
+    const [objects, tasks] = [await storedUploads(stack), await processBookTasks(stack)];
+    const res = await postForm(stack.baseUrl, "/api/books", form);
+    expect(res.status, JSON.stringify(res.body)).toBe(status);
+    expect(res.body.error.code).toBe(code);
+    expect(res.body.error.message).toContain(limitInMessage);
+    expect(await storedUploads(stack)).toBe(objects);
+    expect(await processBookTasks(stack)).toBe(tasks);
+  }
+
+  it("refuses a form with more than 50 fields with 413 naming the limit, even when the extra one is priority", async () => {
+    const form = new FormData();
+    for (let i = 0; i < 50; i++) form.append(`note${i}`, "x");
+    form.append("priority", "sideways"); // the 51st field: before the fix it was dropped unseen
+    form.append("file", new Blob(["fields galore"], { type: "text/plain" }), "fields.txt");
+    await expectRefused(form, 413, "too_many_fields", "50");
+  });
+
+  it("refuses a form field larger than 64 KiB with 413", async () => {
+    const form = new FormData();
+    form.append("chunkSize", "1".repeat(70 * 1024));
+    form.append("file", new Blob(["big field"], { type: "text/plain" }), "field.txt");
+    await expectRefused(form, 413, "field_too_large", String(64 * 1024));
+  });
+
+  it("refuses a field given twice with 400", async () => {
+    const form = new FormData();
+    form.append("priority", "high");
+    form.append("priority", "low");
+    form.append("file", new Blob(["twice"], { type: "text/plain" }), "twice.txt");
+    await expectRefused(form, 400, "duplicate_field", "priority");
+  });
+
+  it("stores file names without control characters, bidi overrides or path separators, keeping UTF-8", async () => {
+    const cases: [string, string][] = [
+      ["evil\r\nX-Injected: 1.txt", "evilX-Injected: 1.txt"],
+      ["nul\u0000byte.txt", "nulbyte.txt"],
+      ["invoice\u202Efdp.exe", "invoicefdp.exe"],
+      ["\u2066isolated\u2069 Привет 📚.md", "isolated Привет 📚.md"],
+      ["../../etc/passwd", "passwd"],
+      ["..", "{bookId}.bin"],
+      ["\u202E\u0000", "{bookId}.bin"],
+    ];
+    for (const [sent, expected] of cases) {
+      const { body, contentType } = rawMultipart([{ field: "file", filename: sent, body: `contents of ${JSON.stringify(sent)}` }]);
+      const res = await fetch(stack.baseUrl + "/api/books", { method: "POST", headers: { "content-type": contentType }, body });
+      const answer = (await res.json()) as any;
+      expect(res.status, JSON.stringify(answer)).toBe(202);
+      const [entry] = answer.books;
+      const want = expected.replace("{bookId}", entry.bookId);
+      expect(entry.filename).toBe(want);
+      const info = await stack.conn.uploads.info(`books/${entry.bookId}`);
+      expect(info?.metadata?.filename).toBe(want);
+      expect((await stack.record(entry.taskId)).payload).toMatchObject({ filename: want });
+    }
+  });
+});
+
+describe("uploading the same bytes again", () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ registry: documentTaskTypes(testRegistry()), workers: 0, documents: true });
+  });
+  afterAll(async () => stack?.stop());
+
+  const form = (text: string, name: string, fields: Record<string, string> = {}) => {
+    const f = new FormData();
+    for (const [k, v] of Object.entries(fields)) f.append(k, v);
+    f.append("file", new Blob([text], { type: "text/plain" }), name);
+    return f;
+  };
+
+  it("answers with the existing book and its task, flagged as a duplicate, and stores nothing new", async () => {
+    const first = await postForm(stack.baseUrl, "/api/books", form("The heron waits in the shallows.", "heron.txt"));
+    expect(first.status).toBe(202);
+    const [objects, tasks] = [await storedUploads(stack), await processBookTasks(stack)];
+
+    const again = await postForm(stack.baseUrl, "/api/books", form("The heron waits in the shallows.", "heron-copy.txt"));
+
+    expect(again.status).toBe(202);
+    expect(again.body.books[0]).toMatchObject({ bookId: first.body.books[0].bookId, taskId: first.body.books[0].taskId, duplicate: true });
+    expect(first.body.books[0].duplicate).toBe(false);
+    expect(await storedUploads(stack)).toBe(objects);
+    expect(await processBookTasks(stack)).toBe(tasks);
+  });
+
+  it("makes a new book when the form says duplicate=new, and refuses other values with 422", async () => {
+    const first = await postForm(stack.baseUrl, "/api/books", form("A second heron.", "h2.txt"));
+    const forced = await postForm(stack.baseUrl, "/api/books", form("A second heron.", "h2.txt", { duplicate: "new" }));
+    expect(forced.status).toBe(202);
+    expect(forced.body.books[0].duplicate).toBe(false);
+    expect(forced.body.books[0].bookId).not.toBe(first.body.books[0].bookId);
+    const objects = await storedUploads(stack);
+    const bad = await postForm(stack.baseUrl, "/api/books", form("A third heron.", "h3.txt", { duplicate: "maybe" }));
+    expect(bad.status).toBe(422);
+    expect(await storedUploads(stack)).toBe(objects);
+  });
+
+  it("lets only one of several concurrent uploads of the same bytes create a book", async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => postForm(stack.baseUrl, "/api/books", form("Concurrent cormorants. ".repeat(5000), `c${i}.txt`))));
+    for (const r of results) expect(r.status).toBe(202);
+    const entries = results.map((r) => r.body.books[0]);
+    expect(entries.filter((e) => !e.duplicate)).toHaveLength(1);
+    expect(new Set(entries.map((e) => e.bookId)).size).toBe(1);
+    const owner = entries.find((e) => !e.duplicate);
+    expect((await liveUploads(stack)).filter((n) => /^c\d\.txt$/.test(n))).toEqual([owner.filename]);
+  });
+
+  it("releases the content when the book is deleted, so the file can be uploaded again", async () => {
+    const first = await postForm(stack.baseUrl, "/api/books", form("The egret leaves at dusk.", "egret.txt"));
+    const bookId = first.body.books[0].bookId;
+    expect((await stack.api("DELETE", `/api/books/${bookId}`)).status).toBe(204);
+    const again = await postForm(stack.baseUrl, "/api/books", form("The egret leaves at dusk.", "egret.txt"));
+    expect(again.body.books[0].duplicate).toBe(false);
+    expect(again.body.books[0].bookId).not.toBe(bookId);
+    // The new book holds the content now.
+    const third = await postForm(stack.baseUrl, "/api/books", form("The egret leaves at dusk.", "egret.txt"));
+    expect(third.body.books[0]).toMatchObject({ bookId: again.body.books[0].bookId, duplicate: true });
+  });
+
+  it("does the same on the /rag endpoints", async () => {
+    const first = await postForm(stack.baseUrl, "/rag/add-document", form("Legacy loons.", "loons.txt"));
+    expect(first.body).toEqual({ status: "queued", task_id: expect.any(String) });
+    const again = await postForm(stack.baseUrl, "/rag/add-document", form("Legacy loons.", "loons.txt"));
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ status: "duplicate", task_id: first.body.task_id, duplicate: true });
+    const batch = new FormData();
+    batch.append("files", new Blob(["Legacy loons."], { type: "text/plain" }), "loons.txt");
+    batch.append("files", new Blob(["Fresh grebes."], { type: "text/plain" }), "grebes.txt");
+    const both = await postForm(stack.baseUrl, "/rag/add-documents-batch", batch);
+    expect(both.body).toEqual([
+      { task_id: first.body.task_id, filename: "loons.txt", book_id: again.body.book_id, duplicate: true },
+      { task_id: expect.any(String), filename: "grebes.txt" },
+    ]);
+  });
+});
+
 describe("a 200 MB upload", () => {
   const CHUNK = MiB;
   const CHUNKS = 200;
