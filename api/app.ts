@@ -22,6 +22,7 @@ import { sourcesRouter } from "./routes/sources.js";
 import { libraryRouter } from "./routes/library.js";
 import { BookStore } from "../core/books.js";
 import { SourceRegistry } from "../core/sources.js";
+import type { SourcePolicy } from "../core/source-safety.js";
 import type { Embedder } from "../core/embeddings/embedder.js";
 import type { VectorStore } from "../core/vectors/vector-store.js";
 
@@ -39,6 +40,8 @@ export interface ApiDeps {
   log: Logger;
   metrics?: JetqMetrics;
   library?: LibraryDeps;
+  /** What sources may be registered: config.documents.sources, the same policy the workers fetch by. */
+  sourcePolicy: SourcePolicy;
 }
 
 export function createApp(deps: ApiDeps): Express {
@@ -69,12 +72,12 @@ export function createApp(deps: ApiDeps): Express {
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));
   app.use(ragCompatRouter(uploads));
-  app.use(sourcesRouter({ sources: new SourceRegistry(deps.conn), queue, metrics, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(sourcesRouter({ sources: new SourceRegistry(deps.conn), queue, metrics, maxBodyBytes: deps.config.maxBodyBytes, policy: deps.sourcePolicy }));
   if (deps.library) {
     app.use(searchRouter(deps.library));
     app.use(libraryRouter({ books, vectors: deps.library.vectors, quizzes: deps.conn.quizzes }));
   }
-  app.use(opsRouter({ conn: deps.conn, metrics, stats, openapi: buildOpenApi(deps.registry) }));
+  app.use(opsRouter({ conn: deps.conn, metrics, stats, openapi: buildOpenApi(deps.registry), limits: { maxUploadFiles: deps.config.maxUploadFiles } }));
 
   app.use((req, res) => sendError(res, 404, "not_found", `no route for ${req.method} ${req.path}`));
   app.use(errorHandler(deps.log));

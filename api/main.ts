@@ -11,7 +11,7 @@ const config = loadConfig();
 const log = createLogger("jetq-api", config.logLevel);
 const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-api", logger: log });
 const library = { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) };
-const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, library });
+const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, library, sourcePolicy: config.documents.sources });
 const server = app.listen(config.api.port, config.api.host, () => log.info("api listening", { port: config.api.port, host: config.api.host, nats: config.natsUrl }));
 server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
 

@@ -12,7 +12,7 @@ if (!natsUrl) throw new Error("usage: http-api-server.ts <nats-url>");
 const cfg = loadConfig({ NATS_URL: natsUrl, LOG_LEVEL: "error" });
 const log = silentLogger();
 const conn = await connectJetq(cfg.natsUrl, cfg.topology, { name: "bench-api" });
-const app = createApp({ conn, registry: documentTaskTypes(), config: cfg.api, defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, log });
+const app = createApp({ conn, sourcePolicy: cfg.documents.sources, registry: documentTaskTypes(), config: cfg.api, defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, log });
 const server = app.listen(0, "127.0.0.1", () => {
   const addr = server.address();
   process.stdout.write(`${JSON.stringify({ port: typeof addr === "object" && addr ? addr.port : 0 })}\n`);

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { NonRetryableError } from "../../core/errors.js";
@@ -304,6 +304,71 @@ describe("HTTP source reader", () => {
       // Private addresses pass when allowed, globally or for that host.
       await expect(vetUrl("http://10.0.0.1/", limits({ allowPrivateAddresses: true }))).resolves.toMatchObject({ address: "10.0.0.1" });
       await expect(vetUrl("http://[::1]:8080/", limits({ allowedHosts: ["[::1]"] }))).resolves.toMatchObject({ address: "::1", family: 6 });
+    });
+
+    it("refuses documentation, benchmarking and reserved ranges a name resolves to, before connecting", async () => {
+      // Names resolve only through this resolver; each answer is a range the old guard let through.
+      const cases: Array<[string, RegExp]> = [
+        ["192.0.2.2", /documentation, TEST-NET-1/],
+        ["198.51.100.7", /TEST-NET-2/],
+        ["203.0.113.9", /TEST-NET-3/],
+        ["198.18.0.1", /benchmarking/],
+        ["240.0.0.1", /reserved/],
+        ["255.255.255.255", /broadcast/],
+        ["2001:db8::1", /documentation \(2001:db8::\/32\)/],
+        ["::ffff:192.0.2.2", /documentation.*IPv4-mapped/],
+        ["64:ff9b::c000:202", /documentation.*NAT64/],
+        ["2002:c0a8:0101::1", /6to4.*192\.168\.1\.1/],
+        ["2001:0:0a00:0001::1", /Teredo.*10\.0\.0\.1/],
+        ["4000::1", /not global unicast/],
+      ];
+      for (const [address, range] of cases) {
+        const reader = new HttpSourceReader(limits(), { tempDir, resolve: async () => [{ address, family: address.includes(":") ? 6 : 4 }] });
+        const err = await refusal(collect(reader, { kind: "http", urls: ["https://docs.example/book.txt"] }));
+        expect(err.code).toBe("address_refused");
+        expect(err.message).toMatch(range);
+        expect(err.message).toContain("JETQ_SOURCES_ALLOWED_HOSTS");
+      }
+    });
+
+    it("refuses this machine's own addresses, by literal and by name", async () => {
+      // This host's eth0 is public here (injected): only the own-address check stands between a
+      // source and the API's /metrics. Refused before any connection, so nothing is contacted.
+      const ownAddresses = () => [{ address: "93.184.216.34", name: "eth0" }];
+      const reader = new HttpSourceReader(limits(), { tempDir, ownAddresses, resolve: async () => [{ address: "93.184.216.34", family: 4 }] });
+      for (const url of ["http://93.184.216.34:8080/metrics", "http://[::ffff:93.184.216.34]:8080/metrics", "http://self.example:8080/metrics"]) {
+        const err = await refusal(collect(reader, { kind: "http", urls: [url] }));
+        expect(err.code).toBe("address_refused");
+        expect(err.message).toMatch(/this machine's own address \(interface eth0\)/);
+      }
+      // The real interfaces (lo, and eth0 = 192.0.2.2 here): every address of this machine is refused.
+      const real = new HttpSourceReader(limits(), { tempDir });
+      for (const { address } of Object.values(networkInterfaces()).flatMap((list) => list ?? [])) {
+        const host = address.includes(":") ? `[${address.replace(/%.*/, "")}]` : address;
+        const err = await refusal(collect(real, { kind: "http", urls: [`http://${host}:8080/metrics`] }));
+        expect(err.code).toBe("address_refused");
+      }
+    });
+
+    it("refuses local-only names whatever they resolve to", async () => {
+      const reader = new HttpSourceReader(limits(), { tempDir, resolve: async () => [{ address: "93.184.216.34", family: 4 }] });
+      for (const host of ["metadata.google.internal", "printer.local", "app.localhost", "nas.home.arpa"]) {
+        const err = await refusal(collect(reader, { kind: "http", urls: [`http://${host}/`] }));
+        expect(err.code).toBe("address_refused");
+        expect(err.message).toContain(host);
+      }
+    });
+
+    it("fails a name that cannot be resolved with a retryable error, not a refusal", async () => {
+      const notFound = Object.assign(new Error("getaddrinfo EAI_AGAIN books.example"), { code: "EAI_AGAIN" });
+      const reader = new HttpSourceReader(limits(), { tempDir, resolve: async () => Promise.reject(notFound) });
+      const err = await collect(reader, { kind: "http", urls: ["https://books.example/a.txt"] }).catch((e: unknown) => e);
+      expect(err).not.toBeInstanceOf(NonRetryableError);
+      expect(err).toMatchObject({ code: "dns_lookup_failed", message: expect.stringContaining("EAI_AGAIN") });
+      const empty = new HttpSourceReader(limits(), { tempDir, resolve: async () => [] });
+      const none = await collect(empty, { kind: "http", urls: ["https://books.example/a.txt"] }).catch((e: unknown) => e);
+      expect(none).not.toBeInstanceOf(NonRetryableError);
+      expect(none).toMatchObject({ code: "dns_lookup_failed" });
     });
 
     it("names the range of every kind of refused address", () => {

@@ -2,7 +2,7 @@
 // appear and disappear between syncs; only what changed is processed again, what disappeared is
 // removed from search; and addresses or paths outside what is allowed are refused.
 import { createServer, type Server } from "node:http";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,21 +115,37 @@ describe("sync_sources", () => {
     expect((await search("bronze bells clay moulds")).some((r) => r.text.includes("Bell founders"))).toBe(false);
   });
 
-  it("refuses private addresses and paths outside the sources root", async () => {
-    // 169.254.169.254 is the cloud metadata address: refused before any connection is made.
-    const ssrf = (await stack.api("POST", "/api/sources", { kind: "http", urls: ["http://169.254.169.254/latest/meta-data/"] })).body.id;
-    const refused = await sync(ssrf);
-    expect(refused.status).toBe("failed");
-    expect(refused.error.code).toBe("address_refused");
+  it("refuses private addresses and paths outside the sources root when they are registered, storing nothing", async () => {
+    const before = (await stack.api("GET", "/api/sources")).body;
+    // 169.254.169.254 is the cloud metadata address: refused at once, not at the first sync.
+    const ssrf = await stack.api("POST", "/api/sources", { kind: "http", urls: ["http://169.254.169.254/latest/meta-data/"] });
+    expect(ssrf.status).toBe(422);
+    expect(ssrf.body.error).toMatchObject({ code: "source_not_allowed", details: [expect.objectContaining({ path: "urls.0", code: "address_refused" })] });
+    expect(ssrf.body.error.message).toMatch(/link-local/);
 
-    const escape = (await stack.api("POST", "/api/sources", { kind: "directory", path: join(root, "..") })).body.id;
-    const outside = await sync(escape);
-    expect(outside.status).toBe("failed");
-    expect(outside.error.code).toBe("directory_not_allowed");
+    const escape = await stack.api("POST", "/api/sources", { kind: "directory", path: join(root, "..") });
+    expect(escape.status).toBe(422);
+    expect(escape.body.error.details[0].code).toBe("directory_not_allowed");
+    expect((await stack.api("GET", "/api/sources")).body).toEqual(before);
+  });
+
+  it("refuses at sync time, once, a directory that leaves the root through a symlink", async () => {
+    // Inside the root as written, so registration accepts it; only the worker's filesystem shows where it leads.
+    const outside = await mkdtemp(join(tmpdir(), "jetq-outside-"));
+    await symlink(outside, join(root, "escape"));
+    const created = await stack.api("POST", "/api/sources", { kind: "directory", path: "escape" });
+    expect(created.status).toBe(201);
+    const refused = await sync(created.body.id);
+    expect(refused.status).toBe("failed");
+    expect(refused.attempts).toBe(1);
+    expect(refused.error).toMatchObject({ code: "directory_not_allowed", retryable: false });
+    await rm(outside, { recursive: true, force: true });
   });
 
   it("validates source definitions", async () => {
-    expect((await stack.api("POST", "/api/sources", { kind: "ftp", urls: ["ftp://x"] })).status).toBe(422);
+    const unknownKind = await stack.api("POST", "/api/sources", { kind: "ftp", urls: ["ftp://x"] });
+    expect(unknownKind.status).toBe(422);
+    expect(unknownKind.body.error.message).toMatch(/unknown kind "ftp": kind must be "http" or "directory"/);
     expect((await stack.api("POST", "/api/sources", { kind: "http", urls: [] })).status).toBe(422);
     expect((await stack.api("POST", "/api/sources", { kind: "http", urls: ["file:///etc/passwd"] })).status).toBe(422);
     expect((await stack.api("GET", "/api/sources/nope")).status).toBe(404);

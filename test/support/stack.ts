@@ -68,7 +68,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const handlers = { ...defaults, ...opts.handlers };
   const conn = await connectJetq(config.natsUrl, config.topology, { name: "test-api", consumersFor: { taskTypes: [] } });
   const library = opts.documents ? { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) } : undefined;
-  const app = createApp({ conn, registry, config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, ...(library ? { library } : {}) });
+  const app = createApp({ conn, sourcePolicy: config.documents.sources, registry, config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, ...(library ? { library } : {}) });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });

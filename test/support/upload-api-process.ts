@@ -12,7 +12,7 @@ import { documentTaskTypes } from "../../core/task-types.js";
 const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1" });
 const log = createLogger("upload-api-process", "error"); // errors go to stderr, stdout stays JSON
 const conn = await connectJetq(config.natsUrl, config.topology, { name: "upload-api-process" });
-const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
+const app = createApp({ conn, sourcePolicy: config.documents.sources, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
 const server = app.listen(config.api.port, config.api.host, () => {
   const { port } = server.address() as AddressInfo;
   process.stdout.write(`${JSON.stringify({ port, pid: process.pid })}\n`);

@@ -6,9 +6,11 @@ import { Readable } from "node:stream";
 import { v5 as uuidv5 } from "uuid";
 import { bookObjectName } from "../../core/books.js";
 import { NonRetryableError } from "../../core/errors.js";
+import { isJetqId } from "../../core/ids.js";
 import { SourceRegistry, type SourceDocumentState, type SourceRecord, type SyncSummary } from "../../core/sources.js";
 import type { TaskHandler } from "../handler.js";
-import { readerFor } from "../sources/index.js";
+import { readerFor, type ReaderOptions } from "../sources/index.js";
+import { isTransientSourceError, SourceFetchError } from "../sources/source-errors.js";
 import type { SourceSpec } from "../sources/source-reader.js";
 import type { Pipeline } from "./pipeline.js";
 
@@ -16,39 +18,61 @@ const BOOK_NAMESPACE = "0b5e3f3c-2d4a-4e7c-9c41-7f1e8a6d2b90";
 
 const specOf = (s: SourceRecord): SourceSpec => (s.kind === "http" ? { kind: "http", urls: s.urls } : { kind: "directory", path: s.path });
 
-export function syncSources(p: Pipeline): TaskHandler<{ sourceId?: string }> {
+export interface SyncSourcesOptions {
+  /** Passed to every source reader (tests inject name resolution here). */
+  readers?: Omit<ReaderOptions, "warn">;
+}
+
+export function syncSources(p: Pipeline, options: SyncSourcesOptions = {}): TaskHandler<{ sourceId?: string }> {
   return async (ctx) => {
+    const { sourceId } = ctx.payload;
     let targets: SourceRecord[];
-    if (ctx.payload.sourceId) {
-      const one = await p.sources.get(ctx.payload.sourceId);
-      if (!one) throw new NonRetryableError(`source ${ctx.payload.sourceId} is not registered`, "source_not_found");
+    if (sourceId !== undefined) {
+      // The payload schema refuses such ids at create time; a task queued before it did must not
+      // reach KV with `*` in a key, nor be retried: it can never name a source.
+      if (typeof sourceId !== "string" || !isJetqId(sourceId)) {
+        throw new NonRetryableError(`source id ${JSON.stringify(String(sourceId).slice(0, 100))} is not valid: source ids are UUIDs`, "invalid_source_id");
+      }
+      const one = await p.sources.get(sourceId.toLowerCase());
+      if (!one) throw new NonRetryableError(`source ${sourceId} is not registered`, "source_not_found");
       targets = [one];
     } else {
       targets = (await p.sources.list()).filter((s) => SourceRegistry.isDue(s));
     }
     const results: Record<string, SyncSummary> = {};
+    const fatal: unknown[] = [];
     for (const [n, source] of targets.entries()) {
       ctx.progress((100 * n) / Math.max(1, targets.length), `syncing source ${source.name ?? source.id}`);
-      results[source.id] = await syncOne(p, ctx, source);
-      await p.sources.recordSync(source.id, results[source.id]!);
+      const outcome = await syncOne(p, ctx, source, options);
+      results[source.id] = outcome.summary;
+      if (outcome.fatal !== undefined) fatal.push(outcome.fatal);
+      await p.sources.recordSync(source.id, outcome.summary);
     }
-    // A single named source that could not be read at all is a failure the caller should see.
-    if (ctx.payload.sourceId) {
-      const r = results[ctx.payload.sourceId]!;
-      const fatal = r.errors.find((e) => e.key === "*");
-      if (fatal) throw new NonRetryableError(fatal.message, fatal.code);
-    }
+    // A single named source that could not be read at all is a failure the caller should see:
+    // retried when it may pass later (DNS, timeouts, 5xx), dead-lettered at once when it cannot.
+    // A sync of every due source reports each one's failure in its result instead.
+    if (sourceId !== undefined && fatal.length > 0) throw asTaskFailure(fatal[0]);
     return { sources: results };
   };
 }
 
-async function syncOne(p: Pipeline, ctx: Parameters<TaskHandler>[0], source: SourceRecord): Promise<SyncSummary> {
+/** The error the runtime retries (SourceFetchError) or dead-letters at once (NonRetryableError). */
+function asTaskFailure(err: unknown): Error {
+  if (err instanceof NonRetryableError) return err;
+  const { message, code } = err as { message?: string; code?: unknown };
+  const text = message ?? String(err);
+  const errorCode = typeof code === "string" ? code : "source_error";
+  return isTransientSourceError(err) ? new SourceFetchError(text, errorCode) : new NonRetryableError(text, errorCode);
+}
+
+async function syncOne(p: Pipeline, ctx: Parameters<TaskHandler>[0], source: SourceRecord, options: SyncSourcesOptions): Promise<{ summary: SyncSummary; fatal?: unknown }> {
   const summary: SyncSummary = { new: 0, changed: 0, unchanged: 0, deleted: 0, errors: [], enqueued: [] };
+  let fatal: unknown;
   const state = await p.sources.documents(source.id);
   const known = Object.fromEntries(Object.entries(state).map(([k, d]) => [k, { key: k, hash: d.hash, ...(d.etag ? { etag: d.etag } : {}), ...(d.lastModified ? { lastModified: d.lastModified } : {}) }]));
   const next: Record<string, SourceDocumentState> = { ...state };
   try {
-    const reader = readerFor(specOf(source), p.config.sources, { warn: (m: string) => ctx.log.warn(m, { sourceId: source.id }) });
+    const reader = readerFor(specOf(source), p.config.sources, { ...options.readers, warn: (m: string) => ctx.log.warn(m, { sourceId: source.id }) });
     for await (const check of reader.check(specOf(source), known, ctx.signal)) {
       try {
         if (check.state === "unchanged") summary.unchanged++;
@@ -86,9 +110,12 @@ async function syncOne(p: Pipeline, ctx: Parameters<TaskHandler>[0], source: Sou
       }
     }
   } catch (err) {
-    // The source as a whole could not be read (refused address, directory outside the root…).
+    // Cancelled or out of time: the runtime decides what that means, not this source's summary.
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    // The source as a whole could not be read (refused address, directory outside the root, DNS…).
     summary.errors.push({ key: "*", code: (err as { code?: string }).code ?? "source_error", message: (err as Error).message });
+    fatal = err;
   }
   await p.sources.saveDocuments(source.id, next);
-  return summary;
+  return { summary, ...(fatal !== undefined ? { fatal } : {}) };
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { NonRetryableError } from "../../core/errors.js";
+import { directoryRefusal, isInside } from "../../core/source-safety.js";
 import { contentTypeForExtension, isSupportedExtension } from "./file-names.js";
 import type { DocumentCheck, KnownDocument, SourceLimits, SourceReader, SourceSpec } from "./source-reader.js";
 
@@ -59,9 +60,9 @@ export class DirectorySourceReader implements SourceReader {
 
   /** The real paths of the sources root and of the source directory, which must lie inside it. */
   private async resolveSource(sourcePath: string): Promise<{ root: string; dir: string }> {
-    if (!this.limits.directoryRoot) {
-      throw new NonRetryableError("directory sources are disabled: no sources root is configured (JETQ_SOURCES_ROOT)", "directory_not_allowed");
-    }
+    // The lexical check the API makes at registration; then the real paths, which only this filesystem knows.
+    const refusal = directoryRefusal(sourcePath, this.limits);
+    if (refusal) throw new NonRetryableError(refusal.message, refusal.code);
     const configuredRoot = path.resolve(this.limits.directoryRoot);
     let root: string;
     try {
@@ -201,11 +202,6 @@ export class DirectorySourceReader implements SourceReader {
     await pipeline(createReadStream(source), meter, sink, signal ? { signal } : {});
     return { hash: hash.digest("hex"), size };
   }
-}
-
-function isInside(root: string, candidate: string): boolean {
-  const rel = path.relative(root, candidate);
-  return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 function outsideRoot(sourcePath: string): NonRetryableError {

@@ -12,34 +12,30 @@ import path from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { NonRetryableError } from "../../core/errors.js";
+import { interfaceAddresses, type OwnAddresses } from "../../core/source-safety.js";
 import { systemResolver, vetUrl, type ResolveHost, type VettedUrl } from "./address-guard.js";
 import { extensionForContentType, safeFilename } from "./file-names.js";
+import { SourceFetchError } from "./source-errors.js";
 import type { DocumentCheck, KnownDocument, SourceLimits, SourceReader, SourceSpec } from "./source-reader.js";
 
-const MAX_REDIRECTS = 5;
+export { SourceFetchError } from "./source-errors.js";
 
-/** A failure worth retrying later (timeouts, 5xx, connection errors); the code says which. */
-export class SourceFetchError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-    this.name = "SourceFetchError";
-  }
-}
+const MAX_REDIRECTS = 5;
 
 export interface HttpSourceReaderOptions {
   /** Where downloads are written before the caller moves them; the OS temp dir by default. */
   tempDir?: string;
   /** Name resolution for the address guard; tests swap it to simulate DNS answers. */
   resolve?: ResolveHost;
+  /** This machine's addresses, refused as targets; tests swap them to simulate a host's own public address. */
+  ownAddresses?: OwnAddresses;
   userAgent?: string;
 }
 
 export class HttpSourceReader implements SourceReader {
   private readonly tempDir: string;
   private readonly resolve: ResolveHost;
+  private readonly ownAddresses: OwnAddresses;
   private readonly userAgent: string;
 
   constructor(
@@ -48,6 +44,7 @@ export class HttpSourceReader implements SourceReader {
   ) {
     this.tempDir = options.tempDir ?? tmpdir();
     this.resolve = options.resolve ?? systemResolver;
+    this.ownAddresses = options.ownAddresses ?? interfaceAddresses;
     this.userAgent = options.userAgent ?? "jetq-source-sync/1";
   }
 
@@ -102,7 +99,7 @@ export class HttpSourceReader implements SourceReader {
 
     let target = key;
     for (let hop = 0; ; hop++) {
-      const vetted = await vetUrl(target, this.limits, this.resolve);
+      const vetted = await vetUrl(target, this.limits, this.resolve, this.ownAddresses);
       signal.throwIfAborted();
       const res = await this.get(vetted, conditional, signal);
       const status = res.statusCode ?? 0;

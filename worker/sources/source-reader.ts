@@ -1,5 +1,6 @@
 // A SourceReader looks at one registered source and says, document by document, what changed
 // since the last sync. One file per kind of source (HTTP(S) URLs, local directories).
+import type { SourcePolicy } from "../../core/source-safety.js";
 
 export type SourceSpec = { kind: "http"; urls: string[] } | { kind: "directory"; path: string };
 
@@ -27,13 +28,8 @@ export type DocumentCheck =
       size: number;
     };
 
-export interface SourceLimits {
-  /** Allow loopback, private, link-local and unique-local addresses (refused by default: SSRF). */
-  allowPrivateAddresses: boolean;
-  /** Hosts allowed even when they resolve to private addresses (exact host names or IPs). */
-  allowedHosts: string[];
-  /** Directory sources must lie under this root (after resolving symlinks). Empty: none allowed. */
-  directoryRoot: string;
+/** What a source may reach (core/source-safety.ts: addresses, hosts, the directory root) and how much it may read. */
+export interface SourceLimits extends SourcePolicy {
   maxBytes: number;
   timeoutMs: number;
 }
