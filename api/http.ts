@@ -2,13 +2,13 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { ApiError } from "../core/errors.js";
+import { isJetqId } from "../core/ids.js";
 import type { Logger } from "../core/logger.js";
 
 export function sendError(res: Response, status: number, code: string, message: string, details?: unknown) {
   res.status(status).json({ error: { code, message, details: details ?? null } });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The id in the path (`:id`, or `name`), which must look like a jetq id (all are UUIDs) before it
@@ -17,7 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function idParam(req: Request, what: string, name = "id"): string {
   const id = String(req.params[name] ?? "").toLowerCase(); // jetq writes them lower-case
-  if (!UUID.test(id)) throw new ApiError(404, "not_found", `${what} ${JSON.stringify(id.slice(0, 100))} not found: ids are UUIDs`);
+  if (!isJetqId(id)) throw new ApiError(404, "not_found", `${what} ${JSON.stringify(id.slice(0, 100))} not found: ids are UUIDs`);
   return id;
 }
 
@@ -30,9 +30,33 @@ export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infe
   return parsed.data;
 }
 
+/**
+ * A whole number in a query string, written as digits only: `Number()` would also take "0x10",
+ * "1e3", " 5" or "", none of which the document's `type: integer` allows.
+ */
+export function queryInt(min: number, max: number, fallback: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,16}$/, "a whole number, in digits")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max))
+    .default(fallback);
+}
+
+/**
+ * An optional string filter where an empty value (`?type=`, as a form or a URL template sends it)
+ * means the same as no value: no filter.
+ */
+export function optionalFilter<T extends z.ZodType<string | undefined>>(schema: T) {
+  return z.preprocess((v) => (v === "" ? undefined : v), schema.optional());
+}
+
+export const PAGE_LIMIT_MAX = 500;
+export const PAGE_OFFSET_MAX = 1_000_000;
+
 export const pagination = {
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  limit: queryInt(1, PAGE_LIMIT_MAX, 50),
+  offset: queryInt(0, PAGE_OFFSET_MAX, 0),
 };
 
 /** For `.all()` after a route's real methods: a wrong method gets 405 with an Allow header. */

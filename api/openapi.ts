@@ -1,161 +1,397 @@
 // The OpenAPI document, built from the same zod schemas the API validates with, so the two
 // cannot drift: a task type registered in the registry appears here with its payload schema.
+// Every operation lists every status it can answer; schemathesis checks that against the running
+// API (test/contract/openapi-fuzz.test.ts, `npm run test:contract`).
 import { z } from "zod";
-import type { TaskTypeRegistry } from "../core/registry.js";
+import { TASK_TYPE_NAME, type TaskTypeRegistry } from "../core/registry.js";
 import { TaskSpecSchema } from "../core/task-queue.js";
 import { PRIORITIES, TASK_STATUSES } from "../core/task.js";
 import { SourceCreateSchema } from "../core/sources.js";
+import { ProcessBookPayload } from "../core/task-types.js";
+import { PAGE_LIMIT_MAX, PAGE_OFFSET_MAX } from "./http.js";
+import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 
-const schemaOf = (s: z.ZodType) => {
-  const { $schema: _, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+type Schema = Record<string, unknown>;
+
+const schemaOf = (s: z.ZodType): Schema => {
+  const { $schema: _, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Schema;
   return rest;
 };
 
-const error = {
-  type: "object",
-  required: ["error"],
-  properties: {
-    error: {
-      type: "object",
-      required: ["code", "message", "details"],
-      // details: what exactly was wrong (a list of {path, message} for schema errors), or null.
-      properties: { code: { type: "string" }, message: { type: "string" }, details: {} },
-    },
-  },
-};
-
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const jsonBody = (schema: object) => ({ content: { "application/json": { schema } } });
-const errors = (...codes: number[]) =>
-  Object.fromEntries(codes.map((c) => [String(c), { description: "error", ...jsonBody(ref("Error")) }]));
-const idParam = (name = "id") => ({ name, in: "path", required: true, schema: { type: "string" } });
+const json = (schema: object) => ({ content: { "application/json": { schema } } });
+const ok = (description: string, schema?: object) => (schema ? { description, ...json(schema) } : { description });
+const object = (properties: Record<string, object>, required: string[] = []) => ({ type: "object", required, properties });
+const string = { type: "string" };
+const integer = { type: "integer" };
+const dateTime = { type: "string", format: "date-time" };
+const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
+
+// Why each error status is answered; every one has the body {error:{code,message,details}}.
+const ERROR_STATUSES = {
+  400: "malformed request: JSON that does not parse or is not UTF-8, a body or query that does not match the schema (details lists each problem)",
+  404: "no such resource (ids are UUIDs: anything else names nothing), or no such route",
+  409: "the resource is not in a state that allows this",
+  413: "the body, a file or the number of files or form fields is over a limit (the message names it)",
+  415: "the body is not in the media type this operation takes",
+  422: "well-formed, but not acceptable: unknown task type, payload that does not match the type's schema, an idempotency key reused for another request, a source that may not be registered…",
+  503: "NATS is unreachable or too slow right now; retry after Retry-After seconds (a create answered 503 carries details.taskId when its outcome is unknown)",
+} as const;
+type ErrorStatus = keyof typeof ERROR_STATUSES;
+const errors = (...codes: ErrorStatus[]) => Object.fromEntries(codes.map((c) => [String(c), { $ref: `#/components/responses/E${c}` }]));
+
+/** What every path under /api (but /api/search) and /rag may answer besides its own errors. */
+const NATS = [503] as const;
+
+const idParam = (name = "id", what = "resource") => ({ name, in: "path", required: true, description: `the ${what}'s id (a UUID)`, schema: { type: "string", format: "uuid" } });
 const page = [
-  { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: 500, default: 50 } },
-  { name: "offset", in: "query", schema: { type: "integer", minimum: 0, default: 0 } },
+  { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: PAGE_LIMIT_MAX, default: 50 } },
+  { name: "offset", in: "query", schema: { type: "integer", minimum: 0, maximum: PAGE_OFFSET_MAX, default: 0 } },
 ];
-const multipart = (field: string, many: boolean) => ({
-  required: true,
-  content: {
-    "multipart/form-data": {
-      schema: {
-        type: "object",
-        properties: {
-          [field]: many ? { type: "array", items: { type: "string", format: "binary" } } : { type: "string", format: "binary" },
-          chunkSize: { type: "integer" },
-          chunkOverlap: { type: "integer" },
-          priority: { type: "string", enum: [...PRIORITIES] },
-        },
-      },
-    },
-  },
+/** An optional filter by task type; empty means the same as absent: every type. */
+const typeFilter = {
+  name: "type",
+  in: "query",
+  description: "only this task type (empty or absent: every type)",
+  schema: { type: "string", pattern: `^(${TASK_TYPE_NAME.source.slice(1, -1)})?$` },
+};
+const pageOf = (items: object, extra: Record<string, object> = {}) =>
+  object({ items: { type: "array", items }, total: integer, limit: integer, offset: integer, ...extra }, ["items", "total", "limit", "offset"]);
+const cursorPage = (items: object) => ({
+  parameters: [...page, { name: "cursor", in: "query", description: "nextCursor of the previous page (wins over offset)", schema: { type: "string", minLength: 1, maxLength: 2048 } }],
+  schema: pageOf(items, { nextCursor: nullable(string) }),
 });
 
+const uploadFile = { type: "string", format: "binary", minLength: 1, description: "not empty" };
+
+/** The upload form: files (required, at least one) and the fields that shape their process_book tasks. */
+function multipart(fileField: string, many: boolean, aliases: string[] = []) {
+  const book = schemaOf(ProcessBookPayload) as { properties: Record<string, object> };
+  const file = uploadFile;
+  return {
+    required: true,
+    content: {
+      "multipart/form-data": {
+        schema: {
+          type: "object",
+          required: [fileField],
+          properties: {
+            [fileField]: aliases.length ? { ...(many ? ref("UploadFiles") : file), description: `also accepted under the names ${aliases.join(", ")}` } : many ? ref("UploadFiles") : file,
+            chunkSize: book.properties.chunkSize,
+            chunkOverlap: { ...book.properties.chunkOverlap, description: "must be smaller than chunkSize" },
+            priority: { type: "string", enum: [...PRIORITIES], default: "normal" },
+            duplicate: { type: "string", enum: ["existing", "new"], default: "existing", description: "a file whose bytes a book already has: answer with that book (existing) or make a new one (new)" },
+          },
+          // Each field at most once: a repeated field is refused (400), never silently dropped.
+          additionalProperties: false,
+        },
+        encoding: { [fileField]: { contentType: "application/octet-stream" } },
+      },
+    },
+  };
+}
+
+export interface ServerLimits {
+  /** The consumers' max_deliver (JETQ_MAX_DELIVER): no task can be given more attempts. */
+  maxDeliver: number;
+  /** Most files per upload request (JETQ_MAX_UPLOAD_FILES); unbounded in the document when not given. */
+  maxUploadFiles?: number;
+}
+
+/**
+ * The document with this server's configured limits in place: `maxAttempts` goes up to the
+ * consumers' max_deliver, not just to what the schema alone allows, and an upload takes at most
+ * the configured number of files.
+ */
+export function withServerLimits<D extends ReturnType<typeof buildOpenApi>>(doc: D, limits: ServerLimits): D {
+  const { MaxAttempts, UploadFiles } = doc.components.schemas;
+  const maximum = Math.min(Number(MaxAttempts.maximum ?? Infinity), limits.maxDeliver);
+  const files = limits.maxUploadFiles === undefined ? UploadFiles : { ...UploadFiles, maxItems: limits.maxUploadFiles };
+  return { ...doc, components: { ...doc.components, schemas: { ...doc.components.schemas, MaxAttempts: { ...MaxAttempts, maximum }, UploadFiles: files } } };
+}
+
 export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
-  const base = schemaOf(TaskSpecSchema) as { properties: Record<string, unknown> };
+  const base = schemaOf(TaskSpecSchema) as { properties: Record<string, Schema> };
+  const envelope = { ...base.properties, maxAttempts: ref("MaxAttempts") };
   const createVariants = registry.all().map((def) => ({
     title: def.name,
     description: def.description,
     type: "object",
-    required: ["type", "payload"],
-    properties: { ...base.properties, type: { const: def.name }, payload: schemaOf(def.payload) },
+    // A payload whose fields are all optional may be left out (it means {}); null is refused.
+    required: def.payload.safeParse({}).success ? ["type"] : ["type", "payload"],
+    properties: { ...envelope, type: { const: def.name }, payload: schemaOf(def.payload) },
     additionalProperties: false,
   }));
-  const taskStatus = {
-    type: "object",
-    required: ["id", "type", "priority", "status", "attempts", "progress", "createdAt"],
-    properties: {
-      id: { type: "string" },
-      type: { type: "string", enum: registry.names() },
+  const taskError = object({ code: string, message: string, retryable: { type: "boolean" }, attempt: integer }, ["code", "message"]);
+  const taskStatus = object(
+    {
+      id: { type: "string", format: "uuid" },
+      type: string,
       priority: { type: "string", enum: [...PRIORITIES] },
       status: { type: "string", enum: [...TASK_STATUSES] },
-      attempts: { type: "integer" },
-      maxAttempts: { type: "integer" },
-      progress: { type: "object", properties: { percent: { type: "number" }, message: { type: ["string", "null"] } } },
+      attempts: integer,
+      maxAttempts: integer,
+      progress: object({ percent: { type: "number" }, message: nullable(string) }, ["percent", "message"]),
       result: {},
-      error: { type: "object", properties: { code: { type: "string" }, message: { type: "string" }, retryable: { type: "boolean" }, attempt: { type: "integer" } } },
-      createdAt: { type: "string", format: "date-time" },
-      startedAt: { type: "string", format: "date-time" },
-      finishedAt: { type: "string", format: "date-time" },
+      error: taskError,
+      createdAt: dateTime,
+      startedAt: dateTime,
+      finishedAt: dateTime,
+      nextAttemptAt: dateTime,
+      deadLettered: { type: "boolean" },
     },
-  };
-  const accepted = { type: "object", properties: { id: { type: "string" }, status: { type: "string" }, statusUrl: { type: "string" }, created: { type: "boolean" } } };
+    ["id", "type", "priority", "status", "attempts", "progress", "createdAt"],
+  );
+  const accepted = object({ id: { type: "string", format: "uuid" }, status: { type: "string", enum: [...TASK_STATUSES] }, statusUrl: string, created: { type: "boolean" } }, ["id", "status", "statusUrl"]);
   const createOp = (summary: string) => ({
     summary,
-    requestBody: { required: true, ...jsonBody(ref("TaskCreate")) },
-    responses: { "202": { description: "accepted (or the existing task for a repeated idempotencyKey)", ...jsonBody(accepted) }, ...errors(400, 413, 415, 422, 503) },
+    requestBody: { required: true, ...json(ref("TaskCreate")) },
+    responses: {
+      "202": {
+        description: "accepted; or, for an idempotencyKey seen before with the same request, the task it created (created: false, header Idempotent-Replayed)",
+        headers: { Location: { schema: string }, "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
+        ...json(accepted),
+      },
+      ...errors(400, 413, 415, 422, ...NATS),
+    },
   });
+  const deadLetter = object(
+    { task: object({ id: string, type: string, payload: {}, priority: string }, ["id", "type"]), error: taskError, attempts: integer, reason: { type: "string", enum: ["max_deliveries", "terminated"] }, deadLetteredAt: dateTime, subject: string, streamSeq: integer },
+    ["task", "error", "attempts", "reason", "deadLetteredAt"],
+  );
+  const book = object({ bookId: string, filename: string, contentType: string, status: string, pages: integer, chunks: integer, createdAt: dateTime, updatedAt: dateTime }, ["bookId", "status"]);
+  const uploaded = object(
+    { bookId: string, filename: string, contentType: string, size: integer, taskId: nullable(string), status: nullable(string), statusUrl: nullable(string), duplicate: { type: "boolean" } },
+    ["bookId", "filename", "taskId", "status", "statusUrl"],
+  );
+  const source = object({ id: { type: "string", format: "uuid" }, kind: { type: "string", enum: ["http", "directory"] }, name: string, createdAt: dateTime, lastSyncAt: dateTime, lastResult: { type: "object" } }, ["id", "kind", "createdAt"]);
+  const legacyStatus = object(
+    { task_id: string, status: { type: "string", enum: ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"] }, state: { type: "string", enum: [...TASK_STATUSES] }, progress: { type: "object" }, result: {}, error: nullable(string) },
+    ["task_id", "status", "state"],
+  );
+  const books = cursorPage(book);
+  const sources = cursorPage(source);
 
-  return {
+  return withTransportErrors({
     openapi: "3.1.0",
-    info: { title: "jetq", version, description: "Asynchronous task processing on NATS JetStream" },
-    components: { schemas: { Error: error, TaskCreate: { oneOf: createVariants, discriminator: { propertyName: "type" } }, TaskStatus: taskStatus } },
+    info: {
+      title: "jetq",
+      version,
+      description:
+        "Asynchronous task processing on NATS JetStream. Errors are always {error:{code,message,details}}. " +
+        "A method a path does not list is answered 405 with an Allow header; an unknown path, 404.",
+    },
+    components: {
+      schemas: {
+        Error: object(
+          {
+            error: object(
+              // details: what exactly was wrong (a list of {path, message} for schema errors), or null.
+              { code: string, message: string, details: {} },
+              ["code", "message", "details"],
+            ),
+          },
+          ["error"],
+        ),
+        TaskCreate: { oneOf: createVariants, discriminator: { propertyName: "type" } },
+        MaxAttempts: { ...base.properties.maxAttempts, description: "at most the consumers' max_deliver (JETQ_MAX_DELIVER)" } as Schema,
+        UploadFiles: { type: "array", items: uploadFile, minItems: 1, description: "at most JETQ_MAX_UPLOAD_FILES files" } as Schema,
+        TaskStatus: taskStatus,
+      },
+      responses: Object.fromEntries(
+        Object.entries(ERROR_STATUSES).map(([status, description]) => [
+          `E${status}`,
+          { description, ...(status === "503" ? { headers: { "Retry-After": { schema: integer } } } : {}), ...json(ref("Error")) },
+        ]),
+      ),
+    },
     paths: {
       "/api/tasks/create": { post: createOp("Create a task") },
       "/api/tasks": {
         post: createOp("Create a task (alias)"),
         get: {
           summary: "List tasks, newest first",
-          parameters: [
-            { name: "status", in: "query", schema: { type: "string", enum: [...TASK_STATUSES] } },
-            { name: "type", in: "query", schema: { type: "string" } },
-            ...page,
-          ],
-          responses: { "200": { description: "a page of tasks", ...jsonBody({ type: "object", properties: { items: { type: "array", items: ref("TaskStatus") }, total: { type: "integer" } } }) }, ...errors(400) },
+          parameters: [{ name: "status", in: "query", schema: { type: "string", enum: [...TASK_STATUSES] } }, typeFilter, ...page],
+          responses: { "200": ok("a page of tasks", pageOf(ref("TaskStatus"))), ...errors(400, ...NATS) },
         },
       },
-      "/api/tasks/queue": { get: { summary: "Queue depth by priority and type, in flight, dead-lettered, workers", responses: { "200": { description: "queue state" } } } },
-      "/api/tasks/{id}/status": { get: { summary: "A task's status", parameters: [idParam()], responses: { "200": { description: "status", ...jsonBody(ref("TaskStatus")) }, ...errors(404) } } },
-      "/api/tasks/{id}/events": { get: { summary: "Server-Sent Events (status, progress, end) until the task ends", parameters: [idParam()], responses: { "200": { description: "text/event-stream" }, ...errors(404) } } },
-      "/api/tasks/{id}/cancel": { post: { summary: "Cancel a queued or running task", parameters: [idParam()], responses: { "200": { description: "cancelled", ...jsonBody(ref("TaskStatus")) }, ...errors(404, 409) } } },
+      "/api/tasks/queue": {
+        get: {
+          summary: "Queue depth by priority and type, in flight, dead-lettered, workers",
+          responses: {
+            "200": ok(
+              "queue state",
+              object(
+                {
+                  depth: integer,
+                  waiting: integer,
+                  inFlight: integer,
+                  byPriority: object(Object.fromEntries(PRIORITIES.map((p) => [p, integer])), [...PRIORITIES]),
+                  byType: { type: "object", additionalProperties: integer },
+                  deadLettered: integer,
+                  workers: object({ count: integer, slots: integer, busy: integer, utilisation: { type: "number" }, list: { type: "array", items: { type: "object" } } }, ["count", "slots", "busy", "utilisation", "list"]),
+                },
+                ["depth", "waiting", "inFlight", "byPriority", "byType", "deadLettered", "workers"],
+              ),
+            ),
+            ...errors(...NATS),
+          },
+        },
+      },
+      "/api/tasks/{id}/status": { get: { summary: "A task's status", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskStatus")), ...errors(404, ...NATS) } } },
+      "/api/tasks/{id}": { get: { summary: "A task's status (alias of /api/tasks/{id}/status)", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskStatus")), ...errors(404, ...NATS) } } },
+      "/api/tasks/{id}/events": {
+        get: {
+          summary: "Server-Sent Events (status, progress, then end with the final state) until the task ends",
+          parameters: [idParam("id", "task"), { name: "Last-Event-ID", in: "header", required: false, description: "the id of the last event received: nothing older is sent again", schema: { type: "string" } }],
+          responses: {
+            "200": { description: "the event stream", content: { "text/event-stream": { schema: string } } },
+            "204": { description: "the task had already ended when the client last heard from it (Last-Event-ID): nothing more to send" },
+            ...errors(404, ...NATS),
+          },
+        },
+      },
+      "/api/tasks/{id}/cancel": {
+        post: { summary: "Cancel a queued, retrying or running task", parameters: [idParam("id", "task")], responses: { "200": ok("cancelled", ref("TaskStatus")), ...errors(404, 409, ...NATS) } },
+      },
       "/api/dlq": {
-        get: { summary: "Dead-lettered tasks, most recent first", parameters: [{ name: "type", in: "query", schema: { type: "string" } }, ...page], responses: { "200": { description: "a page of entries" } } },
-        delete: { summary: "Discard dead-lettered tasks of a type, or all with all=true", parameters: [{ name: "type", in: "query", schema: { type: "string" } }, { name: "all", in: "query", schema: { type: "boolean" } }], responses: { "200": { description: "how many were discarded" }, ...errors(400) } },
+        get: { summary: "Dead-lettered tasks, most recent first", parameters: [typeFilter, ...page], responses: { "200": ok("a page of entries", pageOf(deadLetter)), ...errors(400, ...NATS) } },
+        delete: {
+          summary: "Discard the dead-lettered tasks of a type, or all of them with all=true",
+          // One exploded object parameter, so the document can say "type or all=true" (either alone is fine).
+          parameters: [
+            {
+              name: "filter",
+              in: "query",
+              style: "form",
+              explode: true,
+              required: true,
+              schema: {
+                type: "object",
+                properties: { type: typeFilter.schema, all: { type: "boolean" } },
+                anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ all: { const: true } }, ["all"])],
+                additionalProperties: false,
+              },
+            },
+          ],
+          responses: { "200": ok("how many were discarded", object({ deleted: integer }, ["deleted"])), ...errors(400, ...NATS) },
+        },
       },
-      "/api/dlq/retry": { post: { summary: "Replay dead-lettered tasks of a type, or all", requestBody: jsonBody({ type: "object", properties: { type: { type: "string" }, all: { type: "boolean" } } }), responses: { "200": { description: "ids replayed" }, ...errors(400) } } },
+      "/api/dlq/retry": {
+        post: {
+          summary: "Replay the dead-lettered tasks of a type, or all of them with all: true",
+          requestBody: {
+            required: true,
+            ...json({
+              type: "object",
+              properties: { type: typeFilter.schema, all: { type: "boolean" } },
+              anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ all: { const: true } }, ["all"])],
+              additionalProperties: false,
+            }),
+          },
+          responses: { "200": ok("ids replayed", object({ retried: { type: "array", items: string }, errors: { type: "array", items: object({ id: string, message: string }) } }, ["retried", "errors"])), ...errors(400, 413, 415, ...NATS) },
+        },
+      },
       "/api/dlq/{id}": {
-        get: { summary: "A dead-lettered task with its last error", parameters: [idParam()], responses: { "200": { description: "entry" }, ...errors(404) } },
-        delete: { summary: "Discard a dead-lettered task", parameters: [idParam()], responses: { "204": { description: "discarded" }, ...errors(404) } },
+        get: { summary: "A dead-lettered task with its last error", parameters: [idParam("id", "task")], responses: { "200": ok("entry", deadLetter), ...errors(404, ...NATS) } },
+        delete: { summary: "Discard a dead-lettered task", parameters: [idParam("id", "task")], responses: { "204": { description: "discarded" }, ...errors(404, ...NATS) } },
       },
-      "/api/dlq/{id}/retry": { post: { summary: "Replay a dead-lettered task with fresh attempts", parameters: [idParam()], responses: { "202": { description: "queued again", ...jsonBody(ref("TaskStatus")) }, ...errors(404, 409) } } },
-      "/api/books": { get: { summary: "Books, newest first", responses: { "200": { description: "books" } } }, post: { summary: "Upload books (streamed to the object store); one process_book task each", requestBody: multipart("files", true), responses: { "202": { description: "queued" }, ...errors(400, 413, 415, 422) } } },
+      "/api/dlq/{id}/retry": {
+        post: { summary: "Replay a dead-lettered task with fresh attempts", parameters: [idParam("id", "task")], responses: { "202": ok("queued again", ref("TaskStatus")), ...errors(404, 409, ...NATS) } },
+      },
+      "/api/books": {
+        get: { summary: "Books, newest first", parameters: books.parameters, responses: { "200": ok("a page of books", books.schema), ...errors(400, ...NATS) } },
+        post: {
+          summary: "Upload books (streamed to the object store); one process_book task each, or the existing book for a file it already has",
+          requestBody: multipart("files", true, ["file", "book", "books"]),
+          responses: { "202": ok("queued", object({ books: { type: "array", items: uploaded } }, ["books"])), ...errors(400, 413, 415, 422, ...NATS) },
+        },
+      },
       "/api/books/{id}": {
-        get: { summary: "A book's record: status, pages, chunks, content hash, embedder", parameters: [idParam()], responses: { "200": { description: "book" }, ...errors(404) } },
-        delete: { summary: "Delete a book, its chunks, upload and vectors", parameters: [idParam()], responses: { "204": { description: "deleted" }, ...errors(404) } },
+        get: { summary: "A book's record: status, pages, chunks, content hash, embedder", parameters: [idParam("id", "book")], responses: { "200": ok("book", book), ...errors(404, ...NATS) } },
+        delete: { summary: "Delete a book, its chunks, upload and vectors", parameters: [idParam("id", "book")], responses: { "204": { description: "deleted" }, ...errors(404, ...NATS) } },
       },
       "/api/search": {
         get: {
-          summary: "Chunks nearest to a query, best first",
+          summary: "Chunks nearest to a query, best first (answers while NATS is away)",
           parameters: [
-            { name: "q", in: "query", required: true, schema: { type: "string", maxLength: 2000 } },
-            { name: "k", in: "query", schema: { type: "integer", minimum: 1, maximum: 100, default: 10 } },
-            { name: "bookId", in: "query", schema: { type: "string" } },
+            { name: "q", in: "query", required: true, description: "the query: some text that is not only white space", schema: { type: "string", maxLength: MAX_QUERY_CHARS, pattern: HAS_TEXT.source } },
+            { name: "k", in: "query", schema: { type: "integer", minimum: 1, maximum: MAX_K, default: 10 } },
+            { name: "bookId", in: "query", description: "only this book (empty or absent: every book)", schema: { type: "string", pattern: "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$" } },
           ],
           responses: {
-            "200": {
-              description: "results",
-              ...jsonBody({ type: "object", properties: { results: { type: "array", items: { type: "object", properties: { score: { type: "number" }, bookId: { type: "string" }, chunkId: { type: "string" }, page: { type: "integer" }, text: { type: "string" } } } } } }),
-            },
+            "200": ok(
+              "results",
+              object(
+                {
+                  query: string,
+                  embedder: string,
+                  results: { type: "array", items: object({ score: { type: "number" }, bookId: string, chunkId: string, page: integer, text: string, title: string, section: string }, ["score", "bookId", "chunkId", "page", "text"]) },
+                },
+                ["results"],
+              ),
+            ),
             ...errors(400),
           },
         },
       },
       "/api/sources": {
-        post: { summary: "Register a source (http URLs or a directory)", requestBody: { required: true, ...jsonBody(schemaOf(SourceCreateSchema)) }, responses: { "201": { description: "registered" }, ...errors(400, 415, 422) } },
-        get: { summary: "Registered sources", responses: { "200": { description: "sources" } } },
+        post: {
+          summary: "Register a source (http URLs or a directory); refused with 422 if it may not be fetched",
+          requestBody: { required: true, ...json(schemaOf(SourceCreateSchema)) },
+          responses: { "201": { ...ok("registered", source), headers: { Location: { schema: string } } }, ...errors(400, 413, 415, 422, ...NATS) },
+        },
+        get: { summary: "Registered sources, oldest first", parameters: sources.parameters, responses: { "200": ok("a page of sources", sources.schema), ...errors(400, ...NATS) } },
       },
       "/api/sources/{id}": {
-        get: { summary: "A source with its documents and last sync result", parameters: [idParam()], responses: { "200": { description: "source" }, ...errors(404) } },
-        delete: { summary: "Remove a source (its books stay)", parameters: [idParam()], responses: { "204": { description: "removed" }, ...errors(404) } },
+        get: { summary: "A source with its documents and last sync result", parameters: [idParam("id", "source")], responses: { "200": ok("source", { ...source, properties: { ...source.properties, documents: { type: "array", items: { type: "object" } } } }), ...errors(404, ...NATS) } },
+        delete: { summary: "Remove a source (its books stay)", parameters: [idParam("id", "source")], responses: { "204": { description: "removed" }, ...errors(404, ...NATS) } },
       },
-      "/api/sources/{id}/sync": { post: { summary: "Queue sync_sources for this source now", parameters: [idParam()], responses: { "202": { description: "queued", ...jsonBody(accepted) }, ...errors(404) } } },
-      "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam()], responses: { "200": { description: "quiz" }, ...errors(404) } } },
-      "/rag/add-document": { post: { summary: "Legacy: upload one document", requestBody: multipart("file", false), responses: { "202": { description: "{status:'queued', task_id}" }, ...errors(400, 413, 415) } } },
-      "/rag/add-documents-batch": { post: { summary: "Legacy: upload several documents", requestBody: multipart("files", true), responses: { "202": { description: "[{task_id, filename}]" }, ...errors(400, 413, 415) } } },
-      "/rag/task/{task_id}": { get: { summary: "Legacy: task status with Celery state names", parameters: [idParam("task_id")], responses: { "200": { description: "status" }, ...errors(404) } } },
-      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format" } } } },
-      "/healthz": { get: { summary: "Liveness", responses: { "200": { description: "alive" } } } },
-      "/readyz": { get: { summary: "Readiness: NATS reachable and topology in place", responses: { "200": { description: "ready" }, "503": { description: "not ready" } } } },
-      "/openapi.json": { get: { summary: "This document", responses: { "200": { description: "OpenAPI 3.1" } } } },
+      "/api/sources/{id}/sync": {
+        post: { summary: "Queue sync_sources for this source now", parameters: [idParam("id", "source")], responses: { "202": ok("queued", accepted), ...errors(404, ...NATS) } },
+      },
+      "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam("id", "quiz")], responses: { "200": ok("quiz", { type: "object" }), ...errors(404, ...NATS) } } },
+      "/rag/add-document": {
+        post: {
+          summary: "Legacy: upload one document",
+          requestBody: multipart("file", false),
+          responses: {
+            "202": ok("queued, or the book that already has this file (duplicate)", object({ status: { type: "string", enum: ["queued", "duplicate"] }, task_id: nullable(string), book_id: string, duplicate: { type: "boolean" } }, ["status", "task_id"])),
+            ...errors(400, 413, 415, 422, ...NATS),
+          },
+        },
+      },
+      "/rag/add-documents-batch": {
+        post: {
+          summary: "Legacy: upload several documents",
+          requestBody: multipart("files", true, ["file"]),
+          responses: {
+            "202": ok("one entry per file", { type: "array", items: object({ task_id: nullable(string), filename: string, book_id: string, duplicate: { type: "boolean" } }, ["task_id", "filename"]) }),
+            ...errors(400, 413, 415, 422, ...NATS),
+          },
+        },
+      },
+      "/rag/task/{task_id}": { get: { summary: "Legacy: task status with Celery state names", parameters: [idParam("task_id", "task")], responses: { "200": ok("status", legacyStatus), ...errors(404, ...NATS) } } },
+      "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: string } } } } } },
+      "/healthz": { get: { summary: "Liveness", responses: { "200": ok("alive", object({ status: { const: "ok" } }, ["status"])) } } },
+      "/readyz": {
+        get: {
+          summary: "Readiness: NATS reachable and topology in place",
+          responses: { "200": ok("ready", object({ status: { const: "ready" } }, ["status"])), "503": { description: "not ready", ...json(ref("Error")) } },
+        },
+      },
+      "/openapi.json": { get: { summary: "This document", responses: { "200": ok("OpenAPI 3.1", { type: "object" }) } } },
     },
-  };
+  });
+}
+
+/**
+ * Answers Node's HTTP server gives before any route runs, so every operation can get them: 431
+ * when the request line and headers are over its limit (16 KiB by default), with an empty body.
+ */
+function withTransportErrors<D extends { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> }>(doc: D): D {
+  for (const ops of Object.values(doc.paths)) {
+    for (const op of Object.values(ops)) op.responses["431"] = { description: "the URL and headers are larger than the HTTP server accepts (16 KiB by default); the body is empty" };
+  }
+  return doc;
 }

@@ -1,12 +1,15 @@
 // /api/dlq: inspect, replay and discard dead-lettered tasks, one at a time or in bulk.
-import express, { Router } from "express";
+import { Router } from "express";
 import { z } from "zod";
 import type { DeadLetterQueue } from "../../core/dead-letters.js";
 import { ApiError } from "../../core/errors.js";
 import { statusView } from "../../core/task.js";
-import { idParam, methodNotAllowed, pagination, parseQuery } from "../http.js";
+import { jsonBody } from "../json-body.js";
+import { TASK_TYPE_NAME } from "../../core/registry.js";
+import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
 
-const typeFilter = z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, "a task type name").optional();
+// The type goes into a subject filter, so it must be a plain type name; empty or absent: every type.
+const typeFilter = optionalFilter(z.string().regex(TASK_TYPE_NAME, "a task type name"));
 const ListQuery = z.object({ type: typeFilter, ...pagination });
 const BulkBody = z.object({ type: typeFilter, all: z.boolean().optional() }).strict();
 const BulkQuery = z.object({ type: typeFilter, all: z.enum(["true", "false"]).optional() });
@@ -19,7 +22,7 @@ function bulkFilter(f: { type?: string; all?: boolean }) {
 
 export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
   const r = Router();
-  const json = express.json({ limit: maxBodyBytes });
+  const json = jsonBody(maxBodyBytes);
 
   r.route("/api/dlq")
     .get(async (req, res) => {
@@ -33,7 +36,7 @@ export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
     .all(methodNotAllowed("GET", "DELETE"));
 
   r.route("/api/dlq/retry")
-    .post(json, async (req, res) => {
+    .post(requireJson, json, async (req, res) => {
       const body = BulkBody.safeParse(req.body ?? {});
       if (!body.success) throw new ApiError(400, "invalid_request", "the body is not valid", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
       res.json(await dlq.retryMany(bulkFilter(body.data)));

@@ -7,6 +7,7 @@ import type { QueueSnapshot, QueueStats } from "../../core/queue-stats.js";
 import { TOPOLOGY } from "../../core/topology.js";
 import { PRIORITIES } from "../../core/task.js";
 import { methodNotAllowed, sendError } from "../http.js";
+import { withServerLimits, type buildOpenApi } from "../openapi.js";
 
 /** Queue gauges read JetStream once per scrape (shared by all gauges of that scrape). */
 function registerQueueGauges(metrics: JetqMetrics, stats: QueueStats) {
@@ -33,8 +34,19 @@ function registerQueueGauges(metrics: JetqMetrics, stats: QueueStats) {
   new Gauge({ name: "jetq_workers_utilisation", help: "Busy slots / slots over all workers", registers, async collect() { this.set((await snapshot()).workers.utilisation); } });
 }
 
-export function opsRouter(deps: { conn: JetqConnection; metrics: JetqMetrics; stats: QueueStats; openapi: object }): Router {
+export interface OpsRouterDeps {
+  conn: JetqConnection;
+  metrics: JetqMetrics;
+  stats: QueueStats;
+  openapi: ReturnType<typeof buildOpenApi>;
+  /** Settings the document states besides those of the connection (JETQ_MAX_UPLOAD_FILES). */
+  limits?: { maxUploadFiles?: number };
+}
+
+export function opsRouter(deps: OpsRouterDeps): Router {
   const r = Router();
+  // The document says what this server accepts, so its configured limits go in.
+  const openapi = withServerLimits(deps.openapi, { maxDeliver: deps.conn.topology.maxDeliver, ...deps.limits });
   registerQueueGauges(deps.metrics, deps.stats);
   r.route("/metrics")
     .get(async (_req, res) => {
@@ -66,7 +78,7 @@ export function opsRouter(deps: { conn: JetqConnection; metrics: JetqMetrics; st
     .all(methodNotAllowed("GET"));
   r.route("/openapi.json")
     .get((_req, res) => {
-      res.json(deps.openapi);
+      res.json(openapi);
     })
     .all(methodNotAllowed("GET"));
   return r;

@@ -3,12 +3,26 @@ import { Router } from "express";
 import { z } from "zod";
 import type { Embedder } from "../../core/embeddings/embedder.js";
 import type { VectorStore } from "../../core/vectors/vector-store.js";
-import { methodNotAllowed, parseQuery } from "../http.js";
+import { UUID_PATTERN } from "../../core/ids.js";
+import { methodNotAllowed, optionalFilter, parseQuery, queryInt } from "../http.js";
+
+/**
+ * Text that is not only white space, as `String#trim` counts it (the same set the document's
+ * pattern lists, so a generated query and this check agree on every character).
+ */
+export const HAS_TEXT = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+export const MAX_QUERY_CHARS = 2000;
+export const MAX_K = 100;
 
 const SearchQuery = z.object({
-  q: z.string().trim().min(1, "give a query in q").max(2000),
-  k: z.coerce.number().int().min(1).max(100).default(10),
-  bookId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/).optional(),
+  q: z
+    .string()
+    .regex(HAS_TEXT, "give a query in q")
+    // Counted in characters (code points), as the document's maxLength is, not UTF-16 units.
+    .refine((q) => [...q].length <= MAX_QUERY_CHARS, `at most ${MAX_QUERY_CHARS} characters`)
+    .transform((q) => q.trim()),
+  k: queryInt(1, MAX_K, 10),
+  bookId: optionalFilter(z.string().regex(UUID_PATTERN, "book ids are UUIDs")).transform((id) => id?.toLowerCase()),
 });
 
 export function searchRouter(deps: { embedder: Embedder; vectors: VectorStore }): Router {

@@ -7,7 +7,9 @@ import { TaskQueue } from "../../core/task-queue.js";
 import { statusView, TASK_STATUSES } from "../../core/task.js";
 import type { TaskEvents } from "../../core/task-events.js";
 import type { TaskStateStore } from "../../core/state-store.js";
-import { idParam, methodNotAllowed, pagination, parseQuery, requireJson } from "../http.js";
+import { jsonBody } from "../json-body.js";
+import { TASK_TYPE_NAME } from "../../core/registry.js";
+import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
 
 export interface TasksRouterDeps {
@@ -21,15 +23,16 @@ export interface TasksRouterDeps {
 
 export const statusUrl = (id: string) => `/api/tasks/${id}/status`;
 
-const ListQuery = z.object({
+// Filters: `type` empty or absent means every type; a status must be one of the statuses.
+export const ListQuery = z.object({
   status: z.enum(TASK_STATUSES).optional(),
-  type: z.string().min(1).max(64).optional(),
+  type: optionalFilter(z.string().regex(TASK_TYPE_NAME, "a task type name")),
   ...pagination,
 });
 
 export function tasksRouter(deps: TasksRouterDeps): Router {
   const r = Router();
-  const json = express.json({ limit: deps.maxBodyBytes, strict: true });
+  const json = jsonBody(deps.maxBodyBytes);
 
   const create: express.RequestHandler = async (req, res) => {
     const { record, created } = await deps.queue.create(req.body);
