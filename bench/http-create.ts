@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import { latencySummary, now, sleep, withCpu, type LatencySummary } from "./lib.js";
 
-export const CREATE_BODY = JSON.stringify({ type: "sync_sources", payload: { sourceId: "bench" } });
+export const CREATE_BODY = JSON.stringify({ type: "sync_sources", payload: { sourceId: "00000000-0000-4000-8000-000000000000" } });
 
 export interface HttpOptions {
   rate: number;

@@ -9,6 +9,7 @@
 //           fresh process (as the API would): open it from disk, and time store.search for k = 10.
 //
 // Run as a script (`pipeline.js search-child <dir> <queries> <k>`), this file is that fresh process.
+import { randomUUID } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
@@ -241,7 +242,7 @@ export async function processBookBench(o: BookOptions): Promise<BookResult> {
     const rounds: BookRound[] = [];
     let bookId = "";
     for (let i = 1; i <= o.rounds; i++) {
-      bookId = `bench-book-${i}-${Date.now().toString(36)}`;
+      bookId = randomUUID();
       await uploadBook(conn, bookId, o.book.path); // not timed: the API's part
       await sleep(300);
       const before = procKiB(pid, "VmRSS");

@@ -1,6 +1,7 @@
 // The task-type registry: each type declares its payload schema once, and the API (validation,
 // OpenAPI) and the worker (handler lookup, defaults) both read it from here.
 import { z } from "zod";
+import type { JetqConnection } from "./connection.js";
 
 export interface TaskTypeDefinition<P = unknown> {
   name: string;
@@ -9,6 +10,11 @@ export interface TaskTypeDefinition<P = unknown> {
   /** Soft time limit when the client gives none. */
   defaultTimeoutSeconds?: number;
   defaultMaxAttempts?: number;
+  /**
+   * Checks at create time what the schema cannot: that what the payload names exists. Throws an
+   * ApiError (422) to refuse the task, so that it is not accepted only to fail in a worker later.
+   */
+  admit?: (payload: P, conn: JetqConnection) => Promise<void>;
 }
 
 export const TASK_TYPE_NAME = /^[a-z][a-z0-9_]{0,62}$/;

@@ -12,6 +12,8 @@ export interface PublishOptions {
   /** Nats-TTL: per-message TTL on streams that allow it ("10s", "7d"…). */
   ttl?: string;
   headers?: Record<string, string>;
+  /** How long to wait for the server's acknowledgement (default: the publisher's timeout). */
+  timeoutMs?: number;
 }
 
 export interface PublishAck {
@@ -37,10 +39,38 @@ export class PublishTimeoutError extends Error {
   override name = "TimeoutError"; // as nats.js names its own timeouts
 }
 
+/** The client refused to send the message at all (connection closed or draining): nothing was stored. */
+export class PublishNotSentError extends Error {
+  override name = "PublishNotSentError";
+}
+
+/**
+ * publishConfirmed() gave up before the server confirmed the write. `maybeStored`: at least one
+ * attempt went out without a definite answer, so the server may still store it (a frozen server
+ * holds it in its socket buffer); false when every attempt was refused before it was stored.
+ */
+export class PublishUnconfirmedError extends Error {
+  override name = "PublishUnconfirmedError";
+  constructor(
+    message: string,
+    readonly maybeStored: boolean,
+    readonly attempts: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface ConfirmOptions {
+  /** Give up after this long in all. */
+  deadlineMs: number;
+  /** Wait at most this long for each attempt's acknowledgement. */
+  attemptMs: number;
+}
+
 interface Pending {
   resolve: (ack: PublishAck) => void;
   reject: (err: Error) => void;
-  at: number;
+  deadline: number;
 }
 
 const decoder = new TextDecoder();
@@ -57,7 +87,8 @@ export class StreamPublisher {
     private readonly timeoutMs = 10_000,
   ) {
     this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (_err, msg) => this.settle(msg) });
-    this.sweeper = setInterval(() => this.sweep(), Math.min(1000, timeoutMs));
+    // Often enough for the shortest per-call timeout callers use (publishConfirmed's attempts).
+    this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
     this.sweeper.unref();
   }
 
@@ -72,14 +103,47 @@ export class StreamPublisher {
       for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
     }
     return new Promise<PublishAck>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, at: Date.now() });
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + (opts.timeoutMs ?? this.timeoutMs) });
       try {
         this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, ...(h ? { headers: h } : {}) });
       } catch (err) {
         this.pending.delete(token);
-        reject(err as Error);
+        reject(new PublishNotSentError((err as Error).message));
       }
     });
+  }
+
+  /**
+   * Publishes until the server confirms, retrying with the same options (give a `msgId`: the
+   * stream's dedupe makes a repeat of a write that did land harmless) until `deadlineMs` has
+   * passed. A refusal that retrying cannot change (a failed compare-and-set, a message over the
+   * limit) is thrown as it is; otherwise PublishUnconfirmedError says whether the write may still
+   * land.
+   */
+  async publishConfirmed(subject: string, data: Uint8Array | string, opts: PublishOptions, confirm: ConfirmOptions): Promise<PublishAck> {
+    const deadline = Date.now() + confirm.deadlineMs;
+    let maybeStored = false;
+    let attempts = 0;
+    let last: Error | undefined;
+    for (let remaining = confirm.deadlineMs; remaining > 0; remaining = deadline - Date.now()) {
+      attempts++;
+      try {
+        return await this.publish(subject, data, { ...opts, timeoutMs: Math.min(confirm.attemptMs, remaining) });
+      } catch (err) {
+        last = err as Error;
+        // 503 "no responders": no stream took it. Any other refusal by the server is final — but
+        // after an unconfirmed attempt it may be about that attempt's copy, so the outcome stays
+        // unknown; a compare-and-set's conflict is the answer itself (the caller reads the owner).
+        if (err instanceof PublishRejected && err.status !== 503) {
+          if (!maybeStored || opts.expectLastSubjectSequence !== undefined) throw err;
+          throw new PublishUnconfirmedError(`refused after an unconfirmed attempt: ${err.message}`, true, attempts);
+        }
+        if (!(err instanceof PublishRejected) && !(err instanceof PublishNotSentError)) maybeStored = true;
+        const pause = Math.min(50 * 2 ** attempts, 500, deadline - Date.now());
+        if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+    throw new PublishUnconfirmedError(`not confirmed after ${attempts} attempt(s) in ${confirm.deadlineMs} ms: ${last?.message ?? "no time to try"}`, maybeStored, attempts);
   }
 
   close() {
@@ -106,11 +170,12 @@ export class StreamPublisher {
   }
 
   private sweep() {
-    const cutoff = Date.now() - this.timeoutMs;
+    const now = Date.now();
+    // Deadlines differ per call, so every pending publish is looked at (a few hundred at most).
     for (const [token, p] of this.pending) {
-      if (p.at > cutoff) break; // insertion order is time order
+      if (p.deadline > now) continue;
       this.pending.delete(token);
-      p.reject(new PublishTimeoutError(`publish not acknowledged within ${this.timeoutMs} ms`));
+      p.reject(new PublishTimeoutError("publish not acknowledged in time"));
     }
   }
 }

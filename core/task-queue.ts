@@ -2,13 +2,14 @@
 // publishes it to the work stream, and cancels it. The API and task handlers (which chain
 // tasks) both go through it, so every task is checked against the same schemas.
 import { createHash, randomUUID } from "node:crypto";
-import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from "@nats-io/jetstream";
 import { z } from "zod";
 import type { JetqConnection } from "./connection.js";
 import { ApiError, notFound } from "./errors.js";
 import type { TaskTypeRegistry } from "./registry.js";
+import { isNoMessage } from "./kv-scan.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
 import { isTerminal, PRIORITIES, withChanges, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
+import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js";
 import { taskSubject, taskSubjectById, TOPOLOGY } from "./topology.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
@@ -17,7 +18,8 @@ export const REVISION_HEADER = "Jetq-Revision";
 export const TaskSpecSchema = z
   .object({
     type: z.string().min(1).max(64),
-    payload: z.unknown().optional(),
+    // Absent means {}; null is not an object (the document says object), so it is refused.
+    payload: z.unknown().refine((p) => p !== null, "must be an object: send {} or leave it out, not null").optional(),
     priority: z.enum(PRIORITIES).default("normal"),
     // Well-formed Unicode: a lone surrogate would hash like U+FFFD and collide with other keys.
     // (String#isWellFormed is in Node 20; TypeScript's ES2022 lib does not list it.)
@@ -31,6 +33,12 @@ export interface TaskQueueOptions {
   defaultTimeoutSeconds: number;
   /** The consumers' max_deliver: the most attempts the server will make. */
   maxDeliver: number;
+  /**
+   * How long create() keeps trying to get NATS to confirm a task before it answers (default 3 s),
+   * and how long it waits for each try (default 1 s). A caller waits about this long at most.
+   */
+  publishDeadlineMs?: number;
+  publishAttemptMs?: number;
 }
 
 export interface CreateResult {
@@ -87,6 +95,7 @@ export class TaskQueue {
   async create(body: unknown): Promise<CreateResult> {
     const spec = this.validate(body);
     const def = this.registry.get(spec.type)!;
+    await def.admit?.(spec.payload, this.conn);
     let id: string = randomUUID();
 
     if (spec.idempotencyKey) {
@@ -130,11 +139,16 @@ export class TaskQueue {
       throw new ApiError(413, "payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
     try {
-      await this.publish(record, 0, id, json);
+      await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, id), json, { msgId: id }, this.confirm);
     } catch (err) {
-      throw new ApiError(503, "unavailable", "the task could not be queued; try again", { cause: String((err as Error).message) });
+      throw unqueued(err, id);
     }
     return { record, created: true };
+  }
+
+  private get confirm() {
+    const deadlineMs = this.opts.publishDeadlineMs ?? 3000;
+    return { deadlineMs, attemptMs: Math.min(this.opts.publishAttemptMs ?? 1000, deadlineMs) };
   }
 
   /**
@@ -247,24 +261,50 @@ export class TaskQueue {
     const subject = `$KV.${TOPOLOGY.idempotencyBucket}.${kvKey}`;
     const ttl = `${this.conn.topology.finishedTtlSeconds}s`;
     try {
-      await this.conn.publisher.publish(subject, taskId, { expectLastSubjectSequence: 0, ttl });
-      return taskId;
+      try {
+        await this.conn.publisher.publishConfirmed(subject, taskId, { expectLastSubjectSequence: 0, ttl }, this.confirm);
+        return taskId;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+        const owner = await this.conn.idempotency.get(kvKey);
+        if (owner && owner.operation === "PUT" && owner.value.length) return owner.string();
+        // The previous owner expired (a delete marker): claim it over that marker.
+        await this.conn.publisher.publishConfirmed(subject, taskId, { expectLastSubjectSequence: owner?.revision ?? 0, ttl }, this.confirm);
+        return taskId;
+      }
     } catch (err) {
-      if (!isConflict(err)) throw err;
-      const owner = await this.conn.idempotency.get(kvKey);
-      if (owner && owner.operation === "PUT" && owner.value.length) return owner.string();
-      // The previous owner expired (a delete marker): claim it over that marker.
-      await this.conn.publisher.publish(subject, taskId, { expectLastSubjectSequence: owner?.revision ?? 0, ttl });
-      return taskId;
+      // No task was published yet, whatever became of the claim: a retry with the same key finds
+      // the claim (or makes it) and queues the task under it, once.
+      if (err instanceof ApiError) throw err;
+      throw new ApiError(503, "unavailable", "NATS did not answer in time; the task was not queued: try again (with the same idempotencyKey)", { outcome: "not_queued", cause: String((err as Error).message) });
     }
   }
 }
 
-/** The server's "nothing there": the API's no-message error, or a direct get's 404 status. */
-function isNoMessage(err: unknown): boolean {
-  if (err instanceof JetStreamApiError) return err.code === JetStreamApiCodes.NoMessageFound;
-  return err instanceof JetStreamError && (err as { code?: unknown }).code === 404;
+/**
+ * The error for a create whose publish was not confirmed. Either nothing can have been stored (the
+ * client may simply retry), or the task may yet appear: then its id is in the details, so that the
+ * client can look it up instead of creating it twice.
+ */
+function unqueued(err: unknown, taskId: string): ApiError {
+  const cause = String((err as Error).message);
+  if (err instanceof PublishUnconfirmedError && !err.maybeStored) {
+    return new ApiError(503, "unavailable", "NATS refused the task; it was not queued: try again", { outcome: "not_queued", cause });
+  }
+  if (err instanceof PublishRejected && err.status === 413) {
+    return new ApiError(413, "payload_too_large", `NATS refused the task as too large: ${err.message}`, { outcome: "not_queued", cause });
+  }
+  if (err instanceof PublishRejected) {
+    return new ApiError(503, "unavailable", `NATS refused the task; it was not queued: ${err.message}`, { outcome: "not_queued", cause });
+  }
+  return new ApiError(
+    503,
+    "outcome_unknown",
+    `NATS did not confirm task ${taskId} in time: it may or may not have been queued. Look it up by its id before creating it again; a retry with the same idempotencyKey never creates it twice`,
+    { outcome: "unknown", taskId, cause },
+  );
 }
+
 
 /** Arrays and objects inside arrays and objects, this deep at most: deeper is refused at create. */
 const MAX_PAYLOAD_DEPTH = 64;

@@ -1,9 +1,13 @@
 // The four task types of the document pipeline, as payload schemas. Field names are the API
 // contract (SPEC.md); extra optional fields are welcome, unknown ones are refused so typos show.
 import { z } from "zod";
+import { BookStore } from "./books.js";
+import type { JetqConnection } from "./connection.js";
+import { ApiError } from "./errors.js";
+import { jetqId } from "./ids.js";
 import { TaskTypeRegistry } from "./registry.js";
 
-const bookId = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, "letters, digits, '-' and '_' (1 to 128)");
+const bookId = jetqId("book");
 const chunkIds = z.array(z.string().min(1).max(256)).max(100_000);
 
 export const ProcessBookPayload = z
@@ -22,7 +26,7 @@ export const ProcessBookPayload = z
 
 export const GenerateEmbeddingsPayload = z.object({ bookId, chunkIds: chunkIds.optional() }).strict();
 
-export const SyncSourcesPayload = z.object({ sourceId: z.string().min(1).max(128).optional() }).strict();
+export const SyncSourcesPayload = z.object({ sourceId: jetqId("source").optional() }).strict();
 
 export const CreateQuizPayload = z
   .object({
@@ -31,6 +35,16 @@ export const CreateQuizPayload = z
     chunkIds: chunkIds.optional(),
   })
   .strict();
+
+/**
+ * Refuses a task about a book jetq has never heard of: neither processed (a record) nor uploaded
+ * (a book that is still waiting for its process_book has only its upload).
+ */
+async function bookMustExist({ bookId }: { bookId: string }, conn: JetqConnection): Promise<void> {
+  const books = new BookStore(conn);
+  if ((await books.get(bookId)) || (await books.hasUpload(bookId))) return;
+  throw new ApiError(422, "book_not_found", `book ${bookId} does not exist: upload it first (POST /api/books)`, [{ path: "payload.bookId", message: "no such book" }]);
+}
 
 /** The registry with jetq's built-in task types. Tests and embedders may register more. */
 export function documentTaskTypes(registry = new TaskTypeRegistry()): TaskTypeRegistry {
@@ -46,6 +60,7 @@ export function documentTaskTypes(registry = new TaskTypeRegistry()): TaskTypeRe
       description: "Embed a book's chunks in batches and upsert them into the vector store (idempotent).",
       payload: GenerateEmbeddingsPayload,
       defaultTimeoutSeconds: 1800,
+      admit: bookMustExist,
     })
     .register({
       name: "sync_sources",
@@ -56,5 +71,6 @@ export function documentTaskTypes(registry = new TaskTypeRegistry()): TaskTypeRe
       name: "create_quiz",
       description: "Generate a quiz from a book or a selection of its chunks.",
       payload: CreateQuizPayload,
+      admit: bookMustExist,
     });
 }

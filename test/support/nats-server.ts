@@ -17,6 +17,10 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   restart(): Promise<void>;
   kill(): void;
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is answered, as in a long GC or a hung host. */
+  pause(): void;
+  /** Thaws a paused server (SIGCONT). */
+  resume(): void;
 }
 
 // Same computation as CACHE_DIR in scripts/tools.mjs (kept inline to avoid
@@ -171,6 +175,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
     const child = proc;
     if (!child || !isRunning(child)) return;
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill("SIGCONT"); // a paused server would not act on SIGTERM
     child.kill("SIGTERM");
     const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
     await exited;
@@ -190,6 +195,12 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
     },
     kill() {
       if (proc && isRunning(proc)) proc.kill("SIGKILL");
+    },
+    pause() {
+      if (proc && isRunning(proc)) proc.kill("SIGSTOP");
+    },
+    resume() {
+      if (proc && isRunning(proc)) proc.kill("SIGCONT");
     },
   };
 }
