@@ -29,7 +29,7 @@ export function natsServerEnv(env = process.env) {
   return { ...env, GOMAXPROCS: procs };
 }
 
-function isExecutable(file) {
+export function isExecutable(file) {
   try {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();
@@ -95,7 +95,7 @@ export async function ensureNatsServer({ log = defaultLog } = {}) {
   const hasGo = spawnSync("go", ["version"], { stdio: "ignore" });
   if (hasGo.error || hasGo.status !== 0) {
     throw new Error(
-      `nats-server not found and 'go' is not available to build it: install Go 1.22+ or set NATS_SERVER_BIN`,
+      `nats-server not found and 'go' is not available to build it: install Go 1.26+ (nats-server ${NATS_SERVER_VERSION} needs it) or set NATS_SERVER_BIN to a nats-server ${NATS_SERVER_VERSION}+ binary`,
     );
   }
   log(`installing nats-server v${NATS_SERVER_VERSION} into ${BIN_DIR} with go install (needed by tests; ${why})`);
@@ -130,9 +130,10 @@ export function ensureNodeModules({ cwd = process.cwd() } = {}) {
   // missing or older than the lockfile, node_modules is stale.
   const upToDate = existsSync(installed) && (!hasLock || statSync(installed).mtimeMs >= statSync(lock).mtimeMs);
   if (upToDate) return;
-  // `npm install` follows the lockfile too; `npm ci` is not used because npm 11 refuses lockfiles
-  // that lack other platforms' optional packages (rollup, msgpackr), which npm itself writes.
-  const args = ["install", "--no-audit", "--no-fund"];
+  // `npm ci` installs exactly what the lockfile says and never rewrites it, so a fresh clone stays
+  // clean (the lockfile lists every platform's optional packages, as npm 11 writes it). It refuses
+  // a package.json that no longer matches the lockfile: then run `npm install` yourself.
+  const args = [hasLock ? "ci" : "install", "--no-audit", "--no-fund"];
   defaultLog(`running npm ${args[0]} (node_modules missing or out of date)`);
   const res = spawnSync("npm", args, { cwd, stdio: "inherit" });
   if (res.error) throw res.error;

@@ -3,12 +3,12 @@
 // its maximum, an empty queue shrinks it to its minimum, and Ctrl-C (SIGINT to the whole process
 // group, as a terminal sends it) stops every process it started.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { connect } from "node:net";
+import { existsSync, mkdtempSync } from "node:fs";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort } from "../support/nats-server.js";
+import { freePort, startNatsServer } from "../support/nats-server.js";
 import { waitFor } from "../support/wait.js";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -77,4 +77,60 @@ describe("npm start", () => {
     await waitFor("the API and NATS ports to close", async () => !(await listening(apiPort)) && !(await listening(natsPort)), 30_000);
     expect(output).toContain("worker stopped");
   }, 300_000);
+});
+
+/** Runs `npm start` (scripts/start.mjs) with `env` added; resolves with its exit code and output. */
+function startScript(env: NodeJS.ProcessEnv) {
+  const full: NodeJS.ProcessEnv = { ...process.env, JETQ_DATA_DIR: mkdtempSync(join(tmpdir(), "jetq-start-")), JETQ_WORKER_METRICS_PORT: "0", ...env };
+  delete full.NATS_URL;
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete full[k];
+  const child = spawn(process.execPath, [join(root, "scripts", "start.mjs")], { cwd: root, env: full, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const run = { child, output: "", exited: new Promise<number | null>((r) => child.once("exit", (code) => r(code))) };
+  child.stdout!.on("data", (c) => (run.output += c));
+  child.stderr!.on("data", (c) => (run.output += c));
+  return run;
+}
+
+describe("npm start says what is wrong in one line", () => {
+  it("refuses a port held by something that is not NATS", async () => {
+    const squatter = createServer((sock) => sock.write("HTTP/1.1 400 Bad Request\r\n\r\n")).listen(0, "127.0.0.1");
+    await new Promise((r) => squatter.once("listening", r));
+    try {
+      const port = (squatter.address() as { port: number }).port;
+      const run = startScript({ JETQ_NATS_PORT: String(port), PORT: String(await freePort()) });
+      expect(await run.exited).toBe(1);
+      expect(run.output).toContain(`not a NATS server listens on 127.0.0.1:${port}`);
+      expect(run.output).not.toMatch(/\n\s+at /); // no stack trace
+    } finally {
+      squatter.close();
+    }
+  });
+
+  it("without Go and without a nats-server, says to install Go 1.26+ instead of printing a stack trace", async () => {
+    const noGoPath = (process.env.PATH ?? "").split(":").filter((dir) => !existsSync(join(dir, "go"))).join(":");
+    const run = startScript({ PATH: noGoPath, JETQ_CACHE_DIR: mkdtempSync(join(tmpdir(), "jetq-nocache-")), NATS_SERVER_BIN: undefined, JETQ_NATS_PORT: String(await freePort()), PORT: String(await freePort()) });
+    expect(await run.exited).toBe(1);
+    expect(run.output).toContain("install Go 1.26+");
+    expect(run.output).not.toMatch(/\n\s+at /);
+  });
+
+  it("uses a NATS server it finds on the port, says so, and says when it goes away", async () => {
+    const nats = await startNatsServer();
+    const apiPort = await freePort();
+    const run = startScript({ JETQ_NATS_PORT: String(nats.port), PORT: String(apiPort), JETQ_LOCAL_MIN_WORKERS: "0", JETQ_LOCAL_MAX_WORKERS: "1" });
+    try {
+      await Promise.race([
+        waitFor("the API to be ready", async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`).catch(() => null))?.status === 200, 180_000, 250),
+        run.exited.then((code) => Promise.reject(new Error(`npm start exited (${code}) before the API was ready:\n${run.output}`))),
+      ]);
+      expect(run.output).toContain(`using the NATS server already on 127.0.0.1:${nats.port}`);
+      await nats.stop();
+      await waitFor("npm start to say NATS is gone", () => run.output.includes("(not started by npm start) is gone"), 30_000, 100);
+      process.kill(-run.child.pid!, "SIGINT");
+      expect(await run.exited).toBe(0);
+    } finally {
+      if (run.child.exitCode === null) process.kill(-run.child.pid!, "SIGKILL");
+      await nats.stop();
+    }
+  }, 240_000);
 });
