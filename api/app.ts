@@ -1,15 +1,15 @@
 // Builds the express app from its parts. No listening, no process wiring: main.ts does that,
 // and tests build the app around their own NATS server.
 import express, { type Express } from "express";
-import type { ApiConfig } from "../core/config.js";
-import type { JetqConnection } from "../core/connection.js";
-import { DeadLetterQueue } from "../core/dead-letters.js";
-import type { Logger } from "../core/logger.js";
-import { createMetrics, type JetqMetrics } from "../core/metrics.js";
-import { QueueStats } from "../core/queue-stats.js";
-import type { TaskTypeRegistry } from "../core/registry.js";
-import { TaskQueue } from "../core/task-queue.js";
-import { TaskEvents } from "../core/task-events.js";
+import type { ApiConfig } from "./config.js";
+import type { LibraryConnection } from "../library/connection.js";
+import { DeadLetterQueue } from "../kernel/dead-letters.js";
+import type { Logger } from "../kernel/logger.js";
+import { createMetrics, type JetqMetrics } from "../kernel/metrics.js";
+import { QueueStats } from "../kernel/queue-stats.js";
+import type { TaskTypeRegistry } from "../kernel/registry.js";
+import { TaskQueue } from "../kernel/task-queue.js";
+import { TaskEvents } from "../kernel/task-events.js";
 import { errorHandler, requireNats, sendError } from "./http.js";
 import { buildOpenApi } from "./openapi.js";
 import { booksRouter } from "./routes/books.js";
@@ -20,11 +20,11 @@ import { tasksRouter } from "./routes/tasks.js";
 import { searchRouter } from "./routes/search.js";
 import { sourcesRouter } from "./routes/sources.js";
 import { libraryRouter } from "./routes/library.js";
-import { BookStore } from "../core/books.js";
-import { SourceRegistry } from "../core/sources.js";
-import type { SourcePolicy } from "../core/source-safety.js";
-import type { Embedder } from "../core/embeddings/embedder.js";
-import type { VectorStore } from "../core/vectors/vector-store.js";
+import { BookStore } from "../library/books.js";
+import { SourceRegistry } from "../library/sources.js";
+import type { SourcePolicy } from "../library/source-safety.js";
+import type { Embedder } from "../library/embeddings/embedder.js";
+import type { VectorStore } from "../library/vectors/vector-store.js";
 
 /** The document pipeline's read side: searching, books, sources, quizzes. */
 export interface LibraryDeps {
@@ -33,7 +33,7 @@ export interface LibraryDeps {
 }
 
 export interface ApiDeps {
-  conn: JetqConnection;
+  conn: LibraryConnection;
   registry: TaskTypeRegistry;
   config: ApiConfig;
   defaultTimeoutSeconds: number;

@@ -1,9 +1,9 @@
 // Small express helpers shared by the routers: JSON errors, query parsing, 405s.
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { ApiError } from "../core/errors.js";
-import { isJetqId } from "../core/ids.js";
-import type { Logger } from "../core/logger.js";
+import { ApiError } from "../kernel/errors.js";
+import { isJetqId } from "../kernel/ids.js";
+import type { Logger } from "../kernel/logger.js";
 
 export function sendError(res: Response, status: number, code: string, message: string, details?: unknown) {
   res.status(status).json({ error: { code, message, details: details ?? null } });

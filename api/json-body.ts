@@ -3,7 +3,7 @@
 // another client's task. Invalid UTF-8 is refused with 400 before anything reads the body.
 import { isUtf8 } from "node:buffer";
 import express, { type RequestHandler } from "express";
-import { ApiError } from "../core/errors.js";
+import { ApiError } from "../kernel/errors.js";
 
 export function jsonBody(limitBytes: number): RequestHandler {
   return express.json({

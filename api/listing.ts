@@ -1,8 +1,8 @@
 // Paged listings (books, sources): the query they take and the answer they give.
 import type { Request } from "express";
 import { z } from "zod";
-import { ApiError } from "../core/errors.js";
-import { InvalidCursorError, type Page } from "../core/kv-index.js";
+import { ApiError } from "../kernel/errors.js";
+import { InvalidCursorError, type Page } from "../kernel/kv-index.js";
 import { pagination, parseQuery } from "./http.js";
 
 const ListQuery = z.object({

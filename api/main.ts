@@ -1,17 +1,17 @@
 // The API process: config → NATS (topology ensured) → express → listen; SIGTERM closes cleanly.
-import { loadConfig } from "../core/config.js";
-import { connectJetq } from "../core/connection.js";
-import { createLogger } from "../core/logger.js";
-import { documentTaskTypes } from "../core/task-types.js";
+import { loadApiProgramConfig } from "./config.js";
+import { connectLibrary } from "../library/connection.js";
+import { createLogger } from "../kernel/logger.js";
+import { documentTaskTypes } from "../library/task-types.js";
 import { createApp } from "./app.js";
-import { createEmbedder } from "../core/embeddings/index.js";
-import { createVectorStore } from "../core/vectors/index.js";
+import { createEmbedder } from "../library/embeddings/index.js";
+import { createVectorStore } from "../library/vectors/index.js";
 
-const config = loadConfig();
+const config = loadApiProgramConfig();
 const log = createLogger("jetq-api", config.logLevel);
-const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-api", logger: log });
+const conn = await connectLibrary(config.natsUrl, config.topology, { name: "jetq-api", logger: log });
 const library = { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) };
-const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, library, sourcePolicy: config.documents.sources });
+const app = createApp({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.defaultTimeoutSeconds, log, library, sourcePolicy: config.documents.sources });
 const server = app.listen(config.api.port, config.api.host, () => log.info("api listening", { port: config.api.port, host: config.api.host, nats: config.natsUrl }));
 server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
 

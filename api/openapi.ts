@@ -3,11 +3,11 @@
 // Every operation lists every status it can answer; schemathesis checks that against the running
 // API (test/contract/openapi-fuzz.test.ts, `npm run test:contract`).
 import { z } from "zod";
-import { TASK_TYPE_NAME, type TaskTypeRegistry } from "../core/registry.js";
-import { TaskSpecSchema } from "../core/task-queue.js";
-import { PRIORITIES, TASK_STATUSES } from "../core/task.js";
-import { SourceCreateSchema } from "../core/sources.js";
-import { ProcessBookPayload } from "../core/task-types.js";
+import { TASK_TYPE_NAME, type TaskTypeRegistry } from "../kernel/registry.js";
+import { TaskSpecSchema } from "../kernel/task-queue.js";
+import { PRIORITIES, TASK_STATUSES } from "../kernel/task.js";
+import { SourceCreateSchema } from "../library/sources.js";
+import { ProcessBookPayload } from "../library/task-types.js";
 import { PAGE_LIMIT_MAX, PAGE_OFFSET_MAX } from "./http.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 

@@ -4,9 +4,9 @@
 // Each event's id is the record's revision, so a reconnecting client (Last-Event-ID) is not sent
 // a state it has already seen.
 import type { Request, Response } from "express";
-import type { TaskStateStore } from "../core/state-store.js";
-import type { TaskEvents } from "../core/task-events.js";
-import { isTerminal, statusView, type TaskRecord } from "../core/task.js";
+import type { TaskStateStore } from "../kernel/state-store.js";
+import type { TaskEvents } from "../kernel/task-events.js";
+import { isTerminal, statusView, type TaskRecord } from "../kernel/task.js";
 
 const RECHECK_MS = 2_000;
 

@@ -9,8 +9,8 @@ import { Readable, Transform } from "node:stream";
 import type { Request } from "express";
 import busboy from "busboy";
 import type { ObjectStore } from "@nats-io/obj";
-import { bookObjectName } from "../core/books.js";
-import { ApiError } from "../core/errors.js";
+import { bookObjectName } from "../library/books.js";
+import { ApiError } from "../kernel/errors.js";
 import { sanitiseFilename } from "./file-names.js";
 
 /** Most non-file form fields per request; more is a 413, not a silent drop. */

@@ -1,5 +1,5 @@
 // Peak memory of a real worker process while it processes the largest documents the default
-// document limits allow (core/document-limits.ts):
+// document limits allow (library/document-limits.ts):
 //
 //   epub  as many chapters as JETQ_DOC_MAX_INFLATED_BYTES holds, each just under
 //         JETQ_DOC_MAX_PART_BYTES, of markup-heavy XHTML (a DOM node per word, the costliest kind
@@ -25,13 +25,13 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import JSZip from "jszip";
 import PDFDocument from "pdfkit";
-import { bookObjectName } from "../core/books.js";
-import { loadConfig } from "../core/config.js";
-import { connectJetq } from "../core/connection.js";
-import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../core/document-limits.js";
-import { TaskQueue } from "../core/task-queue.js";
-import type { TaskRecord } from "../core/task.js";
-import { documentTaskTypes } from "../core/task-types.js";
+import { bookObjectName } from "../library/books.js";
+import { loadConfig } from "../test/support/config.js";
+import { connectLibrary } from "../library/connection.js";
+import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../library/document-limits.js";
+import { TaskQueue } from "../kernel/task-queue.js";
+import type { TaskRecord } from "../kernel/task.js";
+import { documentTaskTypes } from "../library/task-types.js";
 import { proseForPage } from "../test/support/document-fixtures.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 
@@ -139,7 +139,7 @@ async function main() {
   const nats = await startNatsServer();
   const worker = await startWorker(nats.url, join(dir, "data"));
   const config = loadConfig({ NATS_URL: nats.url });
-  const conn = await connectJetq(nats.url, config.topology, { name: "bench-document-limits", consumersFor: { taskTypes: [] } });
+  const conn = await connectLibrary(nats.url, config.topology, { name: "bench-document-limits", consumersFor: { taskTypes: [] } });
   const queue = new TaskQueue(conn, documentTaskTypes(), { defaultTimeoutSeconds: 3600, maxDeliver: config.topology.maxDeliver });
   const results: Record<string, unknown>[] = [];
   try {

@@ -2,10 +2,10 @@
 // the Worker runtime (handler → succeeded record → ack). Done means the JETQ_TASKS work queue
 // is empty (a message is acked only after its succeeded record is written) and every worker's
 // succeeded counter adds up to N; a sample of records is read back to check.
-import { connectJetq, type JetqConnection } from "../core/connection.js";
-import { silentLogger } from "../core/logger.js";
-import { TaskQueue } from "../core/task-queue.js";
-import { TOPOLOGY } from "../core/topology.js";
+import { connectJetq, type JetqConnection } from "../kernel/connection.js";
+import { silentLogger } from "../kernel/logger.js";
+import { TaskQueue } from "../kernel/task-queue.js";
+import { TOPOLOGY } from "../kernel/topology.js";
 import { Worker } from "../worker/runtime.js";
 import { benchConfig, benchRegistry, NOOP_TYPE, now, pipelined, rate, waitUntil } from "./lib.js";
 

@@ -6,8 +6,8 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { z } from "zod";
-import { loadConfig, type JetqConfig } from "../core/config.js";
-import { TaskTypeRegistry } from "../core/registry.js";
+import { loadConfig, type JetqConfig } from "../test/support/config.js";
+import { TaskTypeRegistry } from "../kernel/registry.js";
 
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN || "/usr/bin/redis-server";
 

@@ -6,14 +6,15 @@
 import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
-import type { BookRecord } from "../core/books.js";
-import { loadConfig } from "../core/config.js";
-import { connectJetq } from "../core/connection.js";
-import type { SourceRecord } from "../core/sources.js";
-import { TOPOLOGY } from "../core/topology.js";
+import type { BookRecord } from "../library/books.js";
+import { loadConfig } from "../test/support/config.js";
+import { connectLibrary } from "../library/connection.js";
+import type { SourceRecord } from "../library/sources.js";
+import { TOPOLOGY } from "../kernel/topology.js";
 import { startNatsServer } from "../test/support/nats-server.js";
 import { startApiProcess } from "../test/support/upload-helpers.js";
 import { latencySummary, now, pipelined } from "./lib.js";
+import { LIBRARY_TOPOLOGY } from "../library/topology.js";
 
 const { values: args } = parseArgs({ options: { books: { type: "string", default: "10000" }, sources: { type: "string", default: "10000" }, requests: { type: "string", default: "300" } } });
 const BOOKS = Number(args.books);
@@ -47,7 +48,7 @@ async function measure(baseUrl: string, path: () => string) {
 
 const nats = await startNatsServer();
 const config = loadConfig({ NATS_URL: nats.url });
-const conn = await connectJetq(nats.url, config.topology, { name: "bench-listing" });
+const conn = await connectLibrary(nats.url, config.topology, { name: "bench-listing" });
 try {
   const t0 = now();
   const base = Date.UTC(2026, 0, 1);
@@ -88,8 +89,8 @@ try {
     };
     const total = (await get(api.baseUrl, "/api/books?limit=1")).body.total;
     const consumers = {
-      books: (await conn.jsm.streams.info(`KV_${TOPOLOGY.booksBucket}`)).state.consumer_count,
-      sources: (await conn.jsm.streams.info(`KV_${TOPOLOGY.sourcesBucket}`)).state.consumer_count,
+      books: (await conn.jsm.streams.info(`KV_${LIBRARY_TOPOLOGY.booksBucket}`)).state.consumer_count,
+      sources: (await conn.jsm.streams.info(`KV_${LIBRARY_TOPOLOGY.sourcesBucket}`)).state.consumer_count,
     };
     console.log(JSON.stringify({ books: BOOKS, sources: SOURCES, requestsPerCase: REQUESTS, seededMs: seeded, firstListingMs: { books: buildBooks, sources: buildSources }, totalListed: total, latencyMs: results, consumersAfter: consumers }, null, 2));
   } finally {

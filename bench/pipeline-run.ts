@@ -44,11 +44,11 @@ const log = (msg: string) => process.stderr.write(`[bench:pipeline] ${msg}\n`);
 const cachedNats = join(process.env.JETQ_CACHE_DIR || join(homedir(), ".cache", "jetq"), "bin", "nats-server");
 if (!process.env.NATS_SERVER_BIN && existsSync(cachedNats)) process.env.NATS_SERVER_BIN = cachedNats;
 
-/** Which code was measured: the commit, and whether core/worker/api had uncommitted changes. */
+/** Which code was measured: the commit, and whether kernel/library/worker/api had uncommitted changes. */
 function codeVersion(): { commit: string; dirty: boolean | null } {
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "core", "worker", "api"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "kernel", "library", "worker", "api"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
     return { commit, dirty };
   } catch {
     return { commit: process.env.JETQ_BENCH_COMMIT ?? "unknown", dirty: null };

@@ -3,18 +3,18 @@
 // the environment like worker/main.ts (NATS_URL, JETQ_DATA_DIR for the local vector store,
 // JETQ_CONCURRENCY, ...), without the sync scheduler and the metrics server. Prints one JSON line
 // when ready; SIGTERM stops it gracefully.
-import { loadConfig } from "../core/config.js";
-import { connectJetq } from "../core/connection.js";
-import { createLogger, silentLogger } from "../core/logger.js";
-import { documentTaskTypes } from "../core/task-types.js";
+import { loadWorkerProgramConfig } from "../worker/config.js";
+import { connectLibrary } from "../library/connection.js";
+import { createLogger, silentLogger } from "../kernel/logger.js";
+import { documentTaskTypes } from "../library/task-types.js";
 import { createPipeline, documentHandlers } from "../worker/handlers/index.js";
 import { Worker } from "../worker/runtime.js";
 
-const config = loadConfig();
+const config = loadWorkerProgramConfig();
 // Silent unless JETQ_BENCH_LOGS is set: winston's console transport would share stdout with the ready line.
 const log = process.env.JETQ_BENCH_LOGS ? createLogger("bench-pipeline-worker", "debug") : silentLogger();
 const registry = documentTaskTypes();
-const conn = await connectJetq(config.natsUrl, config.topology, { name: "bench-pipeline-worker", consumersFor: { taskTypes: config.worker.taskTypes } });
+const conn = await connectLibrary(config.natsUrl, config.topology, { name: "bench-pipeline-worker", consumersFor: { taskTypes: config.worker.taskTypes } });
 const pipeline = createPipeline(conn, config.documents);
 const worker = new Worker({ conn, registry, config: config.worker, log });
 for (const [type, handler] of documentHandlers(pipeline)) worker.handle(type, handler);

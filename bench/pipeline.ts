@@ -18,14 +18,14 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { bookObjectName } from "../core/books.js";
-import { connectJetq, type JetqConnection } from "../core/connection.js";
-import { LexicalEmbedder } from "../core/embeddings/lexical-embedder.js";
-import { TaskQueue } from "../core/task-queue.js";
-import type { TaskRecord } from "../core/task.js";
-import { documentTaskTypes } from "../core/task-types.js";
-import { LocalVectorStore } from "../core/vectors/local-vector-store.js";
-import { pointId, type VectorPoint } from "../core/vectors/vector-store.js";
+import { bookObjectName } from "../library/books.js";
+import { connectLibrary, type LibraryConnection } from "../library/connection.js";
+import { LexicalEmbedder } from "../library/embeddings/lexical-embedder.js";
+import { TaskQueue } from "../kernel/task-queue.js";
+import type { TaskRecord } from "../kernel/task.js";
+import { documentTaskTypes } from "../library/task-types.js";
+import { LocalVectorStore } from "../library/vectors/local-vector-store.js";
+import { pointId, type VectorPoint } from "../library/vectors/vector-store.js";
 import { readDocument } from "../worker/documents/read-document.js";
 import { bigPdf, proseForPage } from "../test/support/document-fixtures.js";
 import { benchConfig, cpuMsOf, latencySummary, now, sleep, type LatencySummary } from "./lib.js";
@@ -154,7 +154,7 @@ export async function generateBook(dir: string, pages: number): Promise<Generate
   return { path, pages, bytes: (await stat(path)).size, generateMs: Math.round(now() - t0) };
 }
 
-async function uploadBook(conn: JetqConnection, bookId: string, path: string): Promise<void> {
+async function uploadBook(conn: LibraryConnection, bookId: string, path: string): Promise<void> {
   await conn.uploads.put(
     { name: bookObjectName(bookId), description: "book.pdf", metadata: { filename: "book.pdf", contentType: "application/pdf", bookId } },
     Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>,
@@ -162,7 +162,7 @@ async function uploadBook(conn: JetqConnection, bookId: string, path: string): P
 }
 
 /** Polls the task's state record every 20 ms until it succeeded; throws if it failed. */
-async function waitForSuccess(conn: JetqConnection, id: string, timeoutMs = 30 * 60_000): Promise<TaskRecord> {
+async function waitForSuccess(conn: LibraryConnection, id: string, timeoutMs = 30 * 60_000): Promise<TaskRecord> {
   const deadline = now() + timeoutMs;
   for (;;) {
     const r = (await conn.state.get(id))?.record;
@@ -220,7 +220,7 @@ export interface BookResult {
 export async function processBookBench(o: BookOptions): Promise<BookResult> {
   const dataDir = await mkdtemp(join(tmpdir(), "jetq-bench-data-"));
   const cfg = benchConfig(o.natsUrl, 1);
-  const conn = await connectJetq(cfg.natsUrl, cfg.topology, { name: "bench-pipeline" });
+  const conn = await connectLibrary(cfg.natsUrl, cfg.topology, { name: "bench-pipeline" });
   const queue = new TaskQueue(conn, documentTaskTypes(), { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, maxDeliver: cfg.topology.maxDeliver });
   let worker: WorkerHandle | undefined;
   try {

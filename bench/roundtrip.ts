@@ -6,11 +6,11 @@
 //    GET /api/tasks/{id}/events does.
 //  - BullMQ: queue.add, then job.waitUntilFinished(queueEvents).
 import { Queue, QueueEvents, Worker as BullWorker } from "bullmq";
-import { connectJetq } from "../core/connection.js";
-import { silentLogger } from "../core/logger.js";
-import { TaskQueue } from "../core/task-queue.js";
-import { isTerminal } from "../core/task.js";
-import { TaskEvents } from "../core/task-events.js";
+import { connectJetq } from "../kernel/connection.js";
+import { silentLogger } from "../kernel/logger.js";
+import { TaskQueue } from "../kernel/task-queue.js";
+import { isTerminal } from "../kernel/task.js";
+import { TaskEvents } from "../kernel/task-events.js";
 import { Worker } from "../worker/runtime.js";
 import { benchConfig, benchRegistry, latencySummary, NOOP_TYPE, now, type LatencySummary } from "./lib.js";
 

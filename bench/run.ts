@@ -65,12 +65,12 @@ async function withNats<T>(fn: (url: string, pid: number | undefined) => Promise
   }
 }
 
-/** Which code was measured: the commit, and whether core/worker/api had uncommitted changes. */
+/** Which code was measured: the commit, and whether kernel/library/worker/api had uncommitted changes. */
 function codeVersion(): { commit: string; dirty: boolean | null } {
   const root = REPO_ROOT;
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "core", "worker", "api"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "kernel", "library", "worker", "api"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim() !== "";
     return { commit, dirty };
   } catch {
     return { commit: process.env.JETQ_BENCH_COMMIT ?? "unknown", dirty: null }; // not a git checkout (an exported tree)

@@ -1,15 +1,15 @@
 // The local stack behind `npm start`: the API process and a pool of worker processes sized by
-// core's scaling policy from the queue depth — the same algorithm the operator applies to a
+// the kernel's scaling policy from the queue depth — the same algorithm the operator applies to a
 // Deployment, with child processes as the actuator.
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../core/config.js";
-import { connectJetq } from "../core/connection.js";
-import { createLogger } from "../core/logger.js";
-import { QueueStats } from "../core/queue-stats.js";
-import { desiredReplicas, type Recommendation } from "../core/scaling-policy.js";
+import { loadLocalStackConfig } from "./local-pool-config.js";
+import { connectJetq } from "../kernel/connection.js";
+import { createLogger } from "../kernel/logger.js";
+import { QueueStats } from "../kernel/queue-stats.js";
+import { desiredReplicas, type Recommendation } from "../kernel/scaling-policy.js";
 
-const config = loadConfig();
+const config = loadLocalStackConfig();
 const log = createLogger("jetq-local", config.logLevel);
 // Built (dist/…/*.js, what `npm start` runs) or from source through tsx (development).
 const fromSource = import.meta.url.endsWith(".ts");

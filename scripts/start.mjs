@@ -12,7 +12,7 @@ import { ensureNatsServer, ensureNodeModules, natsServerEnv } from "./tools.mjs"
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const log = (msg) => console.error(`[jetq] ${msg}`);
 const dataDir = resolve(root, process.env.JETQ_DATA_DIR || ".jetq");
-// The same spellings core/config.ts accepts for a boolean.
+// The same spellings kernel/config.ts accepts for a boolean.
 const startNatsSetting = (process.env.JETQ_START_NATS || "true").toLowerCase();
 if (!["true", "false", "1", "0", "yes", "no"].includes(startNatsSetting)) {
   log(`JETQ_START_NATS must be true/false, 1/0 or yes/no, not ${JSON.stringify(process.env.JETQ_START_NATS)}`);

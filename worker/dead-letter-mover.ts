@@ -5,14 +5,14 @@
 //  - MSG_TERMINATED: a worker gave up (non-retryable error, or its own attempt limit) and the
 //    work queue already dropped the message; the task record carries everything to copy.
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import type { JetqConnection } from "../core/connection.js";
-import { DeadLetterQueue, type DeadLetter, type DeathReason } from "../core/dead-letters.js";
-import type { TaskError } from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
-import type { JetqMetrics } from "../core/metrics.js";
-import type { TaskRecord } from "../core/task.js";
-import type { TaskQueue } from "../core/task-queue.js";
-import { taskSubject, TOPOLOGY } from "../core/topology.js";
+import type { JetqConnection } from "../kernel/connection.js";
+import { DeadLetterQueue, type DeadLetter, type DeathReason } from "../kernel/dead-letters.js";
+import type { TaskError } from "../kernel/errors.js";
+import type { Logger } from "../kernel/logger.js";
+import type { JetqMetrics } from "../kernel/metrics.js";
+import type { TaskRecord } from "../kernel/task.js";
+import type { TaskQueue } from "../kernel/task-queue.js";
+import { taskSubject, TOPOLOGY } from "../kernel/topology.js";
 import { DEAD_LETTER_REASON } from "./task-attempt.js";
 
 interface Advisory {

@@ -7,7 +7,7 @@
 // With several, it cannot be told without AsyncLocalStorage, whose promise hooks double the cost
 // of every await on Node 20 (measured), so the error is logged and the attempt that caused it,
 // whose promise then usually never settles, ends at its time limit like any stuck handler.
-import type { Logger } from "../core/logger.js";
+import type { Logger } from "../kernel/logger.js";
 
 export interface EscapeTarget {
   readonly taskId: string;

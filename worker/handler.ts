@@ -1,6 +1,6 @@
 // What a task handler sees. Handlers are plain async functions registered per task type.
-import type { Logger } from "../core/logger.js";
-import type { TaskMessage, TaskRecord, TaskSpec } from "../core/task.js";
+import type { Logger } from "../kernel/logger.js";
+import type { TaskMessage, TaskRecord, TaskSpec } from "../kernel/task.js";
 
 export interface TaskContext<P = unknown> {
   id: string;

@@ -1,17 +1,17 @@
 // The worker process: config → NATS (topology and this pool's consumers ensured) → handlers →
 // pull loop. SIGTERM drains gracefully: finish in-flight work within the grace period, hand back the rest.
-import { loadConfig } from "../core/config.js";
-import { connectJetq } from "../core/connection.js";
-import { createLogger } from "../core/logger.js";
-import { documentTaskTypes } from "../core/task-types.js";
+import { loadWorkerProgramConfig } from "./config.js";
+import { connectLibrary } from "../library/connection.js";
+import { createLogger } from "../kernel/logger.js";
+import { documentTaskTypes } from "../library/task-types.js";
 import { createPipeline, documentHandlers } from "./handlers/index.js";
 import { SyncScheduler } from "./sync-scheduler.js";
-import { TaskQueue } from "../core/task-queue.js";
+import { TaskQueue } from "../kernel/task-queue.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { sweepStaleBookDirs } from "./documents/temp-dirs.js";
 import { Worker } from "./runtime.js";
 
-const config = loadConfig();
+const config = loadWorkerProgramConfig();
 const log = createLogger("jetq-worker", config.logLevel);
 const registry = documentTaskTypes();
 
@@ -20,7 +20,7 @@ const swept = await sweepStaleBookDirs();
 if (swept.length > 0) log.info("removed temporary book folders of workers that are gone", { folders: swept });
 
 const serves = config.worker.taskTypes.length ? config.worker.taskTypes : registry.names();
-const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
+const conn = await connectLibrary(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
 const pipeline = createPipeline(conn, config.documents);
 const handlers = documentHandlers(pipeline);
 const worker = new Worker({ conn, registry, config: config.worker, log });
@@ -31,7 +31,7 @@ for (const type of serves) {
 }
 const metricsServer = config.worker.metricsPort > 0 ? await startMetricsServer(worker.metrics, config.worker.metricsPort) : null;
 await worker.start();
-const queue = new TaskQueue(conn, registry, { defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, maxDeliver: config.topology.maxDeliver });
+const queue = new TaskQueue(conn, registry, { defaultTimeoutSeconds: config.defaultTimeoutSeconds, maxDeliver: config.topology.maxDeliver });
 const scheduler = new SyncScheduler(conn, queue, worker.id, config.documents.syncSchedulerMs, log);
 scheduler.start();
 

@@ -1,6 +1,6 @@
 // A worker's /metrics and /healthz on their own small HTTP server (workers have no API).
 import { createServer, type Server } from "node:http";
-import type { JetqMetrics } from "../core/metrics.js";
+import type { JetqMetrics } from "../kernel/metrics.js";
 
 export function startMetricsServer(metrics: JetqMetrics, port: number, host = "0.0.0.0"): Promise<Server> {
   const server = createServer(async (req, res) => {

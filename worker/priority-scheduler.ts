@@ -2,7 +2,7 @@
 // each priority has its own consumer; a smooth weighted round-robin (nginx's) decides the order.
 // With weights 6:3:1, high leads 6 pulls in 10, normal 3 and low 1, so under sustained high load
 // low still moves, and when high is empty the others get everything.
-import { PRIORITIES, type Priority } from "../core/task.js";
+import { PRIORITIES, type Priority } from "../kernel/task.js";
 
 export class PriorityScheduler {
   private readonly current: Record<Priority, number> = { high: 0, normal: 0, low: 0 };

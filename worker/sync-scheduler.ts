@@ -3,11 +3,11 @@
 // holder's lease ages out (bucket TTL) and another takes over. Idempotency keys per interval slot
 // make even a brief double leadership queue each sync once.
 import { JetStreamApiError } from "@nats-io/jetstream";
-import type { JetqConnection } from "../core/connection.js";
-import type { Logger } from "../core/logger.js";
-import { SourceRegistry } from "../core/sources.js";
-import type { TaskQueue } from "../core/task-queue.js";
-import { TOPOLOGY } from "../core/topology.js";
+import type { LibraryConnection } from "../library/connection.js";
+import type { Logger } from "../kernel/logger.js";
+import { SourceRegistry } from "../library/sources.js";
+import type { TaskQueue } from "../kernel/task-queue.js";
+import { TOPOLOGY } from "../kernel/topology.js";
 
 const LEASE = "sync-scheduler";
 
@@ -17,7 +17,7 @@ export class SyncScheduler {
   private readonly sources: SourceRegistry;
 
   constructor(
-    private readonly conn: JetqConnection,
+    private readonly conn: LibraryConnection,
     private readonly queue: TaskQueue,
     private readonly holder: string,
     private readonly everyMs: number,

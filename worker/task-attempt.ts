@@ -2,15 +2,15 @@
 // limits and cancellation, record the outcome, then ack, nak with backoff, or terminate so the
 // dead-letter mover takes it. The state record is written before the message is acknowledged,
 // so a crash anywhere leaves either a redelivery or a finished record, never a lost task.
-import { retryDelayMs } from "../core/backoff.js";
-import type { WorkerConfig } from "../core/config.js";
-import type { JetqConnection } from "../core/connection.js";
-import { NonRetryableError, toTaskError, type TaskError } from "../core/errors.js";
-import type { Logger } from "../core/logger.js";
-import type { AttemptMetrics } from "../core/metrics.js";
-import { StaleRevisionError, type StoredTask } from "../core/state-store.js";
-import { isTerminal, withChanges, type TaskRecord } from "../core/task.js";
-import { REVISION_HEADER, type TaskQueue } from "../core/task-queue.js";
+import { retryDelayMs } from "../kernel/backoff.js";
+import type { WorkerConfig } from "./config.js";
+import type { JetqConnection } from "../kernel/connection.js";
+import { NonRetryableError, toTaskError, type TaskError } from "../kernel/errors.js";
+import type { Logger } from "../kernel/logger.js";
+import type { AttemptMetrics } from "../kernel/metrics.js";
+import { StaleRevisionError, type StoredTask } from "../kernel/state-store.js";
+import { isTerminal, withChanges, type TaskRecord } from "../kernel/task.js";
+import { REVISION_HEADER, type TaskQueue } from "../kernel/task-queue.js";
 import { EscapedError, type EscapeTarget } from "./escaped-errors.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";

@@ -2,11 +2,11 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { ObjectStore } from "@nats-io/obj";
-import type { JetqMetrics } from "../../core/metrics.js";
-import type { TaskQueue } from "../../core/task-queue.js";
-import type { TaskRecord } from "../../core/task.js";
-import { ApiError } from "../../core/errors.js";
-import type { BookStore } from "../../core/books.js";
+import type { JetqMetrics } from "../../kernel/metrics.js";
+import type { TaskQueue } from "../../kernel/task-queue.js";
+import type { TaskRecord } from "../../kernel/task.js";
+import { ApiError } from "../../kernel/errors.js";
+import type { BookStore } from "../../library/books.js";
 import { methodNotAllowed } from "../http.js";
 import { listPage } from "../listing.js";
 import { discardUploads, receiveUploads, type StoredUpload, type UploadLimits } from "../uploads.js";

@@ -1,11 +1,11 @@
 // /api/dlq: inspect, replay and discard dead-lettered tasks, one at a time or in bulk.
 import { Router } from "express";
 import { z } from "zod";
-import type { DeadLetterQueue } from "../../core/dead-letters.js";
-import { ApiError } from "../../core/errors.js";
-import { statusView } from "../../core/task.js";
+import type { DeadLetterQueue } from "../../kernel/dead-letters.js";
+import { ApiError } from "../../kernel/errors.js";
+import { statusView } from "../../kernel/task.js";
 import { jsonBody } from "../json-body.js";
-import { TASK_TYPE_NAME } from "../../core/registry.js";
+import { TASK_TYPE_NAME } from "../../kernel/registry.js";
 import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
 
 // The type goes into a subject filter, so it must be a plain type name; empty or absent: every type.

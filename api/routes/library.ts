@@ -1,9 +1,9 @@
 // What the pipeline produced: books (list, one, delete with their vectors) and quizzes.
 import { Router } from "express";
 import type { KV } from "@nats-io/kv";
-import type { BookStore } from "../../core/books.js";
-import { notFound } from "../../core/errors.js";
-import type { VectorStore } from "../../core/vectors/vector-store.js";
+import type { BookStore } from "../../library/books.js";
+import { notFound } from "../../kernel/errors.js";
+import type { VectorStore } from "../../library/vectors/vector-store.js";
 import { idParam, methodNotAllowed } from "../http.js";
 
 export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; quizzes: KV }): Router {

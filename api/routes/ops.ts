@@ -1,11 +1,11 @@
 // Operations endpoints: metrics, liveness, readiness, the OpenAPI document.
 import { Router } from "express";
 import { Gauge } from "prom-client";
-import type { JetqConnection } from "../../core/connection.js";
-import type { JetqMetrics } from "../../core/metrics.js";
-import type { QueueSnapshot, QueueStats } from "../../core/queue-stats.js";
-import { TOPOLOGY } from "../../core/topology.js";
-import { PRIORITIES } from "../../core/task.js";
+import type { JetqConnection } from "../../kernel/connection.js";
+import type { JetqMetrics } from "../../kernel/metrics.js";
+import type { QueueSnapshot, QueueStats } from "../../kernel/queue-stats.js";
+import { TOPOLOGY } from "../../kernel/topology.js";
+import { PRIORITIES } from "../../kernel/task.js";
 import { methodNotAllowed, sendError } from "../http.js";
 import { withServerLimits, type buildOpenApi } from "../openapi.js";
 

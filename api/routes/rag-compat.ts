@@ -1,8 +1,8 @@
 // The earlier Python service's endpoints (FastAPI + Celery), kept so existing clients move over
 // unchanged: same paths, same request fields, same response shapes, Celery's state names.
 import { Router } from "express";
-import type { TaskQueue } from "../../core/task-queue.js";
-import type { TaskRecord, TaskStatus } from "../../core/task.js";
+import type { TaskQueue } from "../../kernel/task-queue.js";
+import type { TaskRecord, TaskStatus } from "../../kernel/task.js";
 import { idParam, methodNotAllowed } from "../http.js";
 import { uploadBooks, type BooksRouterDeps } from "./books.js";
 

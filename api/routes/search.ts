@@ -1,9 +1,9 @@
 // GET /api/search?q=&k=&bookId=: the chunks nearest to the query, best first.
 import { Router } from "express";
 import { z } from "zod";
-import type { Embedder } from "../../core/embeddings/embedder.js";
-import type { VectorStore } from "../../core/vectors/vector-store.js";
-import { UUID_PATTERN } from "../../core/ids.js";
+import type { Embedder } from "../../library/embeddings/embedder.js";
+import type { VectorStore } from "../../library/vectors/vector-store.js";
+import { UUID_PATTERN } from "../../kernel/ids.js";
 import { methodNotAllowed, optionalFilter, parseQuery, queryInt } from "../http.js";
 
 /**

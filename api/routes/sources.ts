@@ -1,10 +1,10 @@
 // /api/sources: register, list, inspect, sync now, and remove external sources.
 import express, { Router } from "express";
-import { ApiError, notFound } from "../../core/errors.js";
-import type { JetqMetrics } from "../../core/metrics.js";
-import { sourceRefusals, type SourcePolicy } from "../../core/source-safety.js";
-import { SourceCreateSchema, type SourceRegistry } from "../../core/sources.js";
-import type { TaskQueue } from "../../core/task-queue.js";
+import { ApiError, notFound } from "../../kernel/errors.js";
+import type { JetqMetrics } from "../../kernel/metrics.js";
+import { sourceRefusals, type SourcePolicy } from "../../library/source-safety.js";
+import { SourceCreateSchema, type SourceRegistry } from "../../library/sources.js";
+import type { TaskQueue } from "../../kernel/task-queue.js";
 import { jsonBody } from "../json-body.js";
 import { idParam, methodNotAllowed, requireJson } from "../http.js";
 import { listPage } from "../listing.js";

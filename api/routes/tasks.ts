@@ -1,14 +1,14 @@
 // /api/tasks: create, status, list, queue state, live events, cancel.
 import express, { Router } from "express";
 import { z } from "zod";
-import type { JetqMetrics } from "../../core/metrics.js";
-import type { QueueStats } from "../../core/queue-stats.js";
-import { TaskQueue } from "../../core/task-queue.js";
-import { statusView, TASK_STATUSES } from "../../core/task.js";
-import type { TaskEvents } from "../../core/task-events.js";
-import type { TaskStateStore } from "../../core/state-store.js";
+import type { JetqMetrics } from "../../kernel/metrics.js";
+import type { QueueStats } from "../../kernel/queue-stats.js";
+import { TaskQueue } from "../../kernel/task-queue.js";
+import { statusView, TASK_STATUSES } from "../../kernel/task.js";
+import type { TaskEvents } from "../../kernel/task-events.js";
+import type { TaskStateStore } from "../../kernel/state-store.js";
 import { jsonBody } from "../json-body.js";
-import { TASK_TYPE_NAME } from "../../core/registry.js";
+import { TASK_TYPE_NAME } from "../../kernel/registry.js";
 import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
 

@@ -1,7 +1,7 @@
 // The points where the OpenAPI document and the server used to disagree (issue #7, item 10),
 // pinned down one by one so a regression names itself without a fuzzing run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentTaskTypes } from "../../core/task-types.js";
+import { documentTaskTypes } from "../../library/task-types.js";
 import { startStack, type Stack } from "../support/stack.js";
 
 describe("the OpenAPI document says what the server does", () => {

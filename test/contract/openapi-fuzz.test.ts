@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentTaskTypes } from "../../core/task-types.js";
+import { documentTaskTypes } from "../../library/task-types.js";
 import { startStack, type Stack } from "../support/stack.js";
 
 const HERE = resolve(fileURLToPath(import.meta.url), "..");

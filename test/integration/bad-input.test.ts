@@ -2,11 +2,12 @@
 // no task record, no message on the work stream, no object left in the uploads store.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { documentTaskTypes } from "../../core/task-types.js";
-import { TOPOLOGY } from "../../core/topology.js";
+import { documentTaskTypes } from "../../library/task-types.js";
+import { TOPOLOGY } from "../../kernel/topology.js";
 import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { testRegistry } from "../support/test-types.js";
 import { waitFor } from "../support/wait.js";
+import { LIBRARY_TOPOLOGY } from "../../library/topology.js";
 
 const MAX_BODY_BYTES = 2048;
 const MAX_UPLOAD_BYTES = 1000;
@@ -268,7 +269,7 @@ describe("bad input is refused and changes nothing", () => {
       expectError(res, 413, "upload_too_large");
       await expectNothingCreated();
       // Not even orphaned chunks: the object store's stream holds no part of the refused file.
-      const chunks = await stack.conn.jsm.streams.info(`OBJ_${TOPOLOGY.uploadsBucket}`, { subjects_filter: `$O.${TOPOLOGY.uploadsBucket}.C.>` });
+      const chunks = await stack.conn.jsm.streams.info(`OBJ_${LIBRARY_TOPOLOGY.uploadsBucket}`, { subjects_filter: `$O.${LIBRARY_TOPOLOGY.uploadsBucket}.C.>` });
       expect(chunks.state.subjects ?? {}).toEqual({});
     });
 

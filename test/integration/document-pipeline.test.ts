@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BookStore } from "../../core/books.js";
+import { BookStore } from "../../library/books.js";
 import { createTask, startStack, taskStatus, TEST_ENV, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 import { bigPdf, deeplyNestedHtml, makeEpub, makeEpubWithEntries, makePdf, makeRepeatedPagePdf, makeZipBombEpub } from "../support/document-fixtures.js";
@@ -242,9 +242,9 @@ describe("hostile documents, in a real worker process", () => {
 });
 
 async function vectorCount(bookId: string): Promise<number> {
-  const { createVectorStore } = await import("../../core/vectors/index.js");
+  const { createVectorStore } = await import("../../library/vectors/index.js");
   const store = createVectorStore(stack.config.documents);
-  const { createEmbedder } = await import("../../core/embeddings/index.js");
+  const { createEmbedder } = await import("../../library/embeddings/index.js");
   const [v] = await createEmbedder(stack.config.documents).embed(["x"]);
   await store.ensureCollection(v!.length);
   const n = await store.count({ bookId });

@@ -2,7 +2,7 @@
 // is published, a burst behind it is pulled in batches, and the pull requests leave no
 // subscriptions behind on the server however many tasks pass.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PRIORITIES } from "../../core/task.js";
+import { PRIORITIES } from "../../kernel/task.js";
 import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 

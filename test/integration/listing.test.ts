@@ -5,8 +5,8 @@ import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BookRecord } from "../../core/books.js";
-import { SourceRegistry } from "../../core/sources.js";
+import type { BookRecord } from "../../library/books.js";
+import { SourceRegistry } from "../../library/sources.js";
 import { startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 

@@ -3,7 +3,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import type { Chunk } from "../../worker/documents/document.js";
 import { LlmQuizError, LlmQuizGenerator } from "../../worker/quiz/llm-quiz.js";
 

@@ -1,9 +1,9 @@
 // The OpenAI-compatible embedder against a local stand-in of the API (test/support/fake-openai.ts):
 // batching, order, dimensions, and what it does when the API pushes back.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { LexicalEmbedder } from "../../core/embeddings/lexical-embedder.js";
-import { EmbeddingServiceError, OpenAIEmbedder, type OpenAIEmbedderOptions } from "../../core/embeddings/openai-embedder.js";
-import { NonRetryableError } from "../../core/errors.js";
+import { LexicalEmbedder } from "../../library/embeddings/lexical-embedder.js";
+import { EmbeddingServiceError, OpenAIEmbedder, type OpenAIEmbedderOptions } from "../../library/embeddings/openai-embedder.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../support/fake-openai.js";
 
 let api: FakeOpenAI;

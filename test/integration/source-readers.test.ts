@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import { refusedRange, vetUrl } from "../../worker/sources/address-guard.js";
 import { DirectorySourceReader } from "../../worker/sources/directory-source-reader.js";
 import { HttpSourceReader } from "../../worker/sources/http-source-reader.js";

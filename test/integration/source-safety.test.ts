@@ -12,11 +12,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createApp } from "../../api/app.js";
-import { connectJetq, type JetqConnection } from "../../core/connection.js";
-import { silentLogger } from "../../core/logger.js";
-import { TaskTypeRegistry } from "../../core/registry.js";
-import type { SourcePolicy } from "../../core/source-safety.js";
-import { documentTaskTypes } from "../../core/task-types.js";
+import { connectLibrary, type LibraryConnection } from "../../library/connection.js";
+import { silentLogger } from "../../kernel/logger.js";
+import { TaskTypeRegistry } from "../../kernel/registry.js";
+import type { SourcePolicy } from "../../library/source-safety.js";
+import { documentTaskTypes } from "../../library/task-types.js";
 import { createPipeline, documentHandlers } from "../../worker/handlers/index.js";
 import type { Pipeline } from "../../worker/handlers/pipeline.js";
 import { syncSources } from "../../worker/handlers/sync-sources.js";
@@ -162,7 +162,7 @@ describe("registering a source", () => {
 });
 
 describe("syncing a source", () => {
-  let wconn: JetqConnection;
+  let wconn: LibraryConnection;
   let worker: Worker;
   let pipeline: Pipeline;
   /** Fails the first lookups the way a resolver without network does, then answers. */
@@ -179,7 +179,7 @@ describe("syncing a source", () => {
   };
 
   beforeAll(async () => {
-    wconn = await connectJetq(stack.config.natsUrl, stack.config.topology, { name: "source-safety-worker", consumersFor: { taskTypes: [] } });
+    wconn = await connectLibrary(stack.config.natsUrl, stack.config.topology, { name: "source-safety-worker", consumersFor: { taskTypes: [] } });
     worker = new Worker({ conn: wconn, registry: stack.registry, config: stack.config.worker, log: silentLogger(), idlePollMs: 500 });
     pipeline = createPipeline(wconn, stack.config.documents);
     for (const [type, handler] of documentHandlers(pipeline)) worker.handle(type, handler);

@@ -1,8 +1,8 @@
 // The sync scheduler: of several workers' schedulers exactly one acts (a KV lease), a due source
 // is queued once per interval, and when the holder stops another takes over.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../core/logger.js";
-import { TaskQueue } from "../../core/task-queue.js";
+import { silentLogger } from "../../kernel/logger.js";
+import { TaskQueue } from "../../kernel/task-queue.js";
 import { SyncScheduler } from "../../worker/sync-scheduler.js";
 import { startStack, type Stack } from "../support/stack.js";
 

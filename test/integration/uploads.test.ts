@@ -3,9 +3,9 @@
 // through, never held whole in the API's memory.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectStore } from "@nats-io/obj";
-import { loadConfig } from "../../core/config.js";
-import { connectJetq, type JetqConnection } from "../../core/connection.js";
-import { documentTaskTypes } from "../../core/task-types.js";
+import { loadConfig } from "../support/config.js";
+import { connectLibrary, type LibraryConnection } from "../../library/connection.js";
+import { documentTaskTypes } from "../../library/task-types.js";
 import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
 import { startStack, TEST_ENV, type Stack } from "../support/stack.js";
 import { testRegistry } from "../support/test-types.js";
@@ -321,13 +321,13 @@ describe("a 200 MB upload", () => {
   const RSS_BUDGET = 100 * MiB;
   let nats: NatsServerHandle;
   let api: ApiProcess;
-  let conn: JetqConnection;
+  let conn: LibraryConnection;
 
   beforeAll(async () => {
     nats = await startNatsServer();
     api = await startApiProcess(nats.url);
     const config = loadConfig({ ...TEST_ENV, NATS_URL: nats.url });
-    conn = await connectJetq(nats.url, config.topology, { name: "upload-memory-test", consumersFor: { taskTypes: [] } });
+    conn = await connectLibrary(nats.url, config.topology, { name: "upload-memory-test", consumersFor: { taskTypes: [] } });
   });
   afterAll(async () => {
     await api?.stop();

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LocalVectorStore } from "../../core/vectors/local-vector-store.js";
-import { QdrantVectorStore } from "../../core/vectors/qdrant-vector-store.js";
-import { pointId, type ChunkPayload, type VectorPoint, type VectorStore } from "../../core/vectors/vector-store.js";
+import { LocalVectorStore } from "../../library/vectors/local-vector-store.js";
+import { QdrantVectorStore } from "../../library/vectors/qdrant-vector-store.js";
+import { pointId, type ChunkPayload, type VectorPoint, type VectorStore } from "../../library/vectors/vector-store.js";
 
 const DIMS = 16;
 const QDRANT_URL = process.env.QDRANT_URL;
@@ -239,7 +239,7 @@ describe("local vector store on disk", () => {
   });
 
   it("loses nothing when several processes write and compact at once", async () => {
-    const moduleUrl = new URL("../../core/vectors/local-vector-store.ts", import.meta.url).href;
+    const moduleUrl = new URL("../../library/vectors/local-vector-store.ts", import.meta.url).href;
     const writer = (name: string) => `
       const { LocalVectorStore } = await import(${JSON.stringify(moduleUrl)});
       const store = new LocalVectorStore(${JSON.stringify(dir)}, { compactMinBytes: 20000 });

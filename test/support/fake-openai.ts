@@ -8,7 +8,7 @@
 // requests with that status. Every request is logged with its time, body and answered status.
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { LexicalEmbedder } from "../../core/embeddings/lexical-embedder.js";
+import { LexicalEmbedder } from "../../library/embeddings/lexical-embedder.js";
 
 export interface FakeOpenAIRequest {
   method: string;

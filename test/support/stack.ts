@@ -3,18 +3,18 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApp } from "../../api/app.js";
-import { loadConfig, type JetqConfig } from "../../core/config.js";
-import { connectJetq, type JetqConnection } from "../../core/connection.js";
-import { silentLogger, createLogger } from "../../core/logger.js";
-import type { TaskTypeRegistry } from "../../core/registry.js";
-import { TaskQueue } from "../../core/task-queue.js";
-import type { TaskRecord } from "../../core/task.js";
+import { loadConfig, type JetqConfig } from "./config.js";
+import { connectLibrary, type LibraryConnection } from "../../library/connection.js";
+import { silentLogger, createLogger } from "../../kernel/logger.js";
+import type { TaskTypeRegistry } from "../../kernel/registry.js";
+import { TaskQueue } from "../../kernel/task-queue.js";
+import type { TaskRecord } from "../../kernel/task.js";
 import { Worker } from "../../worker/runtime.js";
 import type { TaskHandler } from "../../worker/handler.js";
 import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
-import { documentTaskTypes } from "../../core/task-types.js";
-import { createEmbedder } from "../../core/embeddings/index.js";
-import { createVectorStore } from "../../core/vectors/index.js";
+import { documentTaskTypes } from "../../library/task-types.js";
+import { createEmbedder } from "../../library/embeddings/index.js";
+import { createVectorStore } from "../../library/vectors/index.js";
 import { createPipeline, documentHandlers } from "../../worker/handlers/index.js";
 import type { Pipeline } from "../../worker/handlers/pipeline.js";
 import { testHandlers, testRegistry } from "./test-types.js";
@@ -33,7 +33,7 @@ export interface StackOptions {
 export interface Stack {
   nats: NatsServerHandle;
   config: JetqConfig;
-  conn: JetqConnection;
+  conn: LibraryConnection;
   registry: TaskTypeRegistry;
   baseUrl: string;
   workers: Worker[];
@@ -66,7 +66,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const registry = opts.registry ?? (opts.documents ? documentTaskTypes(testRegistry()) : testRegistry());
   const { handlers: defaults, ran } = testHandlers();
   const handlers = { ...defaults, ...opts.handlers };
-  const conn = await connectJetq(config.natsUrl, config.topology, { name: "test-api", consumersFor: { taskTypes: [] } });
+  const conn = await connectLibrary(config.natsUrl, config.topology, { name: "test-api", consumersFor: { taskTypes: [] } });
   const library = opts.documents ? { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) } : undefined;
   const app = createApp({ conn, sourcePolicy: config.documents.sources, registry, config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log, ...(library ? { library } : {}) });
   const server: Server = await new Promise((resolve) => {
@@ -74,11 +74,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   });
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const workers: Worker[] = [];
-  const workerConns: JetqConnection[] = [];
+  const workerConns: LibraryConnection[] = [];
   const pipelines: Pipeline[] = [];
 
   async function startWorker() {
-    const wconn = await connectJetq(config.natsUrl, config.topology, { name: "test-worker", consumersFor: { taskTypes: [] } });
+    const wconn = await connectLibrary(config.natsUrl, config.topology, { name: "test-worker", consumersFor: { taskTypes: [] } });
     workerConns.push(wconn);
     const w = new Worker({ conn: wconn, registry, config: config.worker, log, idlePollMs: 2000 });
     for (const [type, h] of Object.entries(handlers)) if (registry.has(type)) w.handle(type, h);

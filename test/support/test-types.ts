@@ -1,7 +1,7 @@
 // Task types that tests register: small handlers whose behaviour a test controls through the payload.
 import { z } from "zod";
-import { NonRetryableError } from "../../core/errors.js";
-import { TaskTypeRegistry } from "../../core/registry.js";
+import { NonRetryableError } from "../../kernel/errors.js";
+import { TaskTypeRegistry } from "../../kernel/registry.js";
 import type { TaskHandler } from "../../worker/handler.js";
 
 export function testRegistry(): TaskTypeRegistry {

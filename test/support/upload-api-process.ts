@@ -4,14 +4,14 @@
 // Run it with: node --import tsx test/support/upload-api-process.ts
 import type { AddressInfo } from "node:net";
 import { createApp } from "../../api/app.js";
-import { loadConfig } from "../../core/config.js";
-import { connectJetq } from "../../core/connection.js";
-import { createLogger } from "../../core/logger.js";
-import { documentTaskTypes } from "../../core/task-types.js";
+import { loadConfig } from "./config.js";
+import { connectLibrary } from "../../library/connection.js";
+import { createLogger } from "../../kernel/logger.js";
+import { documentTaskTypes } from "../../library/task-types.js";
 
 const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1" });
 const log = createLogger("upload-api-process", "error"); // errors go to stderr, stdout stays JSON
-const conn = await connectJetq(config.natsUrl, config.topology, { name: "upload-api-process" });
+const conn = await connectLibrary(config.natsUrl, config.topology, { name: "upload-api-process" });
 const app = createApp({ conn, sourcePolicy: config.documents.sources, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });
 const server = app.listen(config.api.port, config.api.host, () => {
   const { port } = server.address() as AddressInfo;

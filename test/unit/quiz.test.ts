@@ -1,6 +1,6 @@
 // The extractive quiz generator: questions a reader can check against the book, the same every time.
 import { describe, expect, it } from "vitest";
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import type { Chunk } from "../../worker/documents/document.js";
 import { ExtractiveQuizGenerator } from "../../worker/quiz/extractive-quiz.js";
 import { createQuizGenerator } from "../../worker/quiz/index.js";

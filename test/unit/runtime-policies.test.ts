@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { retryDelayMs } from "../../core/backoff.js";
-import { ConfigError, loadConfig } from "../../core/config.js";
+import { retryDelayMs } from "../../kernel/backoff.js";
+import { ConfigError, loadConfig } from "../support/config.js";
 import { PriorityScheduler } from "../../worker/priority-scheduler.js";
 import { parseAckSubject } from "../../worker/pull-source.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { desiredReplicas, type ScalingBounds } from "../../core/scaling-policy.js";
+import { desiredReplicas, type ScalingBounds } from "../../kernel/scaling-policy.js";
 
 const bounds: ScalingBounds = { minReplicas: 1, maxReplicas: 10, targetBacklogPerReplica: 10, scaleToZero: false, scaleUpWindowMs: 0, scaleDownWindowMs: 60_000 };
 

@@ -1,4 +1,4 @@
-// The source address policy (core/source-safety.ts): every special-purpose range of the IANA IPv4
+// The source address policy (library/source-safety.ts): every special-purpose range of the IANA IPv4
 // and IPv6 registries refused, IPv6 forms that carry an IPv4 address judged by that address, this
 // machine's own addresses refused, local names refused, and what the API can tell without DNS.
 // Nothing here connects anywhere or resolves a name.
@@ -15,7 +15,7 @@ import {
   urlRefusal,
   type OwnAddresses,
   type SourcePolicy,
-} from "../../core/source-safety.js";
+} from "../../library/source-safety.js";
 
 const noOwnAddresses: OwnAddresses = () => [];
 

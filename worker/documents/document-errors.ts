@@ -1,5 +1,5 @@
 // The NonRetryableError codes a document can fail with, so every parser names problems the same way.
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 
 export type DocumentErrorCode =
   | "unsupported_format"
@@ -7,7 +7,7 @@ export type DocumentErrorCode =
   | "encrypted_document"
   | "empty_document"
   | "invalid_chunking"
-  /** Over one of the limits in core/config.ts (pages, characters, chunks, bytes, archive entries, ratio). */
+  /** Over one of the limits in library/config.ts (pages, characters, chunks, bytes, archive entries, ratio). */
   | "document_limit_exceeded"
   /** Structure a parser cannot follow without exhausting its stack or memory (nesting 100,000 deep, say). */
   | "document_too_complex";

@@ -1,6 +1,6 @@
 // What a parser yields: the document's text in reading order, one part per page (PDF) or section
 // (Markdown, HTML, EPUB chapters, plain text blocks), so chunks can cite where they came from.
-import type { DocumentLimits } from "../../core/document-limits.js";
+import type { DocumentLimits } from "../../library/document-limits.js";
 
 export interface DocumentPart {
   /** 1-based page or section number. */
@@ -27,7 +27,7 @@ export interface DocumentParser {
   readonly format: ParsedDocumentInfo["format"];
   /**
    * Parses a file on disk part by part, so a 1,000-page book is never held as one string.
-   * Throws NonRetryableError (core/errors.ts) with a code naming the problem for corrupt, empty,
+   * Throws NonRetryableError (kernel/errors.ts) with a code naming the problem for corrupt, empty,
    * encrypted or unsupported input, and "document_limit_exceeded" for input over a limit.
    */
   parse(filePath: string, context: ParseContext): Promise<{ info: ParsedDocumentInfo; parts: AsyncIterable<DocumentPart> }>;

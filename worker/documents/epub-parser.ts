@@ -1,7 +1,7 @@
 // EPUB: one part per spine chapter, section = its table-of-contents title, text via html-to-text.
 // The archive is read by ZipArchive (streamed, inside the document limits), its package files
 // (container.xml, the OPF, the NCX or nav document) by epub-package.ts.
-import type { DocumentLimits } from "../../core/document-limits.js";
+import type { DocumentLimits } from "../../library/document-limits.js";
 import type { DocumentParser, DocumentPart } from "./document.js";
 import { decodeText, readEpubPackage, type EpubChapter } from "./epub-package.js";
 import { htmlToSections } from "./html-text.js";

@@ -3,7 +3,7 @@
 // worker process — and every other task in it — carries on. Aborting the signal terminates the
 // thread at once, even in the middle of a parser's synchronous loop.
 import { Worker } from "node:worker_threads";
-import type { DocumentLimits } from "../../core/document-limits.js";
+import type { DocumentLimits } from "../../library/document-limits.js";
 import type { ChunkingOptions } from "./chunker.js";
 import type { Chunk } from "./document.js";
 import { classifyExtractionError, fromWire } from "./extraction-errors.js";

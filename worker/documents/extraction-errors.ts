@@ -2,7 +2,7 @@
 // the same code fails the same way, so parse failures — corrupt structure, a stack overflow, memory
 // exhaustion in the extraction thread — are non-retryable; only the machine's own trouble (a
 // system error such as EMFILE or ENOSPC, a thread that could not start) is retried.
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import { documentError } from "./document-errors.js";
 
 /** An error as it crosses from the extraction thread to the worker (structured clone loses classes). */

@@ -1,7 +1,7 @@
 // The messages between the worker and a document's extraction thread. Chunks travel in batches,
 // and the thread sends a batch only while it holds a credit, so a slow consumer (the chunk
 // store) holds back extraction instead of letting chunks pile up in memory.
-import type { DocumentLimits } from "../../core/document-limits.js";
+import type { DocumentLimits } from "../../library/document-limits.js";
 import type { ChunkingOptions } from "./chunker.js";
 import type { Chunk, ParsedDocumentInfo } from "./document.js";
 import type { WireError } from "./extraction-errors.js";

@@ -1,7 +1,7 @@
 // A document over one of its limits fails with one error a client can act on: non-retryable
 // (the same bytes always cross the same limit), naming the limit, its value and its setting.
-import { DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "../../core/document-limits.js";
-import type { NonRetryableError } from "../../core/errors.js";
+import { DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "../../library/document-limits.js";
+import type { NonRetryableError } from "../../kernel/errors.js";
 import { documentError } from "./document-errors.js";
 
 export type DocumentLimit = keyof DocumentLimits;

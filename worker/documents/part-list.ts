@@ -1,7 +1,7 @@
 // Parsers that must read a whole file anyway (Markdown, HTML) hand their parts over through this,
 // after checking that the file is small enough to hold whole (JETQ_DOC_MAX_PART_BYTES).
 import { stat } from "node:fs/promises";
-import type { DocumentLimits } from "../../core/document-limits.js";
+import type { DocumentLimits } from "../../library/document-limits.js";
 import type { DocumentPart } from "./document.js";
 import { enforceLimit } from "./limits.js";
 

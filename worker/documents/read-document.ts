@@ -4,7 +4,7 @@ import { basename } from "node:path";
 import { chunkDocument, type ChunkingOptions } from "./chunker.js";
 import { detectFormat, FORMAT_HEAD_BYTES, parserFor } from "./detect-format.js";
 import type { Chunk, DocumentPart, ParsedDocumentInfo } from "./document.js";
-import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from "../../core/document-limits.js";
+import { DEFAULT_DOCUMENT_LIMITS, type DocumentLimits } from "../../library/document-limits.js";
 import { documentError } from "./document-errors.js";
 import { enforceLimit, overLimit } from "./limits.js";
 import { normaliseLabel, normaliseText } from "./normalise.js";

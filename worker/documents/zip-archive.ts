@@ -3,8 +3,8 @@
 // bytes per entry, bytes inflated in total, compression ratio). yauzl checks that an entry never
 // inflates past its declared size, so the declared sizes are a bound, not a hint.
 import yauzl, { type Entry, type ZipFile } from "yauzl";
-import type { DocumentLimits } from "../../core/document-limits.js";
-import { NonRetryableError } from "../../core/errors.js";
+import type { DocumentLimits } from "../../library/document-limits.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import { corruptDocument, documentError } from "./document-errors.js";
 import { enforceLimit } from "./limits.js";
 

@@ -1,8 +1,8 @@
 // create_quiz: questions from a book (or chosen chunks), each citing the chunk it came from. The
 // quiz is stored (GET /api/quizzes/{id}) and returned in the task result.
 import { randomUUID } from "node:crypto";
-import { NonRetryableError } from "../../core/errors.js";
-import type { StoredChunk } from "../../core/books.js";
+import { NonRetryableError } from "../../kernel/errors.js";
+import type { StoredChunk } from "../../library/books.js";
 import type { TaskHandler } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
 

@@ -1,8 +1,8 @@
 // generate_embeddings: embed a book's chunks in batches and upsert them with deterministic point
 // ids, so running it again overwrites the same points instead of adding new ones.
-import { NonRetryableError } from "../../core/errors.js";
-import { pointId, type VectorPoint } from "../../core/vectors/vector-store.js";
-import type { StoredChunk } from "../../core/books.js";
+import { NonRetryableError } from "../../kernel/errors.js";
+import { pointId, type VectorPoint } from "../../library/vectors/vector-store.js";
+import type { StoredChunk } from "../../library/books.js";
 import type { TaskHandler } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
 

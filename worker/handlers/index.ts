@@ -1,10 +1,10 @@
 // The task handlers this worker image ships, by task type, wired to their stores and providers.
-import type { DocumentsConfig } from "../../core/config.js";
-import type { JetqConnection } from "../../core/connection.js";
-import { BookStore } from "../../core/books.js";
-import { createEmbedder } from "../../core/embeddings/index.js";
-import { SourceRegistry } from "../../core/sources.js";
-import { createVectorStore } from "../../core/vectors/index.js";
+import type { DocumentsConfig } from "../../library/config.js";
+import type { LibraryConnection } from "../../library/connection.js";
+import { BookStore } from "../../library/books.js";
+import { createEmbedder } from "../../library/embeddings/index.js";
+import { SourceRegistry } from "../../library/sources.js";
+import { createVectorStore } from "../../library/vectors/index.js";
 import type { TaskHandler } from "../handler.js";
 import { createQuizGenerator } from "../quiz/index.js";
 import { createQuiz } from "./create-quiz.js";
@@ -13,7 +13,7 @@ import type { Pipeline } from "./pipeline.js";
 import { processBook } from "./process-book.js";
 import { syncSources } from "./sync-sources.js";
 
-export function createPipeline(conn: JetqConnection, config: DocumentsConfig): Pipeline {
+export function createPipeline(conn: LibraryConnection, config: DocumentsConfig): Pipeline {
   return {
     conn,
     config,

@@ -1,14 +1,14 @@
 // What the document handlers share: the stores and providers, built once per worker process.
-import type { DocumentsConfig } from "../../core/config.js";
-import type { JetqConnection } from "../../core/connection.js";
-import type { BookStore } from "../../core/books.js";
-import type { Embedder } from "../../core/embeddings/embedder.js";
-import type { SourceRegistry } from "../../core/sources.js";
-import type { VectorStore } from "../../core/vectors/vector-store.js";
+import type { DocumentsConfig } from "../../library/config.js";
+import type { LibraryConnection } from "../../library/connection.js";
+import type { BookStore } from "../../library/books.js";
+import type { Embedder } from "../../library/embeddings/embedder.js";
+import type { SourceRegistry } from "../../library/sources.js";
+import type { VectorStore } from "../../library/vectors/vector-store.js";
 import type { QuizGenerator } from "../quiz/quiz-generator.js";
 
 export interface Pipeline {
-  conn: JetqConnection;
+  conn: LibraryConnection;
   config: DocumentsConfig;
   books: BookStore;
   sources: SourceRegistry;

@@ -1,7 +1,7 @@
 // The default quiz generator, with no model behind it: it picks key sentences from the book, blanks
 // a salient term (a name, a number, a rare word) and, for multiple choice, offers other terms of
 // the same kind from the same book as distractors. Deterministic: the same chunks give the same quiz.
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import type { Chunk } from "../documents/document.js";
 import type { QuizGenerator, QuizQuestion } from "./quiz-generator.js";
 

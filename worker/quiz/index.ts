@@ -1,6 +1,6 @@
 // Picks the quiz generator the configuration asks for: an LLM when an OpenAI-compatible API is
 // configured, otherwise the deterministic extractive generator.
-import type { DocumentsConfig } from "../../core/config.js";
+import type { DocumentsConfig } from "../../library/config.js";
 import { ExtractiveQuizGenerator } from "./extractive-quiz.js";
 import { LlmQuizGenerator } from "./llm-quiz.js";
 import type { QuizGenerator } from "./quiz-generator.js";

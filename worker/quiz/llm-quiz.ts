@@ -3,11 +3,11 @@
 // answer from its own choices and cite one of the excerpts it was shown.
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import { z } from "zod";
-import { retryDelayMs } from "../../core/backoff.js";
-import { NonRetryableError } from "../../core/errors.js";
+import { retryDelayMs } from "../../kernel/backoff.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import type { Chunk } from "../documents/document.js";
 import type { QuizGenerator, QuizQuestion } from "./quiz-generator.js";
-import { retryAfterMs, sleep } from "../../core/retry-after.js";
+import { retryAfterMs, sleep } from "../../library/retry-after.js";
 
 export interface LlmQuizGeneratorOptions {
   baseURL?: string;

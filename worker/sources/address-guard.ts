@@ -1,11 +1,11 @@
 // Decides whether a source URL may be fetched (SSRF guard) and which address to connect to. The
-// policy (which ranges, names and directories are refused) is core/source-safety.ts, shared with
+// policy (which ranges, names and directories are refused) is library/source-safety.ts, shared with
 // the API's registration check; this adds what only a fetcher can do: resolve the name and vet
 // every address it has. The vetted address is pinned for the connection, so a DNS answer that
 // changes between the check and the connect (rebinding) cannot redirect the request.
 import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
-import { NonRetryableError } from "../../core/errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import {
   addressRefusal,
   bareHost,
@@ -15,10 +15,10 @@ import {
   parseSourceUrl,
   type OwnAddresses,
   type SourcePolicy,
-} from "../../core/source-safety.js";
+} from "../../library/source-safety.js";
 import { SourceFetchError } from "./source-errors.js";
 
-export { bareHost, nonGlobalRange as refusedRange } from "../../core/source-safety.js";
+export { bareHost, nonGlobalRange as refusedRange } from "../../library/source-safety.js";
 
 export type AddressGuardLimits = Pick<SourcePolicy, "allowPrivateAddresses" | "allowedHosts">;
 

@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { NonRetryableError } from "../../core/errors.js";
-import { directoryRefusal, isInside } from "../../core/source-safety.js";
+import { NonRetryableError } from "../../kernel/errors.js";
+import { directoryRefusal, isInside } from "../../library/source-safety.js";
 import { contentTypeForExtension, isSupportedExtension } from "./file-names.js";
 import type { DocumentCheck, KnownDocument, SourceLimits, SourceReader, SourceSpec } from "./source-reader.js";
 

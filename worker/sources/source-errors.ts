@@ -1,5 +1,5 @@
 // How a source read fails: SourceFetchError for what may work later (timeouts, 5xx, connection
-// errors, name resolution), NonRetryableError (core/errors.ts) for what never will.
+// errors, name resolution), NonRetryableError (kernel/errors.ts) for what never will.
 
 /** A failure worth retrying later; the code says which (fetch_timeout, fetch_failed, dns_lookup_failed). */
 export class SourceFetchError extends Error {

@@ -1,6 +1,6 @@
 // A SourceReader looks at one registered source and says, document by document, what changed
 // since the last sync. One file per kind of source (HTTP(S) URLs, local directories).
-import type { SourcePolicy } from "../../core/source-safety.js";
+import type { SourcePolicy } from "../../library/source-safety.js";
 
 export type SourceSpec = { kind: "http"; urls: string[] } | { kind: "directory"; path: string };
 
@@ -28,7 +28,7 @@ export type DocumentCheck =
       size: number;
     };
 
-/** What a source may reach (core/source-safety.ts: addresses, hosts, the directory root) and how much it may read. */
+/** What a source may reach (library/source-safety.ts: addresses, hosts, the directory root) and how much it may read. */
 export interface SourceLimits extends SourcePolicy {
   maxBytes: number;
   timeoutMs: number;

@@ -3,11 +3,12 @@
 // one JSON line per chunk) — all streamed, so a large book is never held whole.
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
-import type { JetqConnection } from "./connection.js";
-import { KvSortedIndex, type Page, type PageQuery } from "./kv-index.js";
-import { digestHex, readObject } from "./object-read.js";
-import { isConflict } from "./state-store.js";
-import { TOPOLOGY } from "./topology.js";
+import type { LibraryConnection } from "./connection.js";
+import { KvSortedIndex, type Page, type PageQuery } from "../kernel/kv-index.js";
+import { digestHex, readObject } from "../kernel/object-read.js";
+import { isConflict } from "../kernel/state-store.js";
+import { TOPOLOGY } from "../kernel/topology.js";
+import { LIBRARY_TOPOLOGY } from "./topology.js";
 
 /** Where a book's uploaded bytes live in the uploads bucket. */
 export const bookObjectName = (bookId: string) => `books/${bookId}`;
@@ -68,7 +69,7 @@ export interface UploadedBookView {
 export class BookStore {
   private index: KvSortedIndex | null = null;
 
-  constructor(private readonly conn: JetqConnection) {}
+  constructor(private readonly conn: LibraryConnection) {}
 
   async get(bookId: string): Promise<BookRecord | null> {
     const e = await this.conn.books.get(bookId);
@@ -83,7 +84,7 @@ export class BookStore {
   page(q: PageQuery): Promise<Page<BookRecord>> {
     // Book records are the single-token keys (book ids); `hash.<sha256>` claims are not listed.
     this.index ??= new KvSortedIndex(this.conn.jsm, {
-      bucket: TOPOLOGY.booksBucket,
+      bucket: LIBRARY_TOPOLOGY.booksBucket,
       keyFilter: "*",
       sortKeyOf: (e) => e.json<BookRecord>().createdAt ?? "",
       order: "desc",

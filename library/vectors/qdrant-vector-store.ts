@@ -1,7 +1,7 @@
 // Vectors in Qdrant (QDRANT_URL), through @qdrant/js-client-rest: one collection with cosine
 // distance and a keyword index on bookId, so filtered searches and book deletions stay fast.
 import { QdrantClient } from "@qdrant/js-client-rest";
-import { NonRetryableError } from "../errors.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import type { ChunkPayload, SearchHit, VectorPoint, VectorStore } from "./vector-store.js";
 
 export interface QdrantVectorStoreOptions {

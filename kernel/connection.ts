@@ -1,7 +1,7 @@
-// Connects to NATS, makes sure the topology exists, and opens every handle the programs use.
+// Connects to NATS, makes sure the kernel's topology exists, and opens the handles every program
+// uses. The library's buckets are not the kernel's business: library/connection.ts adds them.
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import { Objm, type ObjectStore } from "@nats-io/obj";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { TopologyConfig } from "./config.js";
 import type { Logger } from "./logger.js";
@@ -18,11 +18,6 @@ export interface JetqConnection {
   state: TaskStateStore;
   idempotency: KV;
   workers: KV;
-  uploads: ObjectStore;
-  books: KV;
-  chunks: ObjectStore;
-  quizzes: KV;
-  sources: KV;
   leases: KV;
   topology: TopologyConfig;
   /** False between a disconnect and the reconnect that follows it. */
@@ -69,11 +64,6 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
-    uploads: await new Objm(js).open(TOPOLOGY.uploadsBucket),
-    books: await kvm.open(TOPOLOGY.booksBucket),
-    chunks: await new Objm(js).open(TOPOLOGY.chunksBucket),
-    quizzes: await kvm.open(TOPOLOGY.quizzesBucket),
-    sources: await kvm.open(TOPOLOGY.sourcesBucket),
     leases: await kvm.open(TOPOLOGY.leasesBucket),
     topology,
     get connected() {

@@ -2,10 +2,11 @@
 // contract (SPEC.md); extra optional fields are welcome, unknown ones are refused so typos show.
 import { z } from "zod";
 import { BookStore } from "./books.js";
-import type { JetqConnection } from "./connection.js";
-import { ApiError } from "./errors.js";
-import { jetqId } from "./ids.js";
-import { TaskTypeRegistry } from "./registry.js";
+import { openLibrary } from "./connection.js";
+import type { JetqConnection } from "../kernel/connection.js";
+import { ApiError } from "../kernel/errors.js";
+import { jetqId } from "../kernel/ids.js";
+import { TaskTypeRegistry } from "../kernel/registry.js";
 
 const bookId = jetqId("book");
 const chunkIds = z.array(z.string().min(1).max(256)).max(100_000);
@@ -41,7 +42,7 @@ export const CreateQuizPayload = z
  * (a book that is still waiting for its process_book has only its upload).
  */
 async function bookMustExist({ bookId }: { bookId: string }, conn: JetqConnection): Promise<void> {
-  const books = new BookStore(conn);
+  const books = new BookStore(await openLibrary(conn));
   if ((await books.get(bookId)) || (await books.hasUpload(bookId))) return;
   throw new ApiError(422, "book_not_found", `book ${bookId} does not exist: upload it first (POST /api/books)`, [{ path: "payload.bookId", message: "no such book" }]);
 }

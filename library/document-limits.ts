@@ -1,5 +1,5 @@
 // What one document may cost to read, with the defaults and the setting behind each limit.
-// core/config.ts reads the settings (JETQ_DOC_*); this module holds no parsing, so the document
+// library/config.ts reads the settings (JETQ_DOC_*); this module holds no parsing, so the document
 // extraction thread can import it without loading the configuration's dependencies.
 /** What one document may cost to read; each is a setting (DOCUMENT_LIMIT_SETTINGS names them). */
 export interface DocumentLimits {

@@ -12,7 +12,6 @@ import {
   type StreamConfig,
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { TopologyConfig } from "./config.js";
 import { PRIORITIES, type Priority } from "./task.js";
@@ -27,11 +26,6 @@ export const TOPOLOGY = {
   stateBucket: "jetq-tasks",
   idempotencyBucket: "jetq-idempotency",
   workersBucket: "jetq-workers",
-  uploadsBucket: "jetq-uploads",
-  booksBucket: "jetq-books",
-  chunksBucket: "jetq-chunks",
-  quizzesBucket: "jetq-quizzes",
-  sourcesBucket: "jetq-sources",
   leasesBucket: "jetq-leases",
   cancelSubject: "jetq.control.cancel",
   /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
@@ -180,13 +174,6 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
   await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });
-  const objm = new Objm(nc);
-  await objm.create(TOPOLOGY.uploadsBucket, { storage, replicas, description: "uploaded books" });
-  // The document pipeline: book records, their chunks (JSON lines per book), quizzes, sources.
-  await kvm.create(TOPOLOGY.booksBucket, { history: 1, storage, replicas });
-  await objm.create(TOPOLOGY.chunksBucket, { storage, replicas, description: "book chunks, JSON lines" });
-  await kvm.create(TOPOLOGY.quizzesBucket, { history: 1, storage, replicas });
-  await kvm.create(TOPOLOGY.sourcesBucket, { history: 1, storage, replicas });
   // Leases for "exactly one active" jobs (the sync scheduler); a dead holder's lease ages out.
   await kvm.create(TOPOLOGY.leasesBucket, { history: 1, storage, replicas, ttl: 30_000 });
 

@@ -10,8 +10,8 @@
 // identifies the vector space).
 import { retryAfterMs, sleep } from "../retry-after.js";
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
-import { retryDelayMs, type BackoffPolicy } from "../backoff.js";
-import { NonRetryableError } from "../errors.js";
+import { retryDelayMs, type BackoffPolicy } from "../../kernel/backoff.js";
+import { NonRetryableError } from "../../kernel/errors.js";
 import type { Embedder } from "./embedder.js";
 
 /** Native sizes of OpenAI's own models, so their dimensions are known without a probe. */

@@ -3,10 +3,11 @@
 // `jetq-sources` (`src.<id>` and `docs.<id>`).
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { JetqConnection } from "./connection.js";
-import { KvSortedIndex, type Page, type PageQuery } from "./kv-index.js";
-import { scanKv } from "./kv-scan.js";
-import { TOPOLOGY } from "./topology.js";
+import type { LibraryConnection } from "./connection.js";
+import { KvSortedIndex, type Page, type PageQuery } from "../kernel/kv-index.js";
+import { scanKv } from "../kernel/kv-scan.js";
+import { TOPOLOGY } from "../kernel/topology.js";
+import { LIBRARY_TOPOLOGY } from "./topology.js";
 
 // Discriminated on `kind`, so an unknown kind gets one issue that names the kinds there are,
 // instead of every variant's complaints.
@@ -73,7 +74,7 @@ export class SourceRegistry {
   /** The API's listing index, built at the first page asked for. */
   private index: KvSortedIndex | null = null;
 
-  constructor(private readonly conn: JetqConnection) {}
+  constructor(private readonly conn: LibraryConnection) {}
 
   async create(def: SourceCreate): Promise<SourceRecord> {
     const record: SourceRecord = { ...def, id: randomUUID(), createdAt: new Date().toISOString() };
@@ -88,14 +89,14 @@ export class SourceRegistry {
 
   /** Every source, oldest first: a consumer-less scan of the bucket, for the workers' sync runs. */
   async list(): Promise<SourceRecord[]> {
-    const all = (await scanKv(this.conn.jsm, TOPOLOGY.sourcesBucket, "src.*")).map((e) => e.json<SourceRecord>());
+    const all = (await scanKv(this.conn.jsm, LIBRARY_TOPOLOGY.sourcesBucket, "src.*")).map((e) => e.json<SourceRecord>());
     return all.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   /** One page of sources, oldest first, for the API (see KvSortedIndex: no consumer, no full scan). */
   page(q: PageQuery): Promise<Page<SourceRecord>> {
     this.index ??= new KvSortedIndex(this.conn.jsm, {
-      bucket: TOPOLOGY.sourcesBucket,
+      bucket: LIBRARY_TOPOLOGY.sourcesBucket,
       keyFilter: "src.*",
       sortKeyOf: (e) => e.json<SourceRecord>().createdAt ?? "",
       order: "asc",

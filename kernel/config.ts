@@ -1,0 +1,97 @@
+// How jetq reads its settings — once, from the environment, validated, then passed in — and the
+// kernel's own settings. Each program reads only the sections it uses (api/config.ts,
+// worker/config.ts, library/config.ts, scripts/local-pool-config.ts), so a program never fails on
+// a setting that is not its own, and a wrong value of one that is fails at start, by name. The
+// README's settings table is these files in prose; keep them in step.
+import { z } from "zod";
+
+export const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+export const bool = (def: boolean) =>
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .default(def ? "true" : "false")
+    .transform((v) => v === "true" || v === "1" || v === "yes");
+export const list = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
+
+/** The kernel's settings: where NATS is, the JetStream topology, task defaults, logging. */
+export const KERNEL_SETTINGS = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  JETQ_DATA_DIR: z.string().default("./.jetq"),
+  LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug", "silly"]).default("info"),
+
+  // JetStream topology
+  JETQ_REPLICAS: int(1, 1),
+  JETQ_MAX_DELIVER: int(5, 1),
+  JETQ_ACK_WAIT_MS: int(30_000, 1000),
+  JETQ_DUPLICATE_WINDOW_MS: int(120_000, 1000),
+  JETQ_FINISHED_TTL_S: int(7 * 24 * 3600, 1),
+  JETQ_DLQ_MAX_AGE_S: int(30 * 24 * 3600, 0),
+  JETQ_POOL: z.string().regex(/^[a-z0-9-]+$/).default("default"),
+
+  // Tasks
+  JETQ_DEFAULT_TIMEOUT_S: int(600, 1),
+});
+export type KernelSettings = z.infer<typeof KERNEL_SETTINGS>;
+
+export interface TopologyConfig {
+  replicas: number;
+  maxDeliver: number;
+  ackWaitMs: number;
+  duplicateWindowMs: number;
+  finishedTtlSeconds: number;
+  dlqMaxAgeSeconds: number;
+  pool: string;
+}
+
+export interface KernelConfig {
+  natsUrl: string;
+  dataDir: string;
+  logLevel: KernelSettings["LOG_LEVEL"];
+  topology: TopologyConfig;
+  /** Soft time limit of a task whose create body and type give none. */
+  defaultTimeoutSeconds: number;
+}
+
+export function kernelConfig(e: KernelSettings): KernelConfig {
+  return {
+    natsUrl: e.NATS_URL,
+    dataDir: e.JETQ_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    topology: {
+      replicas: e.JETQ_REPLICAS,
+      maxDeliver: e.JETQ_MAX_DELIVER,
+      ackWaitMs: e.JETQ_ACK_WAIT_MS,
+      duplicateWindowMs: e.JETQ_DUPLICATE_WINDOW_MS,
+      finishedTtlSeconds: e.JETQ_FINISHED_TTL_S,
+      dlqMaxAgeSeconds: e.JETQ_DLQ_MAX_AGE_S,
+      pool: e.JETQ_POOL,
+    },
+    defaultTimeoutSeconds: e.JETQ_DEFAULT_TIMEOUT_S,
+  };
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Parses the environment with a program's settings (the sections it reads, merged with
+ * `.extend()`); throws ConfigError naming every variable that is wrong.
+ */
+export function readSettings<T extends z.ZodObject>(env: Record<string, string | undefined>, schema: T): z.infer<T> {
+  // Empty strings mean "unset", as they do for most twelve-factor tools.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** The kernel's settings alone: for programs that only queue and watch tasks (operator, CLI). */
+export function loadKernelConfig(env: Record<string, string | undefined> = process.env): KernelConfig {
+  return kernelConfig(readSettings(env, KERNEL_SETTINGS));
+}
