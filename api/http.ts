@@ -1,9 +1,10 @@
 // Small express helpers shared by the routers: JSON errors, query parsing, 405s.
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { ApiError } from "../kernel/errors.js";
+import { InvalidRequestError, NotFoundError, UnsupportedError } from "../kernel/errors.js";
 import { isJetqId } from "../kernel/ids.js";
 import type { Logger } from "../kernel/logger.js";
+import { httpAnswerOf, RETRY_AFTER_SECONDS } from "./http-errors.js";
 
 export function sendError(res: Response, status: number, code: string, message: string, details?: unknown) {
   res.status(status).json({ error: { code, message, details: details ?? null } });
@@ -17,7 +18,7 @@ export function sendError(res: Response, status: number, code: string, message: 
  */
 export function idParam(req: Request, what: string, name = "id"): string {
   const id = String(req.params[name] ?? "").toLowerCase(); // jetq writes them lower-case
-  if (!isJetqId(id)) throw new ApiError(404, "not_found", `${what} ${JSON.stringify(id.slice(0, 100))} not found: ids are UUIDs`);
+  if (!isJetqId(id)) throw new NotFoundError("not_found", `${what} ${JSON.stringify(id.slice(0, 100))} not found: ids are UUIDs`);
   return id;
 }
 
@@ -25,7 +26,7 @@ export function idParam(req: Request, what: string, name = "id"): string {
 export function parseQuery<T extends z.ZodType>(schema: T, req: Request): z.infer<T> {
   const parsed = schema.safeParse(req.query);
   if (!parsed.success) {
-    throw new ApiError(400, "invalid_query", "the query parameters are not valid", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+    throw new InvalidRequestError("invalid_query", "the query parameters are not valid", parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
   }
   return parsed.data;
 }
@@ -71,7 +72,7 @@ export function methodNotAllowed(...allowed: string[]): RequestHandler {
 export const requireJson: RequestHandler = (req, _res, next) => {
   if (req.headers["content-length"] === "0" && !req.is("application/json")) return next();
   if (!req.is("application/json")) {
-    throw new ApiError(415, "unsupported_media_type", "send the body as application/json");
+    throw new UnsupportedError("unsupported_media_type", "send the body as application/json");
   }
   next();
 };
@@ -80,7 +81,7 @@ export const requireJson: RequestHandler = (req, _res, next) => {
 const NATS_UNAVAILABLE = new Set(["TimeoutError", "ConnectionError", "ClosedConnectionError", "DrainingConnectionError", "NoResponders", "RequestError"]);
 
 function unavailable(res: Response, cause: string) {
-  res.setHeader("Retry-After", "2");
+  res.setHeader("Retry-After", String(RETRY_AFTER_SECONDS));
   sendError(res, 503, "unavailable", "jetq cannot reach NATS right now; try again shortly", { cause });
 }
 
@@ -102,10 +103,8 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       res.end();
       return;
     }
-    if (err instanceof ApiError) {
-      if (err.status === 503) res.setHeader("Retry-After", "2");
-      return sendError(res, err.status, err.code, err.message, err.details);
-    }
+    const answer = httpAnswerOf(err);
+    if (answer) return res.status(answer.status).set(answer.headers).json(answer.body);
     // body-parser's errors carry a `type` and a status.
     const e = err as { type?: string; status?: number; message?: string; limit?: number };
     if (e?.type === "entity.parse.failed") return sendError(res, 400, "malformed_json", `the body is not valid JSON: ${e.message}`);
