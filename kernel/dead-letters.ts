@@ -3,10 +3,11 @@
 // (from advisories) and inspected, replayed or discarded here.
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { JetqConnection } from "./connection.js";
-import { ApiError, notFound, type TaskError } from "./errors.js";
+import { ConflictError, notFound, type TaskError } from "./errors.js";
 import { StaleRevisionError } from "./state-store.js";
 import type { TaskMessage, TaskRecord } from "./task.js";
 import type { TaskQueue } from "./task-queue.js";
+import { Refusal, transition, type TaskEvent } from "./transitions.js";
 import { dlqSubject, TOPOLOGY } from "./topology.js";
 
 export type DeathReason = "max_deliveries" | "terminated";
@@ -71,31 +72,19 @@ export class DeadLetterQueue {
    */
   async retry(taskId: string): Promise<TaskRecord> {
     const { entry, seq } = await this.find(taskId);
-    const now = new Date().toISOString();
-    const fresh = (base: TaskRecord | TaskMessage, replays: number): TaskRecord => ({
-      id: base.id,
-      type: base.type,
-      payload: base.payload,
-      priority: base.priority,
-      maxAttempts: base.maxAttempts,
-      timeoutSeconds: base.timeoutSeconds,
-      createdAt: base.createdAt,
-      status: "queued",
-      attempts: 0,
-      progress: { percent: 0, message: `replayed from the dead-letter queue at ${now}` },
-      replays,
-    });
+    const replay: TaskEvent = { kind: "replay", at: new Date().toISOString() };
     let stored = await this.conn.state.update(taskId, (r) => {
-      if (r.status !== "failed") throw new ApiError(409, "conflict", `task ${taskId} is ${r.status}, not failed`);
-      return fresh(r, (r.replays ?? 0) + 1);
+      const next = transition(r, replay);
+      if (next instanceof Refusal) throw new ConflictError("conflict", `task ${taskId} is ${r.status}, not failed`);
+      return next;
     });
     if (!stored) {
       // Its state record already expired: the dead-letter entry has all we need.
-      const record = fresh(entry.task, 1);
+      const record = transition(null, replay, entry.task);
       try {
         stored = { record, revision: await this.conn.state.create(record) };
       } catch (err) {
-        if (err instanceof StaleRevisionError) throw new ApiError(409, "conflict", `task ${taskId} is being retried already`);
+        if (err instanceof StaleRevisionError) throw new ConflictError("conflict", `task ${taskId} is being retried already`);
         throw err;
       }
     }

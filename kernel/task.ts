@@ -4,6 +4,7 @@ import type { TaskError } from "./errors.js";
 export const PRIORITIES = ["high", "normal", "low"] as const;
 export type Priority = (typeof PRIORITIES)[number];
 
+/** The states a task moves through; kernel/transitions.ts alone decides each move. */
 export const TASK_STATUSES = ["queued", "running", "retrying", "succeeded", "failed", "cancelled"] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
@@ -35,6 +36,17 @@ export interface TaskMessage {
   timeoutSeconds: number;
   createdAt: string;
 }
+
+/** What a task was queued as: its message, without anything its attempts added to its record. */
+export const taskMessageOf = (r: TaskMessage): TaskMessage => ({
+  id: r.id,
+  type: r.type,
+  payload: r.payload,
+  priority: r.priority,
+  maxAttempts: r.maxAttempts,
+  timeoutSeconds: r.timeoutSeconds,
+  createdAt: r.createdAt,
+});
 
 /** The task's state record in KV: what `GET /api/tasks/{id}/status` shows. */
 export interface TaskRecord extends TaskMessage {

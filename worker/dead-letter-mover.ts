@@ -10,9 +10,10 @@ import { DeadLetterQueue, type DeadLetter, type DeathReason } from "../kernel/de
 import type { TaskError } from "../kernel/errors.js";
 import type { Logger } from "../kernel/logger.js";
 import type { JetqMetrics } from "../kernel/metrics.js";
-import type { TaskRecord } from "../kernel/task.js";
+import { taskMessageOf, type TaskRecord } from "../kernel/task.js";
 import type { TaskQueue } from "../kernel/task-queue.js";
 import { taskSubject, TOPOLOGY } from "../kernel/topology.js";
+import { Refusal, refusalOf, transition, type TaskEvent } from "../kernel/transitions.js";
 import { DEAD_LETTER_REASON } from "./task-attempt.js";
 
 interface Advisory {
@@ -75,8 +76,8 @@ export class DeadLetterMover {
     const task = original.json<TaskRecord>();
     const stored = await this.conn.state.get(task.id);
     const status = stored?.record.status;
-    if (status === "cancelled" || status === "succeeded") {
-      // It ended in the meantime; the leftover message is just garbage on a work queue.
+    if (refusalOf(stored?.record ?? null, "dead-letter")) {
+      // It ended (succeeded or cancelled) in the meantime; the leftover message is just garbage on a work queue.
       await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
       return;
     }
@@ -110,15 +111,7 @@ export class DeadLetterMover {
 
   private async record(task: TaskRecord, current: TaskRecord | undefined, error: TaskError, attempts: number, reason: DeathReason, subject: string, streamSeq: number) {
     const entry: DeadLetter = {
-      task: {
-        id: task.id,
-        type: task.type,
-        payload: task.payload,
-        priority: task.priority,
-        maxAttempts: task.maxAttempts,
-        timeoutSeconds: task.timeoutSeconds,
-        createdAt: task.createdAt,
-      },
+      task: taskMessageOf(task),
       error,
       attempts,
       reason,
@@ -127,13 +120,14 @@ export class DeadLetterMover {
       streamSeq,
     };
     await this.dlq.add(entry);
-    const now = new Date().toISOString();
-    const updated = await this.conn.state.update(task.id, (r) =>
-      r.status === "cancelled" || r.status === "succeeded" ? null : { ...r, status: "failed", error, attempts: Math.max(r.attempts, attempts), deadLettered: true, finishedAt: r.finishedAt ?? now },
-    );
+    const deadLetter: TaskEvent = { kind: "dead-letter", error, attempts, at: new Date().toISOString() };
+    const updated = await this.conn.state.update(task.id, (r) => {
+      const next = transition(r, deadLetter);
+      return next instanceof Refusal ? null : next;
+    });
     if (!updated && current === undefined) {
       // No record left (expired): write one so the task's fate can still be looked up.
-      await this.conn.state.create({ ...task, status: "failed", attempts, error, progress: { percent: 0 }, deadLettered: true, finishedAt: now }).catch(() => undefined);
+      await this.conn.state.create(transition(null, deadLetter, task)).catch(() => undefined);
     }
     this.metrics.deadLettered.inc({ type: task.type, reason });
     this.log.warn("task dead-lettered", { taskId: task.id, type: task.type, reason, error });
