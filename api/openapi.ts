@@ -1,11 +1,39 @@
-// The OpenAPI document, built from the same zod schemas the API validates with, so the two
-// cannot drift: a task type registered in the registry appears here with its payload schema.
+// The OpenAPI document, built from the same zod schemas the API validates with and answers in
+// (kernel/api-schemas.ts, library/api-schemas.ts), so the two cannot drift: a task type registered
+// in the registry appears here with its payload schema, a field added to a response appears here.
 // Every operation lists every status it can answer; schemathesis checks that against the running
 // API (test/contract/openapi-fuzz.test.ts, `npm run test:contract`).
 import { z } from "zod";
 import { TASK_TYPE_NAME, type TaskTypeRegistry } from "../kernel/registry.js";
+import {
+  DeadLetterPageSchema,
+  DeadLetterSchema,
+  DlqDeletedSchema,
+  DlqRetriedSchema,
+  ErrorBodySchema,
+  HealthSchema,
+  QueueSnapshotSchema,
+  ReadySchema,
+  TaskAcceptedSchema,
+  TaskPageSchema,
+  TaskStatusSchema,
+} from "../kernel/api-schemas.js";
 import { TaskSpecSchema } from "../kernel/task-queue.js";
 import { PRIORITIES, TASK_STATUSES } from "../kernel/task.js";
+import {
+  BookPageSchema,
+  BookSchema,
+  LegacyStatusSchema,
+  QuizSchema,
+  RagAddDocumentSchema,
+  RagAddDocumentsBatchSchema,
+  SearchResultsSchema,
+  SourceDetailSchema,
+  SourcePageSchema,
+  SourceSchema,
+  SourceSyncAcceptedSchema,
+  UploadedBooksSchema,
+} from "../library/api-schemas.js";
 import { SourceCreateSchema } from "../library/sources.js";
 import { ProcessBookPayload } from "../library/task-types.js";
 import { PAGE_LIMIT_MAX, PAGE_OFFSET_MAX } from "./http.js";
@@ -13,10 +41,12 @@ import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 
 type Schema = Record<string, unknown>;
 
-const schemaOf = (s: z.ZodType): Schema => {
-  const { $schema: _, ...rest } = z.toJSONSchema(s, { io: "input", unrepresentable: "any" }) as Schema;
+const schemaOf = (s: z.ZodType, io: "input" | "output" = "input"): Schema => {
+  const { $schema: _, ...rest } = z.toJSONSchema(s, { io, unrepresentable: "any" }) as Schema;
   return rest;
 };
+/** What the server answers: a response schema, as it is after the server built it. */
+const answer = (s: z.ZodType) => schemaOf(s, "output");
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object) => ({ content: { "application/json": { schema } } });
@@ -24,8 +54,6 @@ const ok = (description: string, schema?: object) => (schema ? { description, ..
 const object = (properties: Record<string, object>, required: string[] = []) => ({ type: "object", required, properties });
 const string = { type: "string" };
 const integer = { type: "integer" };
-const dateTime = { type: "string", format: "date-time" };
-const nullable = (schema: object) => ({ anyOf: [schema, { type: "null" }] });
 
 // Why each error status is answered; every one has the body {error:{code,message,details}}.
 const ERROR_STATUSES = {
@@ -55,12 +83,13 @@ const typeFilter = {
   description: "only this task type (empty or absent: every type)",
   schema: { type: "string", pattern: `^(${TASK_TYPE_NAME.source.slice(1, -1)})?$` },
 };
-const pageOf = (items: object, extra: Record<string, object> = {}) =>
-  object({ items: { type: "array", items }, total: integer, limit: integer, offset: integer, ...extra }, ["items", "total", "limit", "offset"]);
-const cursorPage = (items: object) => ({
+const cursorPage = (schema: z.ZodType) => ({
   parameters: [...page, { name: "cursor", in: "query", description: "nextCursor of the previous page (wins over offset)", schema: { type: "string", minLength: 1, maxLength: 2048 } }],
-  schema: pageOf(items, { nextCursor: nullable(string) }),
+  schema: answer(schema),
 });
+
+/** A page schema whose items point at a component rather than repeat it. */
+const itemsAs = (pageOf: Schema, items: object): Schema => ({ ...pageOf, properties: { ...(pageOf.properties as object), items: { type: "array", items } } });
 
 const uploadFile = { type: "string", format: "binary", minLength: 1, description: "not empty" };
 
@@ -122,27 +151,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
     properties: { ...envelope, type: { const: def.name }, payload: schemaOf(def.payload) },
     additionalProperties: false,
   }));
-  const taskError = object({ code: string, message: string, retryable: { type: "boolean" }, attempt: integer }, ["code", "message"]);
-  const taskStatus = object(
-    {
-      id: { type: "string", format: "uuid" },
-      type: string,
-      priority: { type: "string", enum: [...PRIORITIES] },
-      status: { type: "string", enum: [...TASK_STATUSES] },
-      attempts: integer,
-      maxAttempts: integer,
-      progress: object({ percent: { type: "number" }, message: nullable(string) }, ["percent", "message"]),
-      result: {},
-      error: taskError,
-      createdAt: dateTime,
-      startedAt: dateTime,
-      finishedAt: dateTime,
-      nextAttemptAt: dateTime,
-      deadLettered: { type: "boolean" },
-    },
-    ["id", "type", "priority", "status", "attempts", "progress", "createdAt"],
-  );
-  const accepted = object({ id: { type: "string", format: "uuid" }, status: { type: "string", enum: [...TASK_STATUSES] }, statusUrl: string, created: { type: "boolean" } }, ["id", "status", "statusUrl"]);
+  const accepted = answer(TaskAcceptedSchema);
   const createOp = (summary: string) => ({
     summary,
     requestBody: { required: true, ...json(ref("TaskCreate")) },
@@ -155,22 +164,10 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       ...errors(400, 413, 415, 422, ...NATS),
     },
   });
-  const deadLetter = object(
-    { task: object({ id: string, type: string, payload: {}, priority: string }, ["id", "type"]), error: taskError, attempts: integer, reason: { type: "string", enum: ["max_deliveries", "terminated"] }, deadLetteredAt: dateTime, subject: string, streamSeq: integer },
-    ["task", "error", "attempts", "reason", "deadLetteredAt"],
-  );
-  const book = object({ bookId: string, filename: string, contentType: string, status: string, pages: integer, chunks: integer, createdAt: dateTime, updatedAt: dateTime }, ["bookId", "status"]);
-  const uploaded = object(
-    { bookId: string, filename: string, contentType: string, size: integer, taskId: nullable(string), status: nullable(string), statusUrl: nullable(string), duplicate: { type: "boolean" } },
-    ["bookId", "filename", "taskId", "status", "statusUrl"],
-  );
-  const source = object({ id: { type: "string", format: "uuid" }, kind: { type: "string", enum: ["http", "directory"] }, name: string, createdAt: dateTime, lastSyncAt: dateTime, lastResult: { type: "object" } }, ["id", "kind", "createdAt"]);
-  const legacyStatus = object(
-    { task_id: string, status: { type: "string", enum: ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"] }, state: { type: "string", enum: [...TASK_STATUSES] }, progress: { type: "object" }, result: {}, error: nullable(string) },
-    ["task_id", "status", "state"],
-  );
-  const books = cursorPage(book);
-  const sources = cursorPage(source);
+  const deadLetter = answer(DeadLetterSchema);
+  const source = answer(SourceSchema);
+  const books = cursorPage(BookPageSchema);
+  const sources = cursorPage(SourcePageSchema);
 
   return withTransportErrors({
     openapi: "3.1.0",
@@ -183,20 +180,11 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
     },
     components: {
       schemas: {
-        Error: object(
-          {
-            error: object(
-              // details: what exactly was wrong (a list of {path, message} for schema errors), or null.
-              { code: string, message: string, details: {} },
-              ["code", "message", "details"],
-            ),
-          },
-          ["error"],
-        ),
+        Error: answer(ErrorBodySchema),
         TaskCreate: { oneOf: createVariants, discriminator: { propertyName: "type" } },
         MaxAttempts: { ...base.properties.maxAttempts, description: "at most the consumers' max_deliver (JETQ_MAX_DELIVER)" } as Schema,
         UploadFiles: { type: "array", items: uploadFile, minItems: 1, description: "at most JETQ_MAX_UPLOAD_FILES files" } as Schema,
-        TaskStatus: taskStatus,
+        TaskStatus: answer(TaskStatusSchema),
       },
       responses: Object.fromEntries(
         Object.entries(ERROR_STATUSES).map(([status, description]) => [
@@ -212,28 +200,14 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         get: {
           summary: "List tasks, newest first",
           parameters: [{ name: "status", in: "query", schema: { type: "string", enum: [...TASK_STATUSES] } }, typeFilter, ...page],
-          responses: { "200": ok("a page of tasks", pageOf(ref("TaskStatus"))), ...errors(400, ...NATS) },
+          responses: { "200": ok("a page of tasks", itemsAs(answer(TaskPageSchema), ref("TaskStatus"))), ...errors(400, ...NATS) },
         },
       },
       "/api/tasks/queue": {
         get: {
           summary: "Queue depth by priority and type, in flight, dead-lettered, workers",
           responses: {
-            "200": ok(
-              "queue state",
-              object(
-                {
-                  depth: integer,
-                  waiting: integer,
-                  inFlight: integer,
-                  byPriority: object(Object.fromEntries(PRIORITIES.map((p) => [p, integer])), [...PRIORITIES]),
-                  byType: { type: "object", additionalProperties: integer },
-                  deadLettered: integer,
-                  workers: object({ count: integer, slots: integer, busy: integer, utilisation: { type: "number" }, list: { type: "array", items: { type: "object" } } }, ["count", "slots", "busy", "utilisation", "list"]),
-                },
-                ["depth", "waiting", "inFlight", "byPriority", "byType", "deadLettered", "workers"],
-              ),
-            ),
+            "200": ok("queue state", answer(QueueSnapshotSchema)),
             ...errors(...NATS),
           },
         },
@@ -255,7 +229,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         post: { summary: "Cancel a queued, retrying or running task", parameters: [idParam("id", "task")], responses: { "200": ok("cancelled", ref("TaskStatus")), ...errors(404, 409, ...NATS) } },
       },
       "/api/dlq": {
-        get: { summary: "Dead-lettered tasks, most recent first", parameters: [typeFilter, ...page], responses: { "200": ok("a page of entries", pageOf(deadLetter)), ...errors(400, ...NATS) } },
+        get: { summary: "Dead-lettered tasks, most recent first", parameters: [typeFilter, ...page], responses: { "200": ok("a page of entries", answer(DeadLetterPageSchema)), ...errors(400, ...NATS) } },
         delete: {
           summary: "Discard the dead-lettered tasks of a type, or all of them with all=true",
           // One exploded object parameter, so the document can say "type or all=true" (either alone is fine).
@@ -274,7 +248,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
               },
             },
           ],
-          responses: { "200": ok("how many were discarded", object({ deleted: integer }, ["deleted"])), ...errors(400, ...NATS) },
+          responses: { "200": ok("how many were discarded", answer(DlqDeletedSchema)), ...errors(400, ...NATS) },
         },
       },
       "/api/dlq/retry": {
@@ -289,7 +263,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
               additionalProperties: false,
             }),
           },
-          responses: { "200": ok("ids replayed", object({ retried: { type: "array", items: string }, errors: { type: "array", items: object({ id: string, message: string }) } }, ["retried", "errors"])), ...errors(400, 413, 415, ...NATS) },
+          responses: { "200": ok("ids replayed", answer(DlqRetriedSchema)), ...errors(400, 413, 415, ...NATS) },
         },
       },
       "/api/dlq/{id}": {
@@ -304,11 +278,11 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         post: {
           summary: "Upload books (streamed to the object store); one process_book task each, or the existing book for a file it already has",
           requestBody: multipart("files", true, ["file", "book", "books"]),
-          responses: { "202": ok("queued", object({ books: { type: "array", items: uploaded } }, ["books"])), ...errors(400, 413, 415, 422, ...NATS) },
+          responses: { "202": ok("queued", answer(UploadedBooksSchema)), ...errors(400, 413, 415, 422, ...NATS) },
         },
       },
       "/api/books/{id}": {
-        get: { summary: "A book's record: status, pages, chunks, content hash, embedder", parameters: [idParam("id", "book")], responses: { "200": ok("book", book), ...errors(404, ...NATS) } },
+        get: { summary: "A book's record: status, pages, chunks, content hash, embedder", parameters: [idParam("id", "book")], responses: { "200": ok("book", answer(BookSchema)), ...errors(404, ...NATS) } },
         delete: { summary: "Delete a book, its chunks, upload and vectors", parameters: [idParam("id", "book")], responses: { "204": { description: "deleted" }, ...errors(404, ...NATS) } },
       },
       "/api/search": {
@@ -320,17 +294,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
             { name: "bookId", in: "query", description: "only this book (empty or absent: every book)", schema: { type: "string", pattern: "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$" } },
           ],
           responses: {
-            "200": ok(
-              "results",
-              object(
-                {
-                  query: string,
-                  embedder: string,
-                  results: { type: "array", items: object({ score: { type: "number" }, bookId: string, chunkId: string, page: integer, text: string, title: string, section: string }, ["score", "bookId", "chunkId", "page", "text"]) },
-                },
-                ["results"],
-              ),
-            ),
+            "200": ok("results", answer(SearchResultsSchema)),
             ...errors(400),
           },
         },
@@ -344,19 +308,19 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         get: { summary: "Registered sources, oldest first", parameters: sources.parameters, responses: { "200": ok("a page of sources", sources.schema), ...errors(400, ...NATS) } },
       },
       "/api/sources/{id}": {
-        get: { summary: "A source with its documents and last sync result", parameters: [idParam("id", "source")], responses: { "200": ok("source", { ...source, properties: { ...source.properties, documents: { type: "array", items: { type: "object" } } } }), ...errors(404, ...NATS) } },
+        get: { summary: "A source with its documents and last sync result", parameters: [idParam("id", "source")], responses: { "200": ok("source", answer(SourceDetailSchema)), ...errors(404, ...NATS) } },
         delete: { summary: "Remove a source (its books stay)", parameters: [idParam("id", "source")], responses: { "204": { description: "removed" }, ...errors(404, ...NATS) } },
       },
       "/api/sources/{id}/sync": {
-        post: { summary: "Queue sync_sources for this source now", parameters: [idParam("id", "source")], responses: { "202": ok("queued", accepted), ...errors(404, ...NATS) } },
+        post: { summary: "Queue sync_sources for this source now", parameters: [idParam("id", "source")], responses: { "202": ok("queued", answer(SourceSyncAcceptedSchema)), ...errors(404, ...NATS) } },
       },
-      "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam("id", "quiz")], responses: { "200": ok("quiz", { type: "object" }), ...errors(404, ...NATS) } } },
+      "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam("id", "quiz")], responses: { "200": ok("quiz", answer(QuizSchema)), ...errors(404, ...NATS) } } },
       "/rag/add-document": {
         post: {
           summary: "Legacy: upload one document",
           requestBody: multipart("file", false),
           responses: {
-            "202": ok("queued, or the book that already has this file (duplicate)", object({ status: { type: "string", enum: ["queued", "duplicate"] }, task_id: nullable(string), book_id: string, duplicate: { type: "boolean" } }, ["status", "task_id"])),
+            "202": ok("queued, or the book that already has this file (duplicate)", answer(RagAddDocumentSchema)),
             ...errors(400, 413, 415, 422, ...NATS),
           },
         },
@@ -366,18 +330,18 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
           summary: "Legacy: upload several documents",
           requestBody: multipart("files", true, ["file"]),
           responses: {
-            "202": ok("one entry per file", { type: "array", items: object({ task_id: nullable(string), filename: string, book_id: string, duplicate: { type: "boolean" } }, ["task_id", "filename"]) }),
+            "202": ok("one entry per file", answer(RagAddDocumentsBatchSchema)),
             ...errors(400, 413, 415, 422, ...NATS),
           },
         },
       },
-      "/rag/task/{task_id}": { get: { summary: "Legacy: task status with Celery state names", parameters: [idParam("task_id", "task")], responses: { "200": ok("status", legacyStatus), ...errors(404, ...NATS) } } },
+      "/rag/task/{task_id}": { get: { summary: "Legacy: task status with Celery state names", parameters: [idParam("task_id", "task")], responses: { "200": ok("status", answer(LegacyStatusSchema)), ...errors(404, ...NATS) } } },
       "/metrics": { get: { summary: "Prometheus metrics", responses: { "200": { description: "text exposition format", content: { "text/plain": { schema: string } } } } } },
-      "/healthz": { get: { summary: "Liveness", responses: { "200": ok("alive", object({ status: { const: "ok" } }, ["status"])) } } },
+      "/healthz": { get: { summary: "Liveness", responses: { "200": ok("alive", answer(HealthSchema)) } } },
       "/readyz": {
         get: {
           summary: "Readiness: NATS reachable and topology in place",
-          responses: { "200": ok("ready", object({ status: { const: "ready" } }, ["status"])), "503": { description: "not ready", ...json(ref("Error")) } },
+          responses: { "200": ok("ready", answer(ReadySchema)), "503": { description: "not ready", ...json(ref("Error")) } },
         },
       },
       "/openapi.json": { get: { summary: "This document", responses: { "200": ok("OpenAPI 3.1", { type: "object" }) } } },
