@@ -5,12 +5,12 @@
 // silent drop — the files already stored by this request are deleted: a rejected upload leaves
 // nothing behind.
 import { createHash, randomUUID } from "node:crypto";
-import { Readable, Transform } from "node:stream";
+import { Transform } from "node:stream";
 import type { Request } from "express";
 import busboy from "busboy";
 import type { ObjectStore } from "@nats-io/obj";
-import { bookObjectName } from "../library/books.js";
-import { ApiError } from "../kernel/errors.js";
+import { bookObjectName, storeUpload } from "../library/books.js";
+import { InvalidRequestError, JetqError, TooLargeError, UnavailableError, UnsupportedError } from "../kernel/errors.js";
 import { sanitiseFilename } from "./file-names.js";
 
 /** Most non-file form fields per request; more is a 413, not a silent drop. */
@@ -38,10 +38,10 @@ export interface StoredUpload {
   sha256: string;
 }
 
-const tooLarge = (code: string, message: string) => new ApiError(413, code, message);
+const tooLarge = (code: string, message: string) => new TooLargeError(code, message);
 
 export async function receiveUploads(req: Request, store: ObjectStore, limits: UploadLimits): Promise<{ fields: Record<string, string>; files: StoredUpload[] }> {
-  if (!req.is("multipart/form-data")) throw new ApiError(415, "unsupported_media_type", "send the files as multipart/form-data");
+  if (!req.is("multipart/form-data")) throw new UnsupportedError("unsupported_media_type", "send the files as multipart/form-data");
   let bb: busboy.Busboy;
   try {
     // defParamCharset: file names in the multipart headers are UTF-8 (busboy assumes latin1).
@@ -58,13 +58,14 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
       },
     });
   } catch (err) {
-    throw new ApiError(400, "malformed_multipart", `the multipart request is malformed: ${(err as Error).message}`);
+    throw new InvalidRequestError("malformed_multipart", `the multipart request is malformed: ${(err as Error).message}`);
   }
 
   const fields: Record<string, string> = {};
   const stored: (StoredUpload & { position: number })[] = [];
   let order = 0;
   const puts: Promise<void>[] = [];
+  const inFlight = new Set<Transform>(); // files still flowing into the store
   let failure: Error | null = null;
   const fail = (err: Error) => (failure ??= err);
 
@@ -73,14 +74,14 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
       if (info.nameTruncated) return fail(tooLarge("field_name_too_long", `a form field name is longer than the limit of ${MAX_FIELD_NAME_BYTES} bytes`));
       if (info.valueTruncated) return fail(tooLarge("field_too_large", `form field ${JSON.stringify(name)} is larger than the limit of ${MAX_FIELD_BYTES} bytes`));
       // A repeated field would make one of its values win silently.
-      if (Object.hasOwn(fields, name)) return fail(new ApiError(400, "duplicate_field", `form field ${JSON.stringify(name)} is given more than once`));
+      if (Object.hasOwn(fields, name)) return fail(new InvalidRequestError("duplicate_field", `form field ${JSON.stringify(name)} is given more than once`));
       fields[name] = value;
     });
     bb.on("fieldsLimit", () => fail(tooLarge("too_many_fields", `at most ${MAX_FORM_FIELDS} form fields per request`)));
     bb.on("partsLimit", () => fail(tooLarge("too_many_parts", `at most ${MAX_FORM_FIELDS + limits.maxFiles} parts (fields and files) per request`)));
     bb.on("file", (field, file, info) => {
       if (failure || !limits.fileFields.includes(field)) {
-        if (!failure) fail(new ApiError(400, "unexpected_field", `unexpected file field ${JSON.stringify(field)}; use ${limits.fileFields.join(" or ")}`));
+        if (!failure) fail(new InvalidRequestError("unexpected_field", `unexpected file field ${JSON.stringify(field)}; use ${limits.fileFields.join(" or ")}`));
         file.resume();
         return;
       }
@@ -97,45 +98,50 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
         },
       });
       file.on("limit", () => {
-        const err = new ApiError(413, "upload_too_large", `${filename} is larger than the limit of ${limits.maxFileBytes} bytes`);
+        const err = new TooLargeError("upload_too_large", `${filename} is larger than the limit of ${limits.maxFileBytes} bytes`);
         fail(err);
         counter.destroy(err);
       });
       file.pipe(counter);
+      inFlight.add(counter);
+      counter.once("close", () => inFlight.delete(counter));
       const contentType = sanitiseContentType(info.mimeType);
-      const meta = {
-        name: bookObjectName(bookId),
-        description: filename,
-        metadata: { filename, contentType, bookId },
-      };
       puts.push(
-        store
-          .put(meta, Readable.toWeb(counter) as unknown as ReadableStream<Uint8Array>)
+        storeUpload(store, { bookId, filename, contentType }, counter)
           .then(() => {
             stored.push({ position, bookId, field, filename, contentType, size, sha256: hash.digest("hex") });
-            if (size === 0) fail(new ApiError(400, "empty_file", `${filename} is empty`));
+            if (size === 0) fail(new InvalidRequestError("empty_file", `${filename} is empty`));
           })
           .catch((err) => {
-            fail(err instanceof ApiError ? err : new ApiError(503, "store_failed", `could not store ${filename}: ${(err as Error).message}`));
+            fail(err instanceof JetqError ? err : new UnavailableError("store_failed", `could not store ${filename}: ${(err as Error).message}`));
             file.resume();
           }),
       );
     });
-    bb.on("filesLimit", () => fail(new ApiError(413, "too_many_files", `at most ${limits.maxFiles} files per request`)));
+    bb.on("filesLimit", () => fail(new TooLargeError("too_many_files", `at most ${limits.maxFiles} files per request`)));
     bb.on("error", (err) => {
-      fail(new ApiError(400, "malformed_multipart", `the multipart request is malformed: ${(err as Error).message}`));
+      fail(new InvalidRequestError("malformed_multipart", `the multipart request is malformed: ${(err as Error).message}`));
       resolve();
     });
     bb.on("close", () => resolve());
-    req.on("aborted", () => {
-      fail(new ApiError(400, "aborted", "the upload was aborted"));
+    // A client that goes away mid-file would leave that file's put waiting for bytes that never
+    // come, its chunks stored without an object: end every file still flowing, so that each put
+    // fails and purges what it stored.
+    const aborted = () => {
+      const err = new InvalidRequestError("aborted", "the upload was aborted");
+      fail(err);
+      for (const stream of inFlight) stream.destroy(err);
       resolve();
+    };
+    req.on("aborted", aborted);
+    req.on("close", () => {
+      if (!req.complete) aborted();
     });
   });
   req.pipe(bb);
   await finished;
   await Promise.allSettled(puts);
-  if (!failure && stored.length === 0) fail(new ApiError(400, "no_files", `no file in the request; send it as ${limits.fileFields.join(" or ")}`));
+  if (!failure && stored.length === 0) fail(new InvalidRequestError("no_files", `no file in the request; send it as ${limits.fileFields.join(" or ")}`));
   if (failure) {
     await discardUploads(store, stored);
     req.unpipe(bb);

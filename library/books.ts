@@ -3,17 +3,44 @@
 // one JSON line per chunk) — all streamed, so a large book is never held whole.
 import { Readable } from "node:stream";
 import { createInterface } from "node:readline";
+import type { ObjectInfo, ObjectStore } from "@nats-io/obj";
 import type { LibraryConnection } from "./connection.js";
-import { KvSortedIndex, type Page, type PageQuery } from "../kernel/kv-index.js";
+import type { KvSortedIndex, Page, PageQuery } from "../kernel/kv-index.js";
+import { createdAtIndex } from "./created-at-index.js";
+import { isLiveEntry } from "../kernel/kv-live.js";
 import { digestHex, readObject } from "../kernel/object-read.js";
 import { isConflict } from "../kernel/state-store.js";
 import { TOPOLOGY } from "../kernel/topology.js";
 import { LIBRARY_TOPOLOGY } from "./topology.js";
+import type { VectorStore } from "./vectors/vector-store.js";
 
 /** Where a book's uploaded bytes live in the uploads bucket. */
 export const bookObjectName = (bookId: string) => `books/${bookId}`;
 
-export interface StoredChunk {
+/** What an upload is stored with; process_book and the book views read it back. */
+export interface UploadMetadata {
+  bookId: string;
+  filename: string;
+  contentType: string;
+  /** Set for documents a registered source brought in. */
+  sourceId?: string;
+}
+
+/**
+ * The one upload write: a book's bytes, streamed into the uploads bucket under its book id, with
+ * the metadata every reader of uploads expects. Replaces an earlier upload of the same book.
+ */
+export function storeUpload(store: ObjectStore, meta: UploadMetadata, bytes: Readable): Promise<ObjectInfo> {
+  const { bookId, filename, contentType, sourceId } = meta;
+  return store.put(
+    { name: bookObjectName(bookId), description: filename, metadata: { filename, contentType, bookId, ...(sourceId ? { sourceId } : {}) } },
+    Readable.toWeb(bytes) as unknown as ReadableStream<Uint8Array>,
+  );
+}
+
+/** A piece of a book's text, as the chunker makes it and the chunk store keeps it. */
+export interface Chunk {
+  /** Stable within a book: `c` + zero-padded index (c000001). */
   chunkId: string;
   index: number;
   page: number;
@@ -73,22 +100,36 @@ export class BookStore {
 
   async get(bookId: string): Promise<BookRecord | null> {
     const e = await this.conn.books.get(bookId);
-    return e && e.operation === "PUT" && e.value.length ? e.json<BookRecord>() : null;
+    return isLiveEntry(e) ? e.json<BookRecord>() : null;
   }
 
   async put(record: BookRecord): Promise<void> {
     await this.conn.books.put(record.bookId, JSON.stringify({ ...record, updatedAt: new Date().toISOString() }));
   }
 
+  /**
+   * Writes the record only while the book still exists (compare-and-set on its revision), so a
+   * book deleted while it was being processed is not brought back by the processing's last write.
+   * Returns false when the book is gone.
+   */
+  async putIfPresent(record: BookRecord): Promise<boolean> {
+    for (let i = 0; i < 5; i++) {
+      const current = await this.conn.books.get(record.bookId);
+      if (!isLiveEntry(current)) return false;
+      try {
+        await this.conn.books.update(record.bookId, JSON.stringify({ ...record, updatedAt: new Date().toISOString() }), current.revision);
+        return true;
+      } catch (err) {
+        if (!isConflict(err)) throw err; // someone wrote in between: read again
+      }
+    }
+    throw new Error(`book ${record.bookId} kept changing while its record was written`);
+  }
+
   /** One page of book records, newest first (see KvSortedIndex: no consumer, no full scan). */
   page(q: PageQuery): Promise<Page<BookRecord>> {
     // Book records are the single-token keys (book ids); `hash.<sha256>` claims are not listed.
-    this.index ??= new KvSortedIndex(this.conn.jsm, {
-      bucket: LIBRARY_TOPOLOGY.booksBucket,
-      keyFilter: "*",
-      sortKeyOf: (e) => e.json<BookRecord>().createdAt ?? "",
-      order: "desc",
-    });
+    this.index ??= createdAtIndex(this.conn.jsm, LIBRARY_TOPOLOGY.booksBucket, "*", "desc");
     return this.index.page<BookRecord>(q);
   }
 
@@ -108,7 +149,7 @@ export class BookStore {
         if (!isConflict(err) && !/exists/i.test(String((err as Error).message))) throw err;
       }
       const current = await this.conn.books.get(key);
-      if (!current || current.operation !== "PUT" || !current.value.length) continue; // released meanwhile
+      if (!isLiveEntry(current)) continue; // released meanwhile
       const owner = current.json<ContentClaim>();
       if (owner.bookId === bookId || (await this.exists(owner.bookId))) return { won: owner.bookId === bookId, owner };
       try {
@@ -124,7 +165,7 @@ export class BookStore {
   /** Notes the task that processes the content's owner, for later duplicates to point at. */
   async recordContentTask(sha256: string, bookId: string, taskId: string): Promise<void> {
     const current = await this.conn.books.get(contentKey(sha256));
-    if (!current || current.operation !== "PUT" || current.json<ContentClaim>().bookId !== bookId) return;
+    if (!isLiveEntry(current) || current.json<ContentClaim>().bookId !== bookId) return;
     await this.conn.books.update(contentKey(sha256), JSON.stringify({ bookId, taskId } satisfies ContentClaim), current.revision).catch((err) => {
       if (!isConflict(err)) throw err;
     });
@@ -133,13 +174,13 @@ export class BookStore {
   /** The current claim on some content, if any. */
   async contentOwner(sha256: string): Promise<ContentClaim | null> {
     const current = await this.conn.books.get(contentKey(sha256));
-    return current && current.operation === "PUT" && current.value.length ? current.json<ContentClaim>() : null;
+    return isLiveEntry(current) ? current.json<ContentClaim>() : null;
   }
 
   /** Gives the content up if `bookId` holds it, so the same file can be uploaded again. */
   async releaseContent(sha256: string, bookId: string): Promise<void> {
     const current = await this.conn.books.get(contentKey(sha256));
-    if (!current || current.operation !== "PUT" || !current.value.length || current.json<ContentClaim>().bookId !== bookId) return;
+    if (!isLiveEntry(current) || current.json<ContentClaim>().bookId !== bookId) return;
     await this.conn.books.delete(contentKey(sha256), { previousSeq: current.revision }).catch((err) => {
       if (!isConflict(err)) throw err; // claimed anew meanwhile: not ours to release
     });
@@ -187,7 +228,7 @@ export class BookStore {
   }
 
   /** Streams chunks into the book's chunk object, replacing the previous ones; returns the count. */
-  async writeChunks(bookId: string, chunks: AsyncIterable<StoredChunk>): Promise<number> {
+  async writeChunks(bookId: string, chunks: AsyncIterable<Chunk>): Promise<number> {
     let count = 0;
     async function* lines() {
       for await (const c of chunks) {
@@ -200,26 +241,33 @@ export class BookStore {
   }
 
   /** The book's chunks in order, read as a stream. */
-  async *readChunks(bookId: string, only?: ReadonlySet<string>): AsyncIterable<StoredChunk> {
+  async *readChunks(bookId: string, only?: ReadonlySet<string>): AsyncIterable<Chunk> {
     const info = await this.conn.chunks.info(bookId);
     if (!info || info.deleted) return;
     const result = readObject(this.conn.jsm, info);
     const lines = createInterface({ input: Readable.fromWeb(result.data as never), crlfDelay: Infinity });
     for await (const line of lines) {
       if (!line) continue;
-      const chunk = JSON.parse(line) as StoredChunk;
+      const chunk = JSON.parse(line) as Chunk;
       if (!only || only.has(chunk.chunkId)) yield chunk;
     }
     const err = await result.error;
     if (err) throw err;
   }
 
-  /** Removes the record, the chunks and the upload, and releases the book's content claim. */
-  async delete(bookId: string): Promise<void> {
+  /**
+   * The one book deletion: its vectors, chunks, upload, content claim and record, in that order.
+   * Vectors first, so a book that is going never turns up in searches; the record last, so a
+   * deletion cut short leaves a book that can be deleted again. A vector store that fails stops
+   * it there (the caller sees the error); chunks or an upload already gone are no matter.
+   */
+  async delete(bookId: string, vectors: Pick<VectorStore, "deleteBook">): Promise<void> {
     const record = await this.get(bookId);
     const sha256 = record?.contentHash || digestHex((await this.conn.uploads.info(bookObjectName(bookId)))?.digest);
-    await Promise.allSettled([this.conn.chunks.delete(bookId), this.conn.uploads.delete(bookObjectName(bookId))]);
-    await this.conn.books.delete(bookId);
+    await vectors.deleteBook(bookId);
+    await this.conn.chunks.delete(bookId).catch(() => undefined);
+    await this.conn.uploads.delete(bookObjectName(bookId)).catch(() => undefined);
     if (sha256) await this.releaseContent(sha256, bookId);
+    await this.conn.books.delete(bookId);
   }
 }

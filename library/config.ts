@@ -35,6 +35,7 @@ export const LIBRARY_SETTINGS = z.object({
   JETQ_DOC_MAX_INFLATED_BYTES: int(DEFAULT_DOCUMENT_LIMITS.maxInflatedBytes, 1),
   JETQ_DOC_MAX_ARCHIVE_ENTRIES: int(DEFAULT_DOCUMENT_LIMITS.maxArchiveEntries, 1),
   JETQ_DOC_MAX_COMPRESSION_RATIO: int(DEFAULT_DOCUMENT_LIMITS.maxCompressionRatio, 1),
+  JETQ_DOC_MAX_PART_SECONDS: int(DEFAULT_DOCUMENT_LIMITS.maxPartSeconds, 1),
   JETQ_DOC_PARSER_HEAP_MB: int(DEFAULT_PARSER_HEAP_MB, 32),
 });
 export type LibrarySettings = z.infer<typeof LIBRARY_SETTINGS>;
@@ -93,6 +94,7 @@ export function libraryConfig(e: LibrarySettings): DocumentsConfig {
       maxInflatedBytes: e.JETQ_DOC_MAX_INFLATED_BYTES,
       maxArchiveEntries: e.JETQ_DOC_MAX_ARCHIVE_ENTRIES,
       maxCompressionRatio: e.JETQ_DOC_MAX_COMPRESSION_RATIO,
+      maxPartSeconds: e.JETQ_DOC_MAX_PART_SECONDS,
     },
     parserHeapMb: e.JETQ_DOC_PARSER_HEAP_MB,
   };

@@ -17,6 +17,11 @@ export interface DocumentLimits {
   maxArchiveEntries: number;
   /** Inflated / compressed size of one archive entry (entries of 1 MiB or less inflated are exempt). */
   maxCompressionRatio: number;
+  /**
+   * Seconds the parser may spend on one part (a page, a section, opening the document) before the
+   * document counts as too complex: a few KB of PDF can nest drawing instructions that take hours.
+   */
+  maxPartSeconds: number;
 }
 
 export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
@@ -27,6 +32,7 @@ export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
   maxInflatedBytes: 256 * 1024 * 1024,
   maxArchiveEntries: 10_000,
   maxCompressionRatio: 100,
+  maxPartSeconds: 60,
 };
 
 /** Heap (MB) of the thread a document is extracted in: memory exhaustion there kills only that thread. */
@@ -41,4 +47,5 @@ export const DOCUMENT_LIMIT_SETTINGS: Record<keyof DocumentLimits, string> = {
   maxInflatedBytes: "JETQ_DOC_MAX_INFLATED_BYTES",
   maxArchiveEntries: "JETQ_DOC_MAX_ARCHIVE_ENTRIES",
   maxCompressionRatio: "JETQ_DOC_MAX_COMPRESSION_RATIO",
+  maxPartSeconds: "JETQ_DOC_MAX_PART_SECONDS",
 };

@@ -256,3 +256,32 @@ const WORDS = (
   "careful rapid ancient modern simple complex gather measure explain compare discover build " +
   "observe describe record balance signal pattern network window garden harbour lantern orbit"
 ).split(" ");
+
+/** A one-page PDF whose page draws a form XObject that draws the next `fanOut` times, `levels` deep. */
+export function nestedXObjectPdf(levels: number, fanOut: number): Buffer {
+  const objects = new Map<number, string>();
+  const stream = (dict: string, body: string) => `<< ${dict} /Length ${body.length} >>\nstream\n${body}\nendstream`;
+  objects.set(1, "<< /Type /Catalog /Pages 2 0 R >>");
+  objects.set(2, "<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
+  objects.set(3, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /XObject << /X 10 0 R >> /Font << /F1 5 0 R >> >> >>");
+  objects.set(4, stream("", "/X Do"));
+  objects.set(5, "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>");
+  for (let level = 0; level <= levels; level++) {
+    const leaf = level === levels;
+    const resources = leaf ? "<< /Font << /F1 5 0 R >> >>" : `<< /XObject << /X ${11 + level} 0 R >> /Font << /F1 5 0 R >> >>`;
+    const body = leaf ? "BT /F1 1 Tf 0 0 Td (x) Tj ET" : Array(fanOut).fill("/X Do").join(" ");
+    objects.set(10 + level, stream(`/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources ${resources}`, body));
+  }
+  const size = Math.max(...objects.keys()) + 1;
+  let pdf = "%PDF-1.4\n";
+  const offsets = new Map<number, number>();
+  for (const [n, body] of [...objects].sort(([a], [b]) => a - b)) {
+    offsets.set(n, pdf.length);
+    pdf += `${n} 0 obj\n${body}\nendobj\n`;
+  }
+  const xref = pdf.length;
+  pdf += `xref\n0 ${size}\n`;
+  for (let n = 0; n < size; n++) pdf += offsets.has(n) ? `${String(offsets.get(n)).padStart(10, "0")} 00000 n \n` : "0000000000 65535 f \n";
+  pdf += `trailer\n<< /Size ${size} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, "latin1");
+}

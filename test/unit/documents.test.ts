@@ -13,6 +13,7 @@ import { readDocument, type DocumentSource } from "../../worker/documents/read-d
 import { extractDocument } from "../../worker/documents/extract-document.js";
 import { makeBookDir, sweepStaleBookDirs } from "../../worker/documents/temp-dirs.js";
 import {
+  nestedXObjectPdf,
   bigPdf,
   deeplyNestedHtml,
   makeDocx,
@@ -487,9 +488,10 @@ describe("document limits", () => {
       JETQ_DOC_MAX_INFLATED_BYTES: "14",
       JETQ_DOC_MAX_ARCHIVE_ENTRIES: "15",
       JETQ_DOC_MAX_COMPRESSION_RATIO: "16",
+      JETQ_DOC_MAX_PART_SECONDS: "17",
       JETQ_DOC_PARSER_HEAP_MB: "64",
     }).documents;
-    expect(configured.limits).toEqual({ maxPages: 10, maxCharacters: 11, maxChunks: 12, maxPartBytes: 13, maxInflatedBytes: 14, maxArchiveEntries: 15, maxCompressionRatio: 16 });
+    expect(configured.limits).toEqual({ maxPages: 10, maxCharacters: 11, maxChunks: 12, maxPartBytes: 13, maxInflatedBytes: 14, maxArchiveEntries: 15, maxCompressionRatio: 16, maxPartSeconds: 17 });
     expect(configured.parserHeapMb).toBe(64);
   });
 });
@@ -518,6 +520,16 @@ describe("extraction in a thread", () => {
     const failure = await extractDocument(path("deep.html"), {}, options()).then(drain, (err: unknown) => err);
     expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_too_complex" });
   }, 120_000);
+
+  it("fails a 3 KB PDF whose drawing instructions nest a billion deep once, as document_too_complex, within its part budget", async () => {
+    // A page draws form XObject X0, which draws X1 ten times, … nine levels down to one (x) Tj:
+    // no page, character or heap limit notices, but reading its one page would take hours.
+    await writeFile(path("xobject-bomb.pdf"), nestedXObjectPdf(9, 10));
+    const started = Date.now();
+    const failure = await extractDocument(path("xobject-bomb.pdf"), {}, options({ limits: limits({ maxPartSeconds: 2 }) })).then(drain, (err: unknown) => err);
+    expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_too_complex", message: expect.stringContaining("JETQ_DOC_MAX_PART_SECONDS") });
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
 
   it("survives the thread running out of memory: that document fails, the next one reads", async () => {
     // 24 MB of Markdown with the size limits lifted: the thread's 48 MB heap cannot hold its tokens.

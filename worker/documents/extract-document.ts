@@ -3,7 +3,8 @@
 // worker process — and every other task in it — carries on. Aborting the signal terminates the
 // thread at once, even in the middle of a parser's synchronous loop.
 import { Worker } from "node:worker_threads";
-import type { DocumentLimits } from "../../library/document-limits.js";
+import { DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "../../library/document-limits.js";
+import { documentError } from "./document-errors.js";
 import type { ChunkingOptions } from "./chunker.js";
 import type { Chunk } from "./document.js";
 import { classifyExtractionError, fromWire } from "./extraction-errors.js";
@@ -86,13 +87,26 @@ class ExtractionThread {
     signal?.addEventListener("abort", this.onAbort, { once: true });
   }
 
-  /** The next message, in order; throws the thread's failure once everything before it is taken. */
+  /**
+   * The next message, in order; throws the thread's failure once everything before it is taken.
+   * While we wait the thread holds credit, so silence means it is stuck on one part: past
+   * maxPartSeconds the document is too complex, and the thread is ended.
+   */
   async next(): Promise<Exclude<ThreadMessage, { kind: "error" }>> {
     for (;;) {
       const message = this.inbox.shift();
       if (message) return message;
       if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      const seconds = this.job.limits.maxPartSeconds;
+      const stuck = setTimeout(() => {
+        this.fail(documentError("document_too_complex", `reading one part of the document took more than ${seconds} s (${DOCUMENT_LIMIT_SETTINGS.maxPartSeconds}): it is too complex to read`));
+        if (!this.exited) void this.worker.terminate();
+      }, seconds * 1000);
+      try {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      } finally {
+        clearTimeout(stuck);
+      }
     }
   }
 

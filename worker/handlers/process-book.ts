@@ -7,22 +7,15 @@ import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { BookRecord } from "../../library/books.js";
+import type { ProcessBookPayload } from "../../library/task-types.js";
 import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../../library/config.js";
 import { NonRetryableError } from "../../kernel/errors.js";
-import { TaskAbort, type TaskHandler } from "../handler.js";
+import { TaskAbort, type HandlerFor, type TaskContext } from "../handler.js";
 import { extractDocument, type DocumentExtraction } from "../documents/extract-document.js";
 import { makeBookDir } from "../documents/temp-dirs.js";
 import type { Pipeline } from "./pipeline.js";
 
-interface Payload {
-  bookId: string;
-  filename?: string;
-  contentType?: string;
-  chunkSize?: number;
-  chunkOverlap?: number;
-}
-
-export function processBook(p: Pipeline): TaskHandler<Payload> {
+export function processBook(p: Pipeline): HandlerFor<typeof ProcessBookPayload> {
   return async (ctx) => {
     const { bookId } = ctx.payload;
     const upload = await p.books.openUpload(bookId);
@@ -87,11 +80,15 @@ export function processBook(p: Pipeline): TaskHandler<Payload> {
         const chunks = await p.books.writeChunks(bookId, doc.chunks);
         const stats = doc.stats();
         Object.assign(record, { status: "ready", pages: stats.parts, chunks, characters: stats.characters, format: doc.info.format, ...(doc.info.title ? { title: doc.info.title } : {}) });
-        await p.books.put(record);
+        if (!(await p.books.putIfPresent(record))) {
+          // Deleted while we read it: take back the chunks we wrote, and do not bring the book back.
+          await p.books.delete(bookId, p.vectors).catch(() => undefined);
+          throw new NonRetryableError(`book ${bookId} was deleted while it was being processed`, "book_deleted");
+        }
       } catch (err) {
         const outcome = unfinishedStatus(ctx.signal);
         // Handed back at shutdown: the next attempt processes it, so it stays `processing`.
-        if (outcome) await p.books.put({ ...record, status: outcome, error: outcome === "cancelled" ? "processing was cancelled" : (err as Error).message });
+        if (outcome) await p.books.putIfPresent({ ...record, status: outcome, error: outcome === "cancelled" ? "processing was cancelled" : (err as Error).message });
         throw err;
       }
       ctx.progress(97, `${record.chunks} chunks from ${record.pages} pages; queueing embeddings`);
@@ -113,7 +110,7 @@ function unfinishedStatus(signal: AbortSignal): "cancelled" | "failed" | null {
 }
 
 /** Chains generate_embeddings; the key makes a retried process_book attempt queue it only once. */
-async function chain(ctx: Parameters<TaskHandler<Payload>>[0], bookId: string, contentHash: string): Promise<string> {
+async function chain(ctx: TaskContext, bookId: string, contentHash: string): Promise<string> {
   const task = await ctx.enqueue({
     type: "generate_embeddings",
     payload: { bookId },
