@@ -8,7 +8,7 @@ import type { Logger } from "../kernel/logger.js";
 import { createMetrics, type JetqMetrics } from "../kernel/metrics.js";
 import { QueueStats } from "../kernel/queue-stats.js";
 import type { TaskTypeRegistry } from "../kernel/registry.js";
-import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { TaskEvents } from "../kernel/task-events.js";
 import { errorHandler, requireNats, sendError } from "./http.js";
 import { buildOpenApi } from "./openapi.js";
@@ -46,11 +46,11 @@ export interface ApiDeps {
 
 export function createApp(deps: ApiDeps): Express {
   const metrics = deps.metrics ?? createMetrics("api");
-  const queue = new TaskQueue(deps.conn, deps.registry, { defaultTimeoutSeconds: deps.defaultTimeoutSeconds, maxDeliver: deps.conn.topology.maxDeliver });
+  const queue = taskQueueFor(deps.conn, deps.registry, { defaultTimeoutSeconds: deps.defaultTimeoutSeconds, metrics });
   const stats = new QueueStats(deps.conn);
   const dlq = new DeadLetterQueue(deps.conn, queue);
   const books = new BookStore(deps.conn);
-  const uploads = { queue, books, uploads: deps.conn.uploads, metrics, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
+  const uploads = { queue, books, uploads: deps.conn.uploads, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
 
   const app = express();
   app.disable("x-powered-by");
@@ -68,11 +68,11 @@ export function createApp(deps: ApiDeps): Express {
   });
 
   app.use(requireNats(() => deps.conn.connected));
-  app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), metrics, maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));
   app.use(ragCompatRouter(uploads));
-  app.use(sourcesRouter({ sources: new SourceRegistry(deps.conn), queue, metrics, maxBodyBytes: deps.config.maxBodyBytes, policy: deps.sourcePolicy }));
+  app.use(sourcesRouter({ sources: new SourceRegistry(deps.conn), queue, maxBodyBytes: deps.config.maxBodyBytes, policy: deps.sourcePolicy }));
   if (deps.library) {
     app.use(searchRouter(deps.library));
     app.use(libraryRouter({ books, vectors: deps.library.vectors, quizzes: deps.conn.quizzes }));

@@ -3,14 +3,14 @@
 // another client's task. Invalid UTF-8 is refused with 400 before anything reads the body.
 import { isUtf8 } from "node:buffer";
 import express, { type RequestHandler } from "express";
-import { ApiError } from "../kernel/errors.js";
+import { InvalidRequestError } from "../kernel/errors.js";
 
 export function jsonBody(limitBytes: number): RequestHandler {
   return express.json({
     limit: limitBytes,
     strict: true,
     verify: (_req, _res, buf) => {
-      if (!isUtf8(buf)) throw new ApiError(400, "invalid_utf8", "the body is not valid UTF-8 (JSON must be UTF-8)");
+      if (!isUtf8(buf)) throw new InvalidRequestError("invalid_utf8", "the body is not valid UTF-8 (JSON must be UTF-8)");
     },
   });
 }

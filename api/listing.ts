@@ -1,8 +1,7 @@
 // Paged listings (books, sources): the query they take and the answer they give.
 import type { Request } from "express";
 import { z } from "zod";
-import { ApiError } from "../kernel/errors.js";
-import { InvalidCursorError, type Page } from "../kernel/kv-index.js";
+import type { Page } from "../kernel/kv-index.js";
 import { pagination, parseQuery } from "./http.js";
 
 const ListQuery = z.object({
@@ -14,12 +13,7 @@ const ListQuery = z.object({
 /** `GET` of a paged listing: `{items, total, limit, offset, nextCursor}`. */
 export async function listPage<T>(req: Request, page: (q: z.infer<typeof ListQuery>) => Promise<Page<T>>) {
   const q = parseQuery(ListQuery, req);
-  try {
-    const p = await page(q);
-    return { items: p.items, total: p.total, limit: q.limit, offset: p.offset, nextCursor: p.nextCursor };
-  } catch (err) {
-    if (err instanceof InvalidCursorError) throw new ApiError(400, "invalid_query", err.message, [{ path: "cursor", message: err.message }]);
-    throw err;
-  }
+  const p = await page(q); // an unknown cursor throws InvalidCursorError, a 400 invalid_query
+  return { items: p.items, total: p.total, limit: q.limit, offset: p.offset, nextCursor: p.nextCursor };
 }
 

@@ -20,16 +20,15 @@ import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import JSZip from "jszip";
 import PDFDocument from "pdfkit";
-import { bookObjectName } from "../library/books.js";
+import { storeUpload } from "../library/books.js";
 import { loadConfig } from "../test/support/config.js";
 import { connectLibrary } from "../library/connection.js";
 import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../library/document-limits.js";
-import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import type { TaskRecord } from "../kernel/task.js";
 import { documentTaskTypes } from "../library/task-types.js";
 import { proseForPage } from "../test/support/document-fixtures.js";
@@ -140,7 +139,7 @@ async function main() {
   const worker = await startWorker(nats.url, join(dir, "data"));
   const config = loadConfig({ NATS_URL: nats.url });
   const conn = await connectLibrary(nats.url, config.topology, { name: "bench-document-limits", consumersFor: { taskTypes: [] } });
-  const queue = new TaskQueue(conn, documentTaskTypes(), { defaultTimeoutSeconds: 3600, maxDeliver: config.topology.maxDeliver });
+  const queue = taskQueueFor(conn, documentTaskTypes(), { defaultTimeoutSeconds: 3600 });
   const results: Record<string, unknown>[] = [];
   try {
     const books: { name: string; type: string; make: (path: string) => Promise<object> }[] = [
@@ -153,7 +152,7 @@ async function main() {
       const made = await book.make(path);
       const generateMs = Math.round(performance.now() - t0);
       const bookId = crypto.randomUUID();
-      await conn.uploads.put({ name: bookObjectName(bookId), description: book.name, metadata: { filename: book.name, contentType: book.type, bookId } }, Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>);
+      await storeUpload(conn.uploads, { bookId, filename: book.name, contentType: book.type }, createReadStream(path));
       const idle = rss(worker.pid, "VmRSS");
       writeFileSync(`/proc/${worker.pid}/clear_refs`, "5"); // resets VmHWM to the current RSS
       t0 = performance.now();

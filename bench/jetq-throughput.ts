@@ -5,6 +5,7 @@
 import { connectJetq, type JetqConnection } from "../kernel/connection.js";
 import { silentLogger } from "../kernel/logger.js";
 import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { TOPOLOGY } from "../kernel/topology.js";
 import { Worker } from "../worker/runtime.js";
 import { benchConfig, benchRegistry, NOOP_TYPE, now, pipelined, rate, waitUntil } from "./lib.js";
@@ -30,7 +31,7 @@ async function setUp(natsUrl: string, o: JetqOptions) {
   const registry = benchRegistry();
   const log = silentLogger();
   const producer = await connectJetq(cfg.natsUrl, cfg.topology, { name: "bench-producer" });
-  const queue = new TaskQueue(producer, registry, { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, maxDeliver: cfg.topology.maxDeliver });
+  const queue = taskQueueFor(producer, registry, { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds });
   const conns: JetqConnection[] = [];
   const workers: Worker[] = [];
   for (let i = 0; i < o.workers; i++) {

@@ -16,12 +16,11 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Readable } from "node:stream";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { bookObjectName } from "../library/books.js";
+import { storeUpload } from "../library/books.js";
 import { connectLibrary, type LibraryConnection } from "../library/connection.js";
 import { LexicalEmbedder } from "../library/embeddings/lexical-embedder.js";
-import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import type { TaskRecord } from "../kernel/task.js";
 import { documentTaskTypes } from "../library/task-types.js";
 import { LocalVectorStore } from "../library/vectors/local-vector-store.js";
@@ -155,10 +154,7 @@ export async function generateBook(dir: string, pages: number): Promise<Generate
 }
 
 async function uploadBook(conn: LibraryConnection, bookId: string, path: string): Promise<void> {
-  await conn.uploads.put(
-    { name: bookObjectName(bookId), description: "book.pdf", metadata: { filename: "book.pdf", contentType: "application/pdf", bookId } },
-    Readable.toWeb(createReadStream(path)) as unknown as ReadableStream<Uint8Array>,
-  );
+  await storeUpload(conn.uploads, { bookId, filename: "book.pdf", contentType: "application/pdf" }, createReadStream(path));
 }
 
 /** Polls the task's state record every 20 ms until it succeeded; throws if it failed. */
@@ -221,7 +217,7 @@ export async function processBookBench(o: BookOptions): Promise<BookResult> {
   const dataDir = await mkdtemp(join(tmpdir(), "jetq-bench-data-"));
   const cfg = benchConfig(o.natsUrl, 1);
   const conn = await connectLibrary(cfg.natsUrl, cfg.topology, { name: "bench-pipeline" });
-  const queue = new TaskQueue(conn, documentTaskTypes(), { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, maxDeliver: cfg.topology.maxDeliver });
+  const queue = taskQueueFor(conn, documentTaskTypes(), { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds });
   let worker: WorkerHandle | undefined;
   try {
     worker = await startPipelineWorker({

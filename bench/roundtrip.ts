@@ -8,7 +8,7 @@
 import { Queue, QueueEvents, Worker as BullWorker } from "bullmq";
 import { connectJetq } from "../kernel/connection.js";
 import { silentLogger } from "../kernel/logger.js";
-import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { isTerminal } from "../kernel/task.js";
 import { TaskEvents } from "../kernel/task-events.js";
 import { Worker } from "../worker/runtime.js";
@@ -26,7 +26,7 @@ export async function jetqRoundTrip(natsUrl: string, o: RoundTripOptions): Promi
   const producer = await connectJetq(cfg.natsUrl, cfg.topology, { name: "bench-rt-client" });
   const workerConn = await connectJetq(cfg.natsUrl, cfg.topology, { name: "bench-rt-worker", consumersFor: { taskTypes: [] } });
   const worker = new Worker({ conn: workerConn, registry, config: cfg.worker, log: silentLogger() }).handle(NOOP_TYPE, async () => null);
-  const queue = new TaskQueue(producer, registry, { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds, maxDeliver: cfg.topology.maxDeliver });
+  const queue = taskQueueFor(producer, registry, { defaultTimeoutSeconds: cfg.worker.defaultTimeoutSeconds });
 
   // One listener for every task's state changes (the server republishes each write; the
   // counterpart of BullMQ's QueueEvents): finished ids land in `finished`, a waiter is woken.

@@ -5,7 +5,9 @@
 // the page's records, however many keys there are, and a write acked before the listing began is
 // always in it. The first listing reads the bucket once to build the index.
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { forEachMessage, getMany, isKvMarker, kvStream, type ScannedEntry } from "./kv-scan.js";
+import { InvalidRequestError } from "./errors.js";
+import { isKvMarker } from "./kv-live.js";
+import { forEachMessage, getMany, kvStream, type ScannedEntry } from "./kv-scan.js";
 
 export interface PageQuery {
   limit: number;
@@ -24,10 +26,11 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-export class InvalidCursorError extends Error {
+/** A cursor this index did not give out: the listing's query is not valid. */
+export class InvalidCursorError extends InvalidRequestError {
   constructor() {
-    super("the cursor is not one this listing gave out");
-    this.name = "InvalidCursorError";
+    const message = "the cursor is not one this listing gave out";
+    super("invalid_query", message, [{ path: "cursor", message }]);
   }
 }
 

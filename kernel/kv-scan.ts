@@ -3,6 +3,7 @@
 // server keeps for minutes after the client is done, so scanning with them on every request
 // exhausts the stream's consumer limit; a direct get leaves nothing behind on the server.
 import { JetStreamApiCodes, JetStreamApiError, JetStreamError, type JetStreamManager, type StoredMsg } from "@nats-io/jetstream";
+import { isKvMarker } from "./kv-live.js";
 
 /** A key's current value as stored on the bucket's stream. */
 export interface ScannedEntry {
@@ -17,12 +18,6 @@ export const kvStream = (bucket: string) => `KV_${bucket}`;
 export const kvSubject = (bucket: string, key: string) => `$KV.${bucket}.${key}`;
 
 const BATCH = 512;
-
-/** True for delete and purge markers (written by the client or, for TTLs, by the server). */
-export function isKvMarker(m: StoredMsg): boolean {
-  const op = m.header?.get("KV-Operation");
-  return op === "DEL" || op === "PURGE" || m.header?.has("Nats-Marker-Reason") === true || m.data.length === 0;
-}
 
 /**
  * The current value of every key matching `keyFilter` (KV wildcards), read in batches from the

@@ -12,7 +12,7 @@ export interface TaskTypeDefinition<P = unknown> {
   defaultMaxAttempts?: number;
   /**
    * Checks at create time what the schema cannot: that what the payload names exists. Throws an
-   * ApiError (422) to refuse the task, so that it is not accepted only to fail in a worker later.
+   * InvalidError to refuse the task, so that it is not accepted only to fail in a worker later.
    */
   admit?: (payload: P, conn: JetqConnection) => Promise<void>;
 }

@@ -3,6 +3,7 @@
 // cancel that landed in between, and two writers never silently lose each other's change.
 import { JetStreamApiError, type JetStreamManager } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
+import { isLiveEntry } from "./kv-live.js";
 import { scanKv } from "./kv-scan.js";
 import { TOPOLOGY } from "./topology.js";
 import { isTerminal, type TaskRecord } from "./task.js";
@@ -44,7 +45,7 @@ export class TaskStateStore {
       if (!(err instanceof StaleRevisionError)) throw err;
       // An expired record leaves a delete marker for a while: writing over it is still a create.
       const entry = await this.kv.get(record.id);
-      if (entry && entry.operation !== "PUT") return this.write(record, entry.revision);
+      if (entry && !isLiveEntry(entry)) return this.write(record, entry.revision);
       throw err;
     }
   }
@@ -52,7 +53,7 @@ export class TaskStateStore {
   /** The task's record, or null if there is none: never written, deleted, or expired (a marker). */
   async get(id: string): Promise<StoredTask | null> {
     const entry = await this.kv.get(id);
-    return entry && entry.operation === "PUT" && entry.value.length > 0 ? decodeEntry(entry) : null;
+    return isLiveEntry(entry) ? decodeEntry(entry) : null;
   }
 
   /**

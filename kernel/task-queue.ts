@@ -4,13 +4,16 @@
 import { createHash, randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { JetqConnection } from "./connection.js";
-import { ApiError, notFound } from "./errors.js";
+import type { JetqMetrics } from "./metrics.js";
+import { ConflictError, InvalidError, InvalidRequestError, JetqError, notFound, TooLargeError, UnavailableError } from "./errors.js";
 import type { TaskTypeRegistry } from "./registry.js";
+import { isLiveEntry } from "./kv-live.js";
 import { isNoMessage } from "./kv-scan.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
-import { isTerminal, PRIORITIES, withChanges, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
+import { PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js";
 import { taskSubject, taskSubjectById, TOPOLOGY } from "./topology.js";
+import { Refusal, transition } from "./transitions.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
 export const REVISION_HEADER = "Jetq-Revision";
@@ -39,6 +42,8 @@ export interface TaskQueueOptions {
    */
   publishDeadlineMs?: number;
   publishAttemptMs?: number;
+  /** Where tasks put on the work stream are counted (jetq_tasks_created_total); none in a process without metrics. */
+  metrics?: Pick<JetqMetrics, "tasksCreated">;
 }
 
 export interface CreateResult {
@@ -63,24 +68,24 @@ export class TaskQueue {
     private readonly opts: TaskQueueOptions,
   ) {}
 
-  /** Checks a create body; throws ApiError 400/422 naming every problem. */
+  /** Checks a create body; throws an InvalidRequestError or InvalidError naming every problem. */
   validate(body: unknown): TaskSpec & { priority: NonNullable<TaskSpec["priority"]> } {
     const depth = nestingDepth((body as { payload?: unknown } | null)?.payload, MAX_PAYLOAD_DEPTH);
     if (depth > MAX_PAYLOAD_DEPTH) {
-      throw new ApiError(422, "invalid_payload", `the payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`, [{ path: "payload", message: `at most ${MAX_PAYLOAD_DEPTH} levels of arrays and objects` }]);
+      throw new InvalidError("invalid_payload", `the payload is nested more than ${MAX_PAYLOAD_DEPTH} levels deep`, [{ path: "payload", message: `at most ${MAX_PAYLOAD_DEPTH} levels of arrays and objects` }]);
     }
     const spec = TaskSpecSchema.safeParse(body);
-    if (!spec.success) throw new ApiError(400, "invalid_request", "the task request is not valid", issuesOf(spec.error));
+    if (!spec.success) throw new InvalidRequestError("invalid_request", "the task request is not valid", issuesOf(spec.error));
     const def = this.registry.get(spec.data.type);
     if (!def) {
-      throw new ApiError(422, "unknown_task_type", `unknown task type ${JSON.stringify(spec.data.type)}`, { known: this.registry.names() });
+      throw new InvalidError("unknown_task_type", `unknown task type ${JSON.stringify(spec.data.type)}`, { known: this.registry.names() });
     }
     const payload = def.payload.safeParse(spec.data.payload ?? {});
     if (!payload.success) {
-      throw new ApiError(422, "invalid_payload", `payload does not match the ${def.name} schema`, issuesOf(payload.error));
+      throw new InvalidError("invalid_payload", `payload does not match the ${def.name} schema`, issuesOf(payload.error));
     }
     if (spec.data.maxAttempts !== undefined && spec.data.maxAttempts > this.opts.maxDeliver) {
-      throw new ApiError(422, "invalid_request", `maxAttempts must be at most ${this.opts.maxDeliver} (the consumers' max_deliver)`, [
+      throw new InvalidError("invalid_request", `maxAttempts must be at most ${this.opts.maxDeliver} (the consumers' max_deliver)`, [
         { path: "maxAttempts", message: `at most ${this.opts.maxDeliver}` },
       ]);
     }
@@ -108,7 +113,7 @@ export class TaskQueue {
           // differently, as when a scheduled and a manual sync find the same new document.)
           const r = existing.record;
           if (r.type !== spec.type || canonicalJson(r.payload) !== canonicalJson(spec.payload)) {
-            throw new ApiError(422, "idempotency_key_reused", `idempotencyKey was already used for a different request (task ${r.id})`, { taskId: r.id });
+            throw new InvalidError("idempotency_key_reused", `idempotencyKey was already used for a different request (task ${r.id})`, { taskId: r.id });
           }
           return { record: r, created: false };
         }
@@ -136,13 +141,15 @@ export class TaskQueue {
     const maxPayload = this.conn.nc.info?.max_payload ?? Infinity;
     const bytes = Buffer.byteLength(json);
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
-      throw new ApiError(413, "payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
+      throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
     try {
       await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, id), json, { msgId: id }, this.confirm);
     } catch (err) {
       throw unqueued(err, id);
     }
+    // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
+    this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };
   }
 
@@ -161,6 +168,9 @@ export class TaskQueue {
       msgId,
       ...(revision > 0 ? { headers: { [REVISION_HEADER]: String(revision) } } : {}),
     });
+    // Only replays come through here (create publishes itself): a replay is a task put on the
+    // work stream again, so it counts as created, once.
+    this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
   }
 
   async get(id: string): Promise<TaskRecord> {
@@ -186,13 +196,12 @@ export class TaskQueue {
     for (let i = 0; i < 5; i++) {
       let endedAs: TaskStatus | undefined;
       const result = await this.conn.state.update(id, (r) => {
-        if (isTerminal(r.status)) {
-          endedAs = r.status;
-          return null;
-        }
-        return withChanges(r, { status: "cancelled", finishedAt: new Date().toISOString() });
+        const next = transition(r, { kind: "cancel", at: new Date().toISOString() });
+        if (!(next instanceof Refusal)) return next;
+        endedAs = next.status;
+        return null;
       });
-      if (endedAs) throw new ApiError(409, "already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
+      if (endedAs) throw new ConflictError("already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
       if (result) {
         this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
         return result.record;
@@ -201,7 +210,7 @@ export class TaskQueue {
       // it), then take the message off the stream so no worker ever runs it.
       const queued = await this.find(id);
       if (!queued) throw notFound("task", id);
-      const cancelled = withChanges(queued.record, { status: "cancelled", finishedAt: new Date().toISOString() });
+      const cancelled = transition(null, { kind: "cancel", at: new Date().toISOString() }, queued.record);
       try {
         await this.conn.state.create(cancelled);
       } catch (err) {
@@ -212,7 +221,7 @@ export class TaskQueue {
       this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
       return cancelled;
     }
-    throw new ApiError(409, "conflict", `task ${id} kept changing; try again`);
+    throw new ConflictError("conflict", `task ${id} kept changing; try again`);
   }
 
   /** Lists tasks, newest first: state records, plus queued tasks read from the work stream. */
@@ -267,7 +276,7 @@ export class TaskQueue {
       } catch (err) {
         if (!isConflict(err)) throw err;
         const owner = await this.conn.idempotency.get(kvKey);
-        if (owner && owner.operation === "PUT" && owner.value.length) return owner.string();
+        if (isLiveEntry(owner)) return owner.string();
         // The previous owner expired (a delete marker): claim it over that marker.
         await this.conn.publisher.publishConfirmed(subject, taskId, { expectLastSubjectSequence: owner?.revision ?? 0, ttl }, this.confirm);
         return taskId;
@@ -275,8 +284,8 @@ export class TaskQueue {
     } catch (err) {
       // No task was published yet, whatever became of the claim: a retry with the same key finds
       // the claim (or makes it) and queues the task under it, once.
-      if (err instanceof ApiError) throw err;
-      throw new ApiError(503, "unavailable", "NATS did not answer in time; the task was not queued: try again (with the same idempotencyKey)", { outcome: "not_queued", cause: String((err as Error).message) });
+      if (err instanceof JetqError) throw err;
+      throw new UnavailableError("unavailable", "NATS did not answer in time; the task was not queued: try again (with the same idempotencyKey)", { outcome: "not_queued", cause: String((err as Error).message) });
     }
   }
 }
@@ -286,19 +295,18 @@ export class TaskQueue {
  * client may simply retry), or the task may yet appear: then its id is in the details, so that the
  * client can look it up instead of creating it twice.
  */
-function unqueued(err: unknown, taskId: string): ApiError {
+function unqueued(err: unknown, taskId: string): JetqError {
   const cause = String((err as Error).message);
   if (err instanceof PublishUnconfirmedError && !err.maybeStored) {
-    return new ApiError(503, "unavailable", "NATS refused the task; it was not queued: try again", { outcome: "not_queued", cause });
+    return new UnavailableError("unavailable", "NATS refused the task; it was not queued: try again", { outcome: "not_queued", cause });
   }
   if (err instanceof PublishRejected && err.status === 413) {
-    return new ApiError(413, "payload_too_large", `NATS refused the task as too large: ${err.message}`, { outcome: "not_queued", cause });
+    return new TooLargeError("payload_too_large", `NATS refused the task as too large: ${err.message}`, { outcome: "not_queued", cause });
   }
   if (err instanceof PublishRejected) {
-    return new ApiError(503, "unavailable", `NATS refused the task; it was not queued: ${err.message}`, { outcome: "not_queued", cause });
+    return new UnavailableError("unavailable", `NATS refused the task; it was not queued: ${err.message}`, { outcome: "not_queued", cause });
   }
-  return new ApiError(
-    503,
+  return new UnavailableError(
     "outcome_unknown",
     `NATS did not confirm task ${taskId} in time: it may or may not have been queued. Look it up by its id before creating it again; a retry with the same idempotencyKey never creates it twice`,
     { outcome: "unknown", taskId, cause },

@@ -174,8 +174,11 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
   await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });
-  // Leases for "exactly one active" jobs (the sync scheduler); a dead holder's lease ages out.
-  await kvm.create(TOPOLOGY.leasesBucket, { history: 1, storage, replicas, ttl: 30_000 });
+  // Leases for "exactly one active" jobs (the sync scheduler): each holder writes its lease with a
+  // per-message TTL longer than its own interval, so a dead holder's lease ages out and a live
+  // one's never does between renewals. No bucket TTL (buckets made before lose theirs).
+  await kvm.create(TOPOLOGY.leasesBucket, { history: 1, storage, replicas });
+  await ensureStream(jsm, { name: `KV_${TOPOLOGY.leasesBucket}`, max_age: 0, allow_msg_ttl: true });
 
   if (opts.consumersFor) {
     for (const priority of PRIORITIES) {

@@ -4,7 +4,9 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { LibraryConnection } from "./connection.js";
-import { KvSortedIndex, type Page, type PageQuery } from "../kernel/kv-index.js";
+import type { KvSortedIndex, Page, PageQuery } from "../kernel/kv-index.js";
+import { createdAtIndex } from "./created-at-index.js";
+import { isLiveEntry } from "../kernel/kv-live.js";
 import { scanKv } from "../kernel/kv-scan.js";
 import { TOPOLOGY } from "../kernel/topology.js";
 import { LIBRARY_TOPOLOGY } from "./topology.js";
@@ -58,13 +60,22 @@ export type SourceRecord = SourceCreate & {
   lastResult?: SyncSummary;
 };
 
-/** What the last sync saw of one document, and the book it became. */
-export interface SourceDocumentState {
+/** Where a source's documents are: what a source reader needs of its record. */
+export type SourceSpec = { kind: "http"; urls: string[] } | { kind: "directory"; path: string };
+
+export const specOf = (s: SourceCreate): SourceSpec => (s.kind === "http" ? { kind: "http", urls: s.urls } : { kind: "directory", path: s.path });
+
+/** What the last sync saw of a document. */
+export interface KnownDocument {
   key: string;
-  bookId: string;
   hash: string;
   etag?: string;
   lastModified?: string;
+}
+
+/** What the last sync saw of one document, and the book it became. */
+export interface SourceDocumentState extends KnownDocument {
+  bookId: string;
 }
 
 const src = (id: string) => `src.${id}`;
@@ -84,7 +95,7 @@ export class SourceRegistry {
 
   async get(id: string): Promise<SourceRecord | null> {
     const e = await this.conn.sources.get(src(id));
-    return e && e.operation === "PUT" && e.value.length ? e.json<SourceRecord>() : null;
+    return isLiveEntry(e) ? e.json<SourceRecord>() : null;
   }
 
   /** Every source, oldest first: a consumer-less scan of the bucket, for the workers' sync runs. */
@@ -95,12 +106,7 @@ export class SourceRegistry {
 
   /** One page of sources, oldest first, for the API (see KvSortedIndex: no consumer, no full scan). */
   page(q: PageQuery): Promise<Page<SourceRecord>> {
-    this.index ??= new KvSortedIndex(this.conn.jsm, {
-      bucket: LIBRARY_TOPOLOGY.sourcesBucket,
-      keyFilter: "src.*",
-      sortKeyOf: (e) => e.json<SourceRecord>().createdAt ?? "",
-      order: "asc",
-    });
+    this.index ??= createdAtIndex(this.conn.jsm, LIBRARY_TOPOLOGY.sourcesBucket, "src.*", "asc");
     return this.index.page<SourceRecord>(q);
   }
 
@@ -112,7 +118,7 @@ export class SourceRegistry {
 
   async documents(id: string): Promise<Record<string, SourceDocumentState>> {
     const e = await this.conn.sources.get(docs(id));
-    return e && e.operation === "PUT" && e.value.length ? e.json<Record<string, SourceDocumentState>>() : {};
+    return isLiveEntry(e) ? e.json<Record<string, SourceDocumentState>>() : {};
   }
 
   async saveDocuments(id: string, state: Record<string, SourceDocumentState>): Promise<void> {

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { BookStore } from "./books.js";
 import { openLibrary } from "./connection.js";
 import type { JetqConnection } from "../kernel/connection.js";
-import { ApiError } from "../kernel/errors.js";
+import { InvalidError } from "../kernel/errors.js";
 import { jetqId } from "../kernel/ids.js";
 import { TaskTypeRegistry } from "../kernel/registry.js";
 
@@ -44,7 +44,7 @@ export const CreateQuizPayload = z
 async function bookMustExist({ bookId }: { bookId: string }, conn: JetqConnection): Promise<void> {
   const books = new BookStore(await openLibrary(conn));
   if ((await books.get(bookId)) || (await books.hasUpload(bookId))) return;
-  throw new ApiError(422, "book_not_found", `book ${bookId} does not exist: upload it first (POST /api/books)`, [{ path: "payload.bookId", message: "no such book" }]);
+  throw new InvalidError("book_not_found", `book ${bookId} does not exist: upload it first (POST /api/books)`, [{ path: "payload.bookId", message: "no such book" }]);
 }
 
 /** The registry with jetq's built-in task types. Tests and embedders may register more. */

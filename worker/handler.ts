@@ -1,4 +1,5 @@
 // What a task handler sees. Handlers are plain async functions registered per task type.
+import type { z } from "zod";
 import type { Logger } from "../kernel/logger.js";
 import type { TaskMessage, TaskRecord, TaskSpec } from "../kernel/task.js";
 
@@ -24,6 +25,15 @@ export interface TaskContext<P = unknown> {
 }
 
 export type TaskHandler<P = any> = (ctx: TaskContext<P>) => Promise<unknown>;
+
+/**
+ * A handler typed by its task type's payload schema: `ctx.payload` is what the schema accepted
+ * (the API and `ctx.enqueue` validate every payload against it before a task is queued).
+ */
+export type HandlerFor<S extends z.ZodType> = TaskHandler<z.output<S>>;
+
+/** One handler per task type of a name → payload schema map, each typed by its own schema. */
+export type HandlersFor<M extends Record<string, z.ZodType>> = { [T in keyof M]: HandlerFor<M[T]> };
 
 /** Reasons carried by `ctx.signal.reason`. */
 export class TaskAbort extends Error {

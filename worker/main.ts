@@ -6,7 +6,7 @@ import { createLogger } from "../kernel/logger.js";
 import { documentTaskTypes } from "../library/task-types.js";
 import { createPipeline, documentHandlers } from "./handlers/index.js";
 import { SyncScheduler } from "./sync-scheduler.js";
-import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { startMetricsServer } from "./metrics-server.js";
 import { sweepStaleBookDirs } from "./documents/temp-dirs.js";
 import { Worker } from "./runtime.js";
@@ -31,7 +31,7 @@ for (const type of serves) {
 }
 const metricsServer = config.worker.metricsPort > 0 ? await startMetricsServer(worker.metrics, config.worker.metricsPort) : null;
 await worker.start();
-const queue = new TaskQueue(conn, registry, { defaultTimeoutSeconds: config.defaultTimeoutSeconds, maxDeliver: config.topology.maxDeliver });
+const queue = taskQueueFor(conn, registry, { defaultTimeoutSeconds: config.defaultTimeoutSeconds, metrics: worker.metrics });
 const scheduler = new SyncScheduler(conn, queue, worker.id, config.documents.syncSchedulerMs, log);
 scheduler.start();
 

@@ -9,6 +9,7 @@ import type { Logger } from "../kernel/logger.js";
 import { AttemptMetrics, createMetrics, type JetqMetrics } from "../kernel/metrics.js";
 import type { TaskTypeRegistry } from "../kernel/registry.js";
 import { TaskQueue } from "../kernel/task-queue.js";
+import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { PRIORITIES, type Priority } from "../kernel/task.js";
 import { consumerName, TOPOLOGY } from "../kernel/topology.js";
 import type { WorkerPresence } from "../kernel/queue-stats.js";
@@ -50,6 +51,7 @@ export class Worker {
   private readonly queue: TaskQueue;
   private readonly log: Logger;
   private running = 0;
+  private gaugesRemoved = false;
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wokenEarly = false;
@@ -66,9 +68,11 @@ export class Worker {
   constructor(private readonly opts: WorkerOptions) {
     this.metrics = opts.metrics ?? createMetrics("worker");
     this.scheduler = new PriorityScheduler(opts.config.priorityWeights);
-    this.queue = new TaskQueue(opts.conn, opts.registry, { defaultTimeoutSeconds: opts.config.defaultTimeoutSeconds, maxDeliver: opts.conn.topology.maxDeliver });
+    // Tasks its handlers chain (ctx.enqueue) are counted in this worker's jetq_tasks_created_total.
+    this.queue = taskQueueFor(opts.conn, opts.registry, { defaultTimeoutSeconds: opts.config.defaultTimeoutSeconds, metrics: this.metrics });
     this.log = opts.log.child({ workerId: this.id });
-    this.metrics.slots.set(opts.config.concurrency);
+    this.metrics.slots.set({ worker: this.id }, opts.config.concurrency);
+    this.updateGauges();
     this.minPull = Math.max(1, Math.floor(opts.config.concurrency / 4));
     this.idlePollMs = opts.idlePollMs ?? 5_000;
     this.attemptMetrics = new AttemptMetrics(this.metrics);
@@ -148,6 +152,7 @@ export class Worker {
     if (this.ticker) clearInterval(this.ticker);
     await this.mover?.stop();
     await this.opts.conn.workers.delete(this.id).catch(() => undefined);
+    this.removeGauges();
     escapedErrors.uninstall();
     this.log.info("worker stopped", { finished: before - handedBack, handedBack });
     return { finished: before - handedBack, handedBack };
@@ -324,8 +329,15 @@ export class Worker {
   }
 
   private updateGauges() {
-    this.metrics.busySlots.set(this.running);
-    this.metrics.utilisation.set(this.running / this.opts.config.concurrency);
+    if (this.gaugesRemoved) return; // a handed-back attempt ending after stop() must not bring them back
+    this.metrics.busySlots.set({ worker: this.id }, this.running);
+    this.metrics.utilisation.set({ worker: this.id }, this.running / this.opts.config.concurrency);
+  }
+
+  /** A stopped worker's series go, so a registry shared by several workers lists only live ones. */
+  private removeGauges() {
+    this.gaugesRemoved = true;
+    for (const g of [this.metrics.busySlots, this.metrics.slots, this.metrics.utilisation]) g.remove({ worker: this.id });
   }
 
   private async reportPresence() {

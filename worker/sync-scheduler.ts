@@ -1,15 +1,27 @@
 // SyncScheduler: queues sync_sources for sources whose interval has elapsed. Every worker runs
-// one, but only the holder of a KV lease acts, so exactly one is active across replicas; a dead
-// holder's lease ages out (bucket TTL) and another takes over. Idempotency keys per interval slot
+// one, but only the holder of a KV lease acts, so exactly one is active across replicas. The lease
+// is written with a per-message TTL longer than the interval (`Nats-TTL`) and renewed every tick by
+// compare-and-set on the revision the holder wrote, so it never lapses between a live holder's
+// ticks, while a dead holder's ages out and another takes over. Idempotency keys per interval slot
 // make even a brief double leadership queue each sync once.
 import { JetStreamApiError } from "@nats-io/jetstream";
 import type { LibraryConnection } from "../library/connection.js";
+import { isLiveEntry } from "../kernel/kv-live.js";
+import { kvSubject } from "../kernel/kv-scan.js";
 import type { Logger } from "../kernel/logger.js";
 import { SourceRegistry } from "../library/sources.js";
 import type { TaskQueue } from "../kernel/task-queue.js";
 import { TOPOLOGY } from "../kernel/topology.js";
 
 const LEASE = "sync-scheduler";
+
+/**
+ * How long a lease lives without renewal: two intervals, so one late tick does not hand it over,
+ * in whole seconds (the unit `Nats-TTL` takes; at least one).
+ */
+export function leaseTtlSeconds(everyMs: number): number {
+  return Math.max(1, Math.ceil((2 * everyMs) / 1000));
+}
 
 export class SyncScheduler {
   private timer: NodeJS.Timeout | null = null;
@@ -33,18 +45,39 @@ export class SyncScheduler {
 
   async stop() {
     if (this.timer) clearInterval(this.timer);
-    if (this.revision) await this.conn.leases.delete(LEASE).catch(() => undefined);
+    await this.release();
+  }
+
+  /**
+   * Gives the lease up, only if it is still the one this scheduler wrote: a holder whose lease
+   * lapsed and was taken over must not delete its successor's.
+   */
+  async release(): Promise<void> {
+    const revision = this.revision;
+    if (!revision) return;
+    this.revision = 0;
+    await this.conn.leases.delete(LEASE, { previousSeq: revision }).catch(() => undefined);
   }
 
   /** Holds or takes the lease; true when this scheduler is the active one. */
   async lead(): Promise<boolean> {
-    const subject = `$KV.${TOPOLOGY.leasesBucket}.${LEASE}`;
+    // Renewal: compare-and-set on the revision we wrote. It fails only if the lease lapsed (and was
+    // perhaps taken over) since; then we contend like anyone else.
+    if (this.revision && (await this.write(this.revision))) return true;
+    this.revision = 0;
     const current = await this.conn.leases.get(LEASE);
-    const held = current && current.operation === "PUT" && current.value.length ? current.string() : null;
-    if (held && held !== this.holder) return false;
+    if (isLiveEntry(current) && current.string() !== this.holder) return false;
+    // Compare-and-set on the revision we saw: of two contenders only one write lands.
+    return this.write(current?.revision ?? 0);
+  }
+
+  /** Writes the lease if its key is still at `expected` (0: no value); true if it landed. */
+  private async write(expected: number): Promise<boolean> {
     try {
-      // Compare-and-set on the revision we saw: of two contenders only one write lands.
-      const ack = await this.conn.js.publish(subject, this.holder, { expect: { lastSubjectSequence: current?.revision ?? 0 } });
+      const ack = await this.conn.js.publish(kvSubject(TOPOLOGY.leasesBucket, LEASE), this.holder, {
+        expect: { lastSubjectSequence: expected },
+        ttl: `${leaseTtlSeconds(this.everyMs)}s`,
+      });
       this.revision = ack.seq;
       return true;
     } catch (err) {

@@ -9,8 +9,9 @@ import { NonRetryableError, toTaskError, type TaskError } from "../kernel/errors
 import type { Logger } from "../kernel/logger.js";
 import type { AttemptMetrics } from "../kernel/metrics.js";
 import { StaleRevisionError, type StoredTask } from "../kernel/state-store.js";
-import { isTerminal, withChanges, type TaskRecord } from "../kernel/task.js";
+import type { TaskRecord } from "../kernel/task.js";
 import { REVISION_HEADER, type TaskQueue } from "../kernel/task-queue.js";
+import { Refusal, transition, type AttemptStamp, type TaskEvent } from "../kernel/transitions.js";
 import { EscapedError, type EscapeTarget } from "./escaped-errors.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";
@@ -55,7 +56,7 @@ class HardTimeLimit extends Error {
   readonly code = "hard_time_limit";
 }
 
-/** Thrown inside a write when the record turned out to be cancelled by someone else. */
+/** Thrown inside a write when the record turned out to have ended (a cancel, by someone else). */
 class CancelledElsewhere extends Error {}
 
 type Outcome = "succeeded" | "retried" | "failed" | "cancelled" | "handed_back" | "skipped";
@@ -82,8 +83,8 @@ export class TaskAttempt implements EscapeTarget {
   private startedAt = 0;
   private lastBeat = 0;
   private softMs = Infinity;
-  private attemptNo = 0;
-  private claimedAt = "";
+  /** This attempt's number, worker and start, carried by every event it writes. */
+  private by: AttemptStamp = { attempt: 0, workerId: "", claimedAt: "" };
   taskId = "";
 
   constructor(
@@ -208,9 +209,8 @@ export class TaskAttempt implements EscapeTarget {
 
   /** Moves the record to running. Fast path: the queued revision travels in a header, so no read. */
   private async claim(task: TaskRecord, attempt: number): Promise<"claimed" | Outcome> {
-    this.attemptNo = attempt;
-    this.claimedAt = new Date().toISOString();
-    const running = (r: TaskRecord) => this.running(r);
+    this.by = { attempt, workerId: this.deps.workerId, claimedAt: new Date().toISOString() };
+    const start: TaskEvent = { kind: "start", by: this.by };
     // 0: no state record yet (a fresh task), so the first write creates it; else the revision of
     // the record a replay left, for a compare-and-set on it. Either way no read is needed.
     const revision = Number(this.delivery.headers?.get(REVISION_HEADER) || 0);
@@ -219,11 +219,11 @@ export class TaskAttempt implements EscapeTarget {
       // Deferred claim: a task that ends within the delay never shows `running` (as Celery without
       // task_track_started), saving a write per short task. Its final write is still a
       // compare-and-set, so a cancel that landed meanwhile wins.
-      // `current` stays the queued record until something is written; every write applies running().
+      // `current` stays the queued record (the message is one) until something is written.
       this.current = { record: task, revision };
       this.claimTimer = setTimeout(() => {
         this.claimTimer = null;
-        void this.write(running).catch((err) => {
+        void this.write(start).catch((err) => {
           if (err instanceof CancelledElsewhere) this.cancel();
           else this.log.warn("running write failed", { error: String(err) });
         });
@@ -232,26 +232,29 @@ export class TaskAttempt implements EscapeTarget {
     }
     if (attempt === 1) {
       try {
-        const next = running(task);
+        // The message is the queued record (after a replay, a copy of the record at `revision`):
+        // nothing in it to refuse; the compare-and-set says whether it still stands.
+        const next = transition(null, start, task);
         this.current = { record: next, revision: await this.deps.conn.state.write(next, revision) };
         return "claimed";
       } catch (err) {
         if (!(err instanceof StaleRevisionError)) throw err;
       }
     }
-    let seen: TaskRecord | null = null;
+    let refused: Refusal | null = null;
     const updated = await this.deps.conn.state.update(task.id, (r) => {
-      seen = r;
-      return isTerminal(r.status) ? null : running(r);
+      const next = transition(r, start);
+      refused = next instanceof Refusal ? next : null; // the last read decides: update() may read again
+      return refused ? null : (next as TaskRecord);
     });
     if (!updated) {
       // The record expired or was never written (a publish whose record write was lost): rebuild it.
-      const next = running(withChanges(task, { status: "queued" }));
+      const next = transition(null, start, task);
       this.current = { record: next, revision: await this.deps.conn.state.create(next) };
       return "claimed";
     }
-    const s = (seen as TaskRecord | null)?.status;
-    if (s && isTerminal(s)) {
+    const s = (refused as Refusal | null)?.status;
+    if (s) {
       if (s === "failed" && !updated.record.deadLettered) {
         // A worker wrote `failed` and died before terminating: finish routing it to the DLQ.
         this.delivery.term(`${DEAD_LETTER_REASON}${task.id} ${updated.record.error?.code ?? "failed"}`);
@@ -263,11 +266,6 @@ export class TaskAttempt implements EscapeTarget {
     }
     this.current = updated;
     return "claimed";
-  }
-
-  /** The record as this attempt runs it (fields every write of this attempt carries). */
-  private running(r: TaskRecord): TaskRecord {
-    return withChanges(r, { status: "running", attempts: this.attemptNo, startedAt: r.startedAt ?? this.claimedAt, workerId: this.deps.workerId, nextAttemptAt: undefined });
   }
 
   private context(record: TaskRecord, attempt: number): TaskContext {
@@ -294,7 +292,7 @@ export class TaskAttempt implements EscapeTarget {
     const writeNow = () => {
       this.progressTimer = null;
       this.lastProgressWrite = Date.now();
-      void this.write((r) => withChanges(this.running(r), { progress: p })).catch((err) => {
+      void this.write({ kind: "progress", by: this.by, progress: p }).catch((err) => {
         if (err instanceof CancelledElsewhere) this.cancel();
         else this.log.warn("progress write failed", { error: String(err) });
       });
@@ -310,22 +308,25 @@ export class TaskAttempt implements EscapeTarget {
    * Serialised compare-and-set writes from this attempt. If someone else changed the record
    * (a cancel), the change is re-read: a cancel wins, anything else is retried on top.
    */
-  private write(change: (r: TaskRecord) => TaskRecord): Promise<StoredTask> {
+  private write(event: TaskEvent): Promise<StoredTask> {
     const run = async (): Promise<StoredTask> => {
-      for (let i = 0; i < 5; i++) {
-        const next = change(this.current.record);
+      // Five writes at most; the sixth turn only looks at what the fifth conflict left.
+      for (let i = 0; ; i++) {
+        const next = transition(this.current.record, event);
+        // Cancelled (or ended by another delivery of the same task): this attempt's result is moot.
+        // The same refusal keeps a late progress write from reopening a task this attempt ended.
+        if (next instanceof Refusal) throw new CancelledElsewhere(next.message);
+        if (i === 5) throw new StaleRevisionError(this.current.record.id);
         try {
           this.current = { record: next, revision: await this.deps.conn.state.write(next, this.current.revision) };
           return this.current;
         } catch (err) {
           if (!(err instanceof StaleRevisionError)) throw err;
           const fresh = await this.deps.conn.state.get(this.current.record.id);
-          // Cancelled (or ended by another delivery of the same task): this attempt's result is moot.
-          if (!fresh || isTerminal(fresh.record.status)) throw new CancelledElsewhere();
+          if (!fresh) throw new CancelledElsewhere("the task's record is gone");
           this.current = fresh;
         }
       }
-      throw new StaleRevisionError(this.current.record.id);
     };
     const p = this.writes.then(run, run);
     this.writes = p.catch(() => undefined);
@@ -336,20 +337,7 @@ export class TaskAttempt implements EscapeTarget {
     if (this.progressTimer) clearTimeout(this.progressTimer);
     if (this.claimTimer) clearTimeout(this.claimTimer);
     try {
-      await this.write((r) =>
-        withChanges(r, {
-          status: "succeeded",
-          attempts: this.attemptNo,
-          startedAt: r.startedAt ?? this.claimedAt,
-          workerId: this.deps.workerId,
-          nextAttemptAt: undefined,
-          result: result ?? null,
-          error: undefined,
-          // Not the handler's last message ("read page 1 of 3"): that described work now finished.
-          progress: { percent: 100, message: "done" },
-          finishedAt: new Date().toISOString(),
-        }),
-      );
+      await this.write({ kind: "succeed", by: this.by, result, at: new Date().toISOString() });
       this.recorded = true;
     } catch (err) {
       if (err instanceof CancelledElsewhere) return this.ackCancelled();
@@ -357,7 +345,7 @@ export class TaskAttempt implements EscapeTarget {
         // The result can never be stored: running the task again would end the same way.
         const max = this.deps.conn.nc.info?.max_payload;
         const tooLarge = new NonRetryableError(`the handler's result is too large to store (NATS accepts messages up to ${max} bytes); store big results elsewhere and return a reference`, "result_too_large");
-        return this.fail(tooLarge, this.attemptNo);
+        return this.fail(tooLarge, this.by.attempt);
       }
       this.log.error("could not record success; the task will be redelivered", { error: String(err) });
       return "retried";
@@ -379,18 +367,17 @@ export class TaskAttempt implements EscapeTarget {
       te.message = `${reason.message}: ${te.message}`;
     }
     const record = this.current.record;
-    const exhausted = attempt >= record.maxAttempts;
+    // Whether there is a retry is the transition's rule; its delay, if there is one, is ours.
+    const delay = retryDelayMs({ baseMs: this.deps.config.backoffBaseMs, maxMs: this.deps.config.backoffMaxMs }, attempt);
+    const now = Date.now();
     try {
-      if (te.retryable && !exhausted) {
-        const delay = retryDelayMs({ baseMs: this.deps.config.backoffBaseMs, maxMs: this.deps.config.backoffMaxMs }, attempt);
-        await this.write((r) => withChanges(this.running(r), { status: "retrying", error: te, nextAttemptAt: new Date(Date.now() + delay).toISOString() }));
-        this.recorded = true;
+      const written = await this.write({ kind: "fail", by: this.by, error: te, nextAttemptAt: new Date(now + delay).toISOString(), at: new Date(now).toISOString() });
+      this.recorded = true;
+      if (written.record.status === "retrying") {
         this.log.warn("attempt failed; retrying", { error: te, delayMs: delay });
         this.delivery.nak(delay);
         return "retried";
       }
-      await this.write((r) => withChanges(this.running(r), { status: "failed", error: te, finishedAt: new Date().toISOString() }));
-      this.recorded = true;
     } catch (writeErr) {
       if (writeErr instanceof CancelledElsewhere) return this.ackCancelled();
       this.log.error("could not record failure; the task will be redelivered", { error: String(writeErr) });

@@ -2,10 +2,9 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { ObjectStore } from "@nats-io/obj";
-import type { JetqMetrics } from "../../kernel/metrics.js";
 import type { TaskQueue } from "../../kernel/task-queue.js";
 import type { TaskRecord } from "../../kernel/task.js";
-import { ApiError } from "../../kernel/errors.js";
+import { InvalidError, JetqError, NotFoundError, UnavailableError } from "../../kernel/errors.js";
 import type { BookStore } from "../../library/books.js";
 import { methodNotAllowed } from "../http.js";
 import { listPage } from "../listing.js";
@@ -16,7 +15,6 @@ export interface BooksRouterDeps {
   queue: TaskQueue;
   books: BookStore;
   uploads: ObjectStore;
-  metrics: JetqMetrics;
   limits: Omit<UploadLimits, "fileFields">;
 }
 
@@ -37,7 +35,7 @@ const DuplicateMode = z.enum(["existing", "new"]).default("existing");
 /** The form fields that shape the tasks; checked before anything is queued. */
 function readFields(fields: Record<string, string>) {
   const mode = DuplicateMode.safeParse(fields.duplicate);
-  if (!mode.success) throw new ApiError(422, "invalid_field", `form field duplicate must be "existing" or "new"`, [{ path: "duplicate", message: mode.error.issues[0]?.message ?? "invalid" }]);
+  if (!mode.success) throw new InvalidError("invalid_field", `form field duplicate must be "existing" or "new"`, [{ path: "duplicate", message: mode.error.issues[0]?.message ?? "invalid" }]);
   const num = (name: string) => (fields[name] === undefined ? undefined : Number(fields[name]));
   return {
     duplicate: mode.data,
@@ -84,7 +82,6 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
         claimed.push(file);
       }
       const { record } = await deps.queue.create(specOf(file));
-      deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
       if (form.duplicate === "existing") await deps.books.recordContentTask(file.sha256, file.bookId, record.id);
       out.push({ file, task: record, duplicate: false });
     }
@@ -94,7 +91,7 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
     // content claims it made are removed — except where a task may still run and needs its file:
     // the one whose create NATS did not confirm, and any whose cancel did not go through.
     const keep = new Set<string>();
-    const unknown = err instanceof ApiError && err.code === "outcome_unknown" && current;
+    const unknown = err instanceof JetqError && err.code === "outcome_unknown" && current;
     if (unknown) keep.add(current!.bookId);
     for (const q of out) {
       if (!q.task || q.duplicate) continue;
@@ -104,10 +101,9 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
     await discardUploads(deps.uploads, files.filter((f) => !keep.has(f.bookId)));
     await Promise.allSettled(claimed.filter((f) => !keep.has(f.bookId)).map((f) => deps.books.releaseContent(f.sha256, f.bookId)));
     if (unknown) {
-      const e = err as ApiError;
-      throw new ApiError(e.status, e.code, e.message, { ...(e.details as object), bookId: current!.bookId });
+      throw (err as JetqError).withDetails({ bookId: current!.bookId });
     }
-    throw err instanceof ApiError ? err : new ApiError(503, "unavailable", String((err as Error).message));
+    throw err instanceof JetqError ? err : new UnavailableError("unavailable", String((err as Error).message));
   }
 }
 
@@ -115,7 +111,7 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
 async function existingTask(queue: TaskQueue, taskId: string | undefined): Promise<TaskRecord | null> {
   if (!taskId) return null;
   return queue.get(taskId).catch((err) => {
-    if (err instanceof ApiError && err.status === 404) return null;
+    if (err instanceof NotFoundError) return null;
     throw err;
   });
 }

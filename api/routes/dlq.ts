@@ -2,7 +2,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { DeadLetterQueue } from "../../kernel/dead-letters.js";
-import { ApiError } from "../../kernel/errors.js";
+import { InvalidRequestError } from "../../kernel/errors.js";
 import { statusView } from "../../kernel/task.js";
 import { jsonBody } from "../json-body.js";
 import { TASK_TYPE_NAME } from "../../kernel/registry.js";
@@ -16,7 +16,7 @@ const BulkQuery = z.object({ type: typeFilter, all: z.enum(["true", "false"]).op
 
 /** Bulk operations need a type or an explicit all=true, so an empty body never wipes the DLQ. */
 function bulkFilter(f: { type?: string; all?: boolean }) {
-  if (!f.type && !f.all) throw new ApiError(400, "filter_required", "give a task type, or all=true to act on every dead-lettered task");
+  if (!f.type && !f.all) throw new InvalidRequestError("filter_required", "give a task type, or all=true to act on every dead-lettered task");
   return f.type ? { type: f.type } : {};
 }
 
@@ -38,7 +38,7 @@ export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
   r.route("/api/dlq/retry")
     .post(requireJson, json, async (req, res) => {
       const body = BulkBody.safeParse(req.body ?? {});
-      if (!body.success) throw new ApiError(400, "invalid_request", "the body is not valid", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
+      if (!body.success) throw new InvalidRequestError("invalid_request", "the body is not valid", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
       res.json(await dlq.retryMany(bulkFilter(body.data)));
     })
     .all(methodNotAllowed("POST"));

@@ -3,6 +3,7 @@ import { Router } from "express";
 import type { KV } from "@nats-io/kv";
 import type { BookStore } from "../../library/books.js";
 import { notFound } from "../../kernel/errors.js";
+import { isLiveEntry } from "../../kernel/kv-live.js";
 import type { VectorStore } from "../../library/vectors/vector-store.js";
 import { idParam, methodNotAllowed } from "../http.js";
 
@@ -19,9 +20,7 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
       const id = idParam(req, "book");
       const book = await deps.books.get(id);
       if (!book && !(await deps.books.hasUpload(id))) throw notFound("book", id);
-      // Vectors first: a book that is gone must not turn up in searches.
-      await deps.vectors.deleteBook(id);
-      await deps.books.delete(id);
+      await deps.books.delete(id, deps.vectors);
       res.status(204).end();
     })
     .all(methodNotAllowed("GET", "DELETE"));
@@ -30,7 +29,7 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
     .get(async (req, res) => {
       const id = idParam(req, "quiz");
       const e = await deps.quizzes.get(id);
-      if (!e || e.operation !== "PUT" || !e.value.length) throw notFound("quiz", id);
+      if (!isLiveEntry(e)) throw notFound("quiz", id);
       res.json(e.json());
     })
     .all(methodNotAllowed("GET"));

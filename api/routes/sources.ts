@@ -1,7 +1,6 @@
 // /api/sources: register, list, inspect, sync now, and remove external sources.
 import express, { Router } from "express";
-import { ApiError, notFound } from "../../kernel/errors.js";
-import type { JetqMetrics } from "../../kernel/metrics.js";
+import { InvalidError, notFound } from "../../kernel/errors.js";
 import { sourceRefusals, type SourcePolicy } from "../../library/source-safety.js";
 import { SourceCreateSchema, type SourceRegistry } from "../../library/sources.js";
 import type { TaskQueue } from "../../kernel/task-queue.js";
@@ -10,7 +9,7 @@ import { idParam, methodNotAllowed, requireJson } from "../http.js";
 import { listPage } from "../listing.js";
 import { statusUrl } from "./tasks.js";
 
-export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; metrics: JetqMetrics; maxBodyBytes: number; policy: SourcePolicy }): Router {
+export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; maxBodyBytes: number; policy: SourcePolicy }): Router {
   const r = Router();
   const json = jsonBody(deps.maxBodyBytes);
   const find = async (id: string) => (await deps.sources.get(id)) ?? Promise.reject(notFound("source", id));
@@ -21,7 +20,7 @@ export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue;
       if (!parsed.success) {
         const details = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
         const first = details[0]!;
-        throw new ApiError(422, "invalid_source", `the source is not valid: ${first.path ? `${first.path}: ` : ""}${first.message}`, details);
+        throw new InvalidError("invalid_source", `the source is not valid: ${first.path ? `${first.path}: ` : ""}${first.message}`, details);
       }
       // Refused now rather than accepted and failed at every sync. Without DNS: literal addresses,
       // local names and directory paths; the worker's fetch-time guard still checks every address.
@@ -29,7 +28,7 @@ export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue;
       if (refusals.length > 0) {
         const first = refusals[0]!;
         const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more)` : "";
-        throw new ApiError(422, "source_not_allowed", `${first.message}${more}`, refusals);
+        throw new InvalidError("source_not_allowed", `${first.message}${more}`, refusals);
       }
       const source = await deps.sources.create(parsed.data);
       res.status(201).location(`/api/sources/${source.id}`).json(source);
@@ -55,7 +54,6 @@ export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue;
     .post(async (req, res) => {
       const source = await find(idParam(req, "source"));
       const { record } = await deps.queue.create({ type: "sync_sources", payload: { sourceId: source.id } });
-      deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
       res.status(202).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id) });
     })
     .all(methodNotAllowed("POST"));

@@ -1,7 +1,6 @@
 // /api/tasks: create, status, list, queue state, live events, cancel.
 import express, { Router } from "express";
 import { z } from "zod";
-import type { JetqMetrics } from "../../kernel/metrics.js";
 import type { QueueStats } from "../../kernel/queue-stats.js";
 import { TaskQueue } from "../../kernel/task-queue.js";
 import { statusView, TASK_STATUSES } from "../../kernel/task.js";
@@ -17,7 +16,6 @@ export interface TasksRouterDeps {
   stats: QueueStats;
   state: TaskStateStore;
   events: TaskEvents;
-  metrics: JetqMetrics;
   maxBodyBytes: number;
 }
 
@@ -36,7 +34,6 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
 
   const create: express.RequestHandler = async (req, res) => {
     const { record, created } = await deps.queue.create(req.body);
-    if (created) deps.metrics.tasksCreated.inc({ type: record.type, priority: record.priority });
     if (!created) res.setHeader("Idempotent-Replayed", "true");
     res.status(202).location(statusUrl(record.id)).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id), created });
   };

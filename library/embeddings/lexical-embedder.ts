@@ -7,6 +7,7 @@
 // `dimensions` buckets with a sign taken from another bit of the hash, so collisions cancel out on
 // average instead of piling up. Term frequency is sublinear (1 + ln tf); the vector is L2-normalised.
 import type { Embedder } from "./embedder.js";
+import { normaliseL2 } from "../vectors/l2-normalise.js";
 
 /** Common English words that say little about a chunk's topic. */
 const STOP_WORDS = new Set(
@@ -110,13 +111,7 @@ export class LexicalEmbedder implements Embedder {
     this.accumulate(v, words, WORD_WEIGHT);
     this.accumulate(v, pairs, PAIR_WEIGHT);
     this.accumulate(v, pieces, PIECE_WEIGHT);
-    let norm = 0;
-    for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
-    // An empty (or all stop-word) text stays the zero vector: no division by zero, no NaN.
-    if (norm > 0) {
-      const inv = 1 / Math.sqrt(norm);
-      for (let i = 0; i < v.length; i++) v[i]! *= inv;
-    }
+    normaliseL2(v); // an empty (or all stop-word) text stays the zero vector
     return v;
   }
 

@@ -1,17 +1,18 @@
 // Embeddings from any OpenAI-compatible API (OpenAI, vLLM, Ollama, LiteLLM…) through the `openai`
-// package. The SDK's own retries are off so that this file decides: 429 and 5xx (and network
-// errors) are retried with exponential backoff and jitter, honouring the server's Retry-After;
-// any other 4xx is the request's fault and fails at once as non-retryable.
+// package, retried as library/llm/retry-policy.ts says (429, 5xx and network errors with backoff,
+// honouring Retry-After; any other 4xx fails at once as non-retryable).
 //
 // Dimensions: known up front when configured (and then sent to the API, which text-embedding-3
 // models honour) or for the well-known OpenAI models; otherwise discovered from the first response.
 // Until then `dimensions` throws — call `init()` (one probe request) or `embed()` first; `name` is
 // then openai:<model> without the size (the model's native size is fixed, so the name still
 // identifies the vector space).
-import { retryAfterMs, sleep } from "../retry-after.js";
-import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
-import { retryDelayMs, type BackoffPolicy } from "../../kernel/backoff.js";
+import type OpenAI from "openai";
+import type { BackoffPolicy } from "../../kernel/backoff.js";
 import { NonRetryableError } from "../../kernel/errors.js";
+import { openAIClient } from "../llm/openai-client.js";
+import { withRetries, type RetryPolicy, type RetryReporting } from "../llm/retry-policy.js";
+import { normaliseL2 } from "../vectors/l2-normalise.js";
 import type { Embedder } from "./embedder.js";
 
 /** Native sizes of OpenAI's own models, so their dimensions are known without a probe. */
@@ -64,27 +65,27 @@ export class OpenAIEmbedder implements Embedder {
   private readonly requestedDimensions?: number;
   private knownDimensions?: number;
   private readonly batchSize: number;
-  private readonly maxRetries: number;
-  private readonly backoff: BackoffPolicy;
-  private readonly maxRetryAfterMs: number;
-  private readonly onRetry?: OpenAIEmbedderOptions["onRetry"];
+  private readonly retry: RetryPolicy;
+  private readonly report: RetryReporting;
 
   constructor(options: OpenAIEmbedderOptions) {
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: 0,
-      timeout: options.timeoutMs ?? 60_000,
-    });
+    this.client = openAIClient({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), timeoutMs: options.timeoutMs ?? 60_000 });
     this.model = options.model;
     this.requestedDimensions = options.dimensions;
     this.knownDimensions = options.dimensions ?? KNOWN_DIMENSIONS[options.model];
     this.name = this.knownDimensions === undefined ? `openai:${options.model}` : `openai:${options.model}:${this.knownDimensions}`;
     this.batchSize = Math.max(1, options.batchSize ?? 64);
-    this.maxRetries = Math.max(0, options.maxRetries ?? 5);
-    this.backoff = options.backoff ?? { baseMs: 500, maxMs: 30_000 };
-    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
-    this.onRetry = options.onRetry;
+    this.retry = {
+      maxRetries: Math.max(0, options.maxRetries ?? 5),
+      backoff: options.backoff ?? { baseMs: 500, maxMs: 30_000 },
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+    };
+    this.report = {
+      rejected: (f) => new NonRetryableError(f.message, "embedding_request_rejected"),
+      exhausted: (f, attempts) => new EmbeddingServiceError(`embedding API still failing after ${attempts} attempts: ${f.message}`, f.status),
+      waitTooLong: (f, waitMs) => new EmbeddingServiceError(`embedding API asks to retry after ${Math.round(waitMs / 1000)} s: ${f.message}`, f.status),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    };
   }
 
   get dimensions(): number {
@@ -108,7 +109,7 @@ export class OpenAIEmbedder implements Embedder {
     for (let i = 0; i < texts.length; i++) if (texts[i]!.trim() !== "") sendable.push(i);
     for (let from = 0; from < sendable.length; from += this.batchSize) {
       const indexes = sendable.slice(from, from + this.batchSize);
-      const vectors = await this.withRetries(() => this.request(indexes.map((i) => texts[i]!), signal), signal);
+      const vectors = await withRetries(() => this.request(indexes.map((i) => texts[i]!), signal), this.retry, this.report, signal);
       indexes.forEach((textIndex, k) => (out[textIndex] = vectors[k]!));
     }
     if (sendable.length < texts.length) {
@@ -157,66 +158,7 @@ export class OpenAIEmbedder implements Embedder {
       );
     }
     const v = Float32Array.from(embedding);
-    let norm = 0;
-    for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
-    if (norm > 0 && Math.abs(norm - 1) > 1e-6) {
-      const inv = 1 / Math.sqrt(norm);
-      for (let i = 0; i < v.length; i++) v[i]! *= inv;
-    }
+    normaliseL2(v);
     return v;
   }
-
-  private async withRetries<T>(call: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      try {
-        return await call();
-      } catch (err) {
-        if (err instanceof APIUserAbortError || signal?.aborted) {
-          signal?.throwIfAborted();
-          throw err;
-        }
-        const verdict = classify(err);
-        if (verdict.kind === "reject") throw new NonRetryableError(verdict.message, "embedding_request_rejected");
-        if (verdict.kind === "other") throw err;
-        if (attempt > this.maxRetries) {
-          throw new EmbeddingServiceError(`embedding API still failing after ${attempt} attempts: ${verdict.message}`, verdict.status);
-        }
-        const serverSays = retryAfterMs(verdict.headers);
-        if (serverSays !== undefined && serverSays > this.maxRetryAfterMs) {
-          throw new EmbeddingServiceError(
-            `embedding API asks to retry after ${Math.round(serverSays / 1000)} s: ${verdict.message}`,
-            verdict.status,
-          );
-        }
-        const delayMs = serverSays ?? retryDelayMs(this.backoff, attempt);
-        this.onRetry?.({ attempt, delayMs, ...(verdict.status ? { status: verdict.status } : {}), message: verdict.message });
-        await sleep(delayMs, signal);
-      }
-    }
-  }
 }
-
-type Verdict =
-  | { kind: "retry"; status?: number; headers?: Headers; message: string }
-  | { kind: "reject"; message: string }
-  | { kind: "other" };
-
-function classify(err: unknown): Verdict {
-  if (err instanceof APIConnectionError) return { kind: "retry", message: err.message };
-  if (!(err instanceof APIError) || err.status === undefined) return { kind: "other" };
-  const status = err.status;
-  const message = apiMessage(err);
-  // An exhausted quota also answers 429, but waiting does not refill it.
-  if (status === 429 && err.code === "insufficient_quota") return { kind: "reject", message };
-  if (status === 408 || status === 409 || status === 429 || status >= 500) return { kind: "retry", status, headers: err.headers, message };
-  return { kind: "reject", message };
-}
-
-function apiMessage(err: APIError): string {
-  const body = err.error as { message?: unknown } | undefined;
-  const detail = typeof body?.message === "string" ? body.message : err.message;
-  return `${err.status}: ${detail}`;
-}
-
-export { retryAfterMs };

@@ -28,6 +28,7 @@ import type { ChunkPayload, SearchHit, VectorPoint } from "./vector-store.js";
 import { DELETE_BOOK, encodeDeleteBook, encodeUpsert, readRecords, type LogRecord } from "./point-log.js";
 import { TopK } from "./top-k.js";
 import { VectorMatrix } from "./vector-matrix.js";
+import { normaliseL2 } from "./l2-normalise.js";
 
 const GENERATION_FILE = /^points-(\d+)\.log$/;
 const SNAPSHOT_WRITE_BYTES = 4 * 1024 * 1024;
@@ -514,14 +515,8 @@ export class LocalCollection {
 /** A unit-length copy (the zero vector stays zero); rejects wrong sizes and non-finite values. */
 export function unitVector(v: Float32Array, dimensions: number): Float32Array {
   if (v.length !== dimensions) throw new Error(`vector has ${v.length} dimensions, the collection ${dimensions}`);
-  let norm = 0;
-  for (let i = 0; i < v.length; i++) norm += v[i]! * v[i]!;
-  if (!Number.isFinite(norm)) throw new Error("vector has non-finite components");
   const out = new Float32Array(v);
-  if (norm > 0) {
-    const inv = 1 / Math.sqrt(norm);
-    for (let i = 0; i < out.length; i++) out[i]! *= inv;
-  }
+  if (!Number.isFinite(normaliseL2(out))) throw new Error("vector has non-finite components");
   return out;
 }
 

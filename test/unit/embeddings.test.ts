@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { DocumentsConfig } from "../../library/config.js";
 import { createEmbedder } from "../../library/embeddings/index.js";
 import { LexicalEmbedder, lexicalTokens } from "../../library/embeddings/lexical-embedder.js";
-import { OpenAIEmbedder, retryAfterMs } from "../../library/embeddings/openai-embedder.js";
+import { OpenAIEmbedder } from "../../library/embeddings/openai-embedder.js";
+import { retryAfterMs } from "../../library/llm/retry-after.js";
 
 const cosine = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
 const norm = (v: Float32Array) => Math.sqrt(cosine(v, v));

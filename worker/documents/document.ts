@@ -33,11 +33,5 @@ export interface DocumentParser {
   parse(filePath: string, context: ParseContext): Promise<{ info: ParsedDocumentInfo; parts: AsyncIterable<DocumentPart> }>;
 }
 
-export interface Chunk {
-  /** Stable within a book: `c` + zero-padded index (c000001). */
-  chunkId: string;
-  index: number;
-  page: number;
-  section?: string;
-  text: string;
-}
+/** Chunks are what the library stores (library/books.ts): one type on both sides. */
+export type { Chunk } from "../../library/books.js";

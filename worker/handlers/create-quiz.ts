@@ -2,8 +2,9 @@
 // quiz is stored (GET /api/quizzes/{id}) and returned in the task result.
 import { randomUUID } from "node:crypto";
 import { NonRetryableError } from "../../kernel/errors.js";
-import type { StoredChunk } from "../../library/books.js";
-import type { TaskHandler } from "../handler.js";
+import type { Chunk } from "../../library/books.js";
+import type { CreateQuizPayload } from "../../library/task-types.js";
+import type { HandlerFor } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
 
 /** Most chunks handed to a generator: spread evenly over the book so a quiz covers all of it. */
@@ -18,7 +19,7 @@ export interface QuizRecord {
   createdAt: string;
 }
 
-export function createQuiz(p: Pipeline): TaskHandler<{ bookId: string; questionCount?: number; chunkIds?: string[] }> {
+export function createQuiz(p: Pipeline): HandlerFor<typeof CreateQuizPayload> {
   return async (ctx) => {
     const { bookId, chunkIds } = ctx.payload;
     const questionCount = ctx.payload.questionCount ?? 10;
@@ -27,7 +28,7 @@ export function createQuiz(p: Pipeline): TaskHandler<{ bookId: string; questionC
 
     const only = chunkIds?.length ? new Set(chunkIds) : undefined;
     const step = Math.max(1, Math.ceil((only?.size ?? book.chunks) / MAX_CHUNKS));
-    const chunks: StoredChunk[] = [];
+    const chunks: Chunk[] = [];
     let i = 0;
     for await (const c of p.books.readChunks(bookId, only)) if (i++ % step === 0) chunks.push(c);
     if (!chunks.length) throw new NonRetryableError(`no chunks selected from book ${bookId}`, "no_chunks");

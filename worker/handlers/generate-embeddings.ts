@@ -2,11 +2,12 @@
 // ids, so running it again overwrites the same points instead of adding new ones.
 import { NonRetryableError } from "../../kernel/errors.js";
 import { pointId, type VectorPoint } from "../../library/vectors/vector-store.js";
-import type { StoredChunk } from "../../library/books.js";
-import type { TaskHandler } from "../handler.js";
+import type { Chunk } from "../../library/books.js";
+import type { GenerateEmbeddingsPayload } from "../../library/task-types.js";
+import type { HandlerFor } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
 
-export function generateEmbeddings(p: Pipeline): TaskHandler<{ bookId: string; chunkIds?: string[] }> {
+export function generateEmbeddings(p: Pipeline): HandlerFor<typeof GenerateEmbeddingsPayload> {
   return async (ctx) => {
     const { bookId, chunkIds } = ctx.payload;
     const book = await p.books.get(bookId);
@@ -17,7 +18,7 @@ export function generateEmbeddings(p: Pipeline): TaskHandler<{ bookId: string; c
     const only = chunkIds?.length ? new Set(chunkIds) : undefined;
     const total = only ? only.size : book.chunks;
     let done = 0;
-    let batch: StoredChunk[] = [];
+    let batch: Chunk[] = [];
     let collectionReady = false;
 
     const flush = async () => {

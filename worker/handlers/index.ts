@@ -5,7 +5,8 @@ import { BookStore } from "../../library/books.js";
 import { createEmbedder } from "../../library/embeddings/index.js";
 import { SourceRegistry } from "../../library/sources.js";
 import { createVectorStore } from "../../library/vectors/index.js";
-import type { TaskHandler } from "../handler.js";
+import { CreateQuizPayload, GenerateEmbeddingsPayload, ProcessBookPayload, SyncSourcesPayload } from "../../library/task-types.js";
+import type { HandlersFor, TaskHandler } from "../handler.js";
 import { createQuizGenerator } from "../quiz/index.js";
 import { createQuiz } from "./create-quiz.js";
 import { generateEmbeddings } from "./generate-embeddings.js";
@@ -25,11 +26,24 @@ export function createPipeline(conn: LibraryConnection, config: DocumentsConfig)
   };
 }
 
+/** The document pipeline's task types and their payload schemas, as registered by documentTaskTypes(). */
+export const DOCUMENT_PAYLOADS = {
+  process_book: ProcessBookPayload,
+  generate_embeddings: GenerateEmbeddingsPayload,
+  sync_sources: SyncSourcesPayload,
+  create_quiz: CreateQuizPayload,
+} as const;
+
+/** Each handler checked against its own type's schema: a handler for the wrong payload does not compile. */
+export function documentHandlerMap(pipeline: Pipeline): HandlersFor<typeof DOCUMENT_PAYLOADS> {
+  return {
+    process_book: processBook(pipeline),
+    generate_embeddings: generateEmbeddings(pipeline),
+    sync_sources: syncSources(pipeline),
+    create_quiz: createQuiz(pipeline),
+  };
+}
+
 export function documentHandlers(pipeline: Pipeline): Map<string, TaskHandler> {
-  return new Map<string, TaskHandler>([
-    ["process_book", processBook(pipeline) as TaskHandler],
-    ["generate_embeddings", generateEmbeddings(pipeline) as TaskHandler],
-    ["sync_sources", syncSources(pipeline) as TaskHandler],
-    ["create_quiz", createQuiz(pipeline) as TaskHandler],
-  ]);
+  return new Map<string, TaskHandler>(Object.entries(documentHandlerMap(pipeline)));
 }

@@ -2,28 +2,25 @@
 // changed, and remove the books and vectors of documents that disappeared.
 import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import { Readable } from "node:stream";
 import { v5 as uuidv5 } from "uuid";
-import { bookObjectName } from "../../library/books.js";
+import { storeUpload } from "../../library/books.js";
 import { NonRetryableError } from "../../kernel/errors.js";
 import { isJetqId } from "../../kernel/ids.js";
-import { SourceRegistry, type SourceDocumentState, type SourceRecord, type SyncSummary } from "../../library/sources.js";
-import type { TaskHandler } from "../handler.js";
+import { SourceRegistry, specOf, type SourceDocumentState, type SourceRecord, type SyncSummary } from "../../library/sources.js";
+import type { SyncSourcesPayload } from "../../library/task-types.js";
+import type { HandlerFor, TaskContext } from "../handler.js";
 import { readerFor, type ReaderOptions } from "../sources/index.js";
 import { isTransientSourceError, SourceFetchError } from "../sources/source-errors.js";
-import type { SourceSpec } from "../sources/source-reader.js";
 import type { Pipeline } from "./pipeline.js";
 
 const BOOK_NAMESPACE = "0b5e3f3c-2d4a-4e7c-9c41-7f1e8a6d2b90";
-
-const specOf = (s: SourceRecord): SourceSpec => (s.kind === "http" ? { kind: "http", urls: s.urls } : { kind: "directory", path: s.path });
 
 export interface SyncSourcesOptions {
   /** Passed to every source reader (tests inject name resolution here). */
   readers?: Omit<ReaderOptions, "warn">;
 }
 
-export function syncSources(p: Pipeline, options: SyncSourcesOptions = {}): TaskHandler<{ sourceId?: string }> {
+export function syncSources(p: Pipeline, options: SyncSourcesOptions = {}): HandlerFor<typeof SyncSourcesPayload> {
   return async (ctx) => {
     const { sourceId } = ctx.payload;
     let targets: SourceRecord[];
@@ -65,7 +62,7 @@ function asTaskFailure(err: unknown): Error {
   return isTransientSourceError(err) ? new SourceFetchError(text, errorCode) : new NonRetryableError(text, errorCode);
 }
 
-async function syncOne(p: Pipeline, ctx: Parameters<TaskHandler>[0], source: SourceRecord, options: SyncSourcesOptions): Promise<{ summary: SyncSummary; fatal?: unknown }> {
+async function syncOne(p: Pipeline, ctx: TaskContext, source: SourceRecord, options: SyncSourcesOptions): Promise<{ summary: SyncSummary; fatal?: unknown }> {
   const summary: SyncSummary = { new: 0, changed: 0, unchanged: 0, deleted: 0, errors: [], enqueued: [] };
   let fatal: unknown;
   const state = await p.sources.documents(source.id);
@@ -79,8 +76,7 @@ async function syncOne(p: Pipeline, ctx: Parameters<TaskHandler>[0], source: Sou
         else if (check.state === "deleted") {
           const bookId = state[check.key]?.bookId;
           if (bookId) {
-            await p.vectors.deleteBook(bookId).catch(() => undefined);
-            await p.books.delete(bookId);
+            await p.books.delete(bookId, p.vectors);
           }
           delete next[check.key];
           summary.deleted++;
@@ -88,10 +84,8 @@ async function syncOne(p: Pipeline, ctx: Parameters<TaskHandler>[0], source: Sou
           // The same document always maps to the same book, so a change replaces it in place.
           const bookId = state[check.key]?.bookId ?? uuidv5(`${source.id}/${check.key}`, BOOK_NAMESPACE);
           try {
-            await p.conn.uploads.put(
-              { name: bookObjectName(bookId), description: check.filename, metadata: { filename: check.filename, contentType: check.contentType ?? "application/octet-stream", bookId, sourceId: source.id } },
-              Readable.toWeb(createReadStream(check.filePath)) as unknown as ReadableStream<Uint8Array>,
-            );
+            const contentType = check.contentType ?? "application/octet-stream";
+            await storeUpload(p.conn.uploads, { bookId, filename: check.filename, contentType, sourceId: source.id }, createReadStream(check.filePath));
           } finally {
             await rm(check.filePath, { force: true });
           }

@@ -1,13 +1,13 @@
 // Quiz questions written by an LLM through an OpenAI-compatible chat completions API, with
 // structured output (a strict JSON schema). Every reply is validated: a question must pick its
 // answer from its own choices and cite one of the excerpts it was shown.
-import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
+import type OpenAI from "openai";
 import { z } from "zod";
-import { retryDelayMs } from "../../kernel/backoff.js";
 import { NonRetryableError } from "../../kernel/errors.js";
 import type { Chunk } from "../documents/document.js";
 import type { QuizGenerator, QuizQuestion } from "./quiz-generator.js";
-import { retryAfterMs, sleep } from "../../library/retry-after.js";
+import { openAIClient } from "../../library/llm/openai-client.js";
+import { withRetries, type CallFailure, type RetryPolicy, type RetryReporting } from "../../library/llm/retry-policy.js";
 
 export interface LlmQuizGeneratorOptions {
   baseURL?: string;
@@ -77,27 +77,21 @@ export class LlmQuizGenerator implements QuizGenerator {
   readonly name: string;
   private readonly client: OpenAI;
   private readonly model: string;
-  private readonly maxRetries: number;
+  private readonly retry: RetryPolicy;
   private readonly maxPromptChars: number;
   private readonly maxExcerptChars: number;
-  private readonly maxRetryAfterMs: number;
-  private readonly backoff: { baseMs: number; maxMs: number };
 
   constructor(options: LlmQuizGeneratorOptions) {
-    // Retries are ours (see request()), so the SDK must not retry as well.
-    this.client = new OpenAI({
-      apiKey: options.apiKey,
-      ...(options.baseURL ? { baseURL: options.baseURL } : {}),
-      maxRetries: 0,
-      timeout: options.requestTimeoutMs ?? 120_000,
-    });
+    this.client = openAIClient({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), timeoutMs: options.requestTimeoutMs ?? 120_000 });
     this.model = options.model;
     this.name = `llm:${options.model}`;
-    this.maxRetries = options.maxRetries;
+    this.retry = {
+      maxRetries: options.maxRetries,
+      backoff: options.backoff ?? { baseMs: 1_000, maxMs: 30_000 },
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+    };
     this.maxPromptChars = options.maxPromptChars ?? 24_000;
     this.maxExcerptChars = options.maxExcerptChars ?? 2_000;
-    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
-    this.backoff = options.backoff ?? { baseMs: 1_000, maxMs: 30_000 };
   }
 
   async generate(input: { bookId: string; chunks: Chunk[]; questionCount: number }, signal?: AbortSignal): Promise<QuizQuestion[]> {
@@ -149,10 +143,9 @@ export class LlmQuizGenerator implements QuizGenerator {
 
   /** One chat completion, retried on 429, 5xx and connection failures; its JSON content, parsed (or undefined). */
   private async request(excerpts: Chunk[], count: number, signal?: AbortSignal): Promise<unknown> {
-    for (let attempt = 1; ; attempt++) {
-      signal?.throwIfAborted();
-      try {
-        const completion = await this.client.chat.completions.create(
+    const completion = await withRetries(
+      () =>
+        this.client.chat.completions.create(
           {
             model: this.model,
             messages: [
@@ -165,43 +158,29 @@ export class LlmQuizGenerator implements QuizGenerator {
             },
           },
           signal ? { signal } : {},
-        );
-        const content = completion.choices[0]?.message?.content;
-        if (!content) return undefined;
-        try {
-          return JSON.parse(content);
-        } catch {
-          return undefined;
-        }
-      } catch (err) {
-        if (err instanceof APIUserAbortError && signal?.aborted) throw signal.reason;
-        const delay = this.retryDelay(err, attempt);
-        await sleep(delay, signal);
-      }
+        ),
+      this.retry,
+      QUIZ_RETRY_REPORTING,
+      signal,
+    );
+    const content = completion.choices[0]?.message?.content;
+    if (!content) return undefined;
+    try {
+      return JSON.parse(content);
+    } catch {
+      return undefined;
     }
-  }
-
-  /** How long to wait before trying again, or throws when retrying here cannot or should not help. */
-  private retryDelay(err: unknown, attempt: number): number {
-    const status = err instanceof APIError ? err.status : undefined;
-    const transient = err instanceof APIConnectionError || status === 429 || status === 408 || status === 409 || (status !== undefined && status >= 500);
-    if (!transient) {
-      if (err instanceof APIError && status !== undefined) {
-        throw new NonRetryableError(`the LLM API rejected the quiz request with ${status}: ${err.message}`, "llm_request_rejected");
-      }
-      throw err;
-    }
-    const what = status ? `answered ${status}` : `could not be reached (${(err as Error).message})`;
-    if (attempt > this.maxRetries) {
-      throw new LlmQuizError(`the LLM API ${what}, after ${attempt} attempt(s)`, "llm_unavailable");
-    }
-    const asked = err instanceof APIError ? retryAfterMs(err.headers) : undefined;
-    if (asked !== undefined && asked > this.maxRetryAfterMs) {
-      throw new LlmQuizError(`the LLM API ${what} and asked to retry after ${Math.ceil(asked / 1000)} s`, "llm_unavailable");
-    }
-    return asked ?? retryDelayMs(this.backoff, attempt);
   }
 }
+
+const what = (f: CallFailure) => (f.status ? `answered ${f.status}` : `could not be reached (${(f.error as Error).message})`);
+
+/** The quiz generator's errors for the retry policy's verdicts. */
+const QUIZ_RETRY_REPORTING: RetryReporting = {
+  rejected: (f) => new NonRetryableError(`the LLM API rejected the quiz request with ${f.status}: ${(f.error as Error).message}`, "llm_request_rejected"),
+  exhausted: (f, attempts) => new LlmQuizError(`the LLM API ${what(f)}, after ${attempts} attempt(s)`, "llm_unavailable"),
+  waitTooLong: (f, waitMs) => new LlmQuizError(`the LLM API ${what(f)} and asked to retry after ${Math.ceil(waitMs / 1000)} s`, "llm_unavailable"),
+};
 
 /** Keeps the items that are well formed, answer from their own choices and cite a chunk they were shown. */
 function validateReply(reply: unknown, byId: Map<string, Chunk>): { questions: QuizQuestion[]; problem: string } {

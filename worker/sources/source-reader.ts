@@ -1,16 +1,10 @@
 // A SourceReader looks at one registered source and says, document by document, what changed
 // since the last sync. One file per kind of source (HTTP(S) URLs, local directories).
 import type { SourcePolicy } from "../../library/source-safety.js";
+import type { KnownDocument, SourceSpec } from "../../library/sources.js";
 
-export type SourceSpec = { kind: "http"; urls: string[] } | { kind: "directory"; path: string };
-
-/** What the last sync saw of a document. */
-export interface KnownDocument {
-  key: string;
-  hash: string;
-  etag?: string;
-  lastModified?: string;
-}
+// A source's spec and what was known of its documents are the library's types (library/sources.ts).
+export type { KnownDocument, SourceSpec } from "../../library/sources.js";
 
 export type DocumentCheck =
   | { key: string; state: "unchanged" }
