@@ -2,7 +2,7 @@
 // limits a document must stay within. Read by the API (search, source registration) and workers.
 import { z } from "zod";
 import { bool, int, list } from "../kernel/config.js";
-import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, type DocumentLimits } from "./document-limits.js";
+import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, DEFAULT_PARSER_THREADS, type DocumentLimits } from "./document-limits.js";
 export { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "./document-limits.js";
 
 export const LIBRARY_SETTINGS = z.object({
@@ -37,6 +37,7 @@ export const LIBRARY_SETTINGS = z.object({
   JETQ_DOC_MAX_COMPRESSION_RATIO: int(DEFAULT_DOCUMENT_LIMITS.maxCompressionRatio, 1),
   JETQ_DOC_MAX_PART_SECONDS: int(DEFAULT_DOCUMENT_LIMITS.maxPartSeconds, 1),
   JETQ_DOC_PARSER_HEAP_MB: int(DEFAULT_PARSER_HEAP_MB, 32),
+  JETQ_DOC_PARSER_THREADS: int(DEFAULT_PARSER_THREADS, 1),
 });
 export type LibrarySettings = z.infer<typeof LIBRARY_SETTINGS>;
 
@@ -56,6 +57,8 @@ export interface DocumentsConfig {
   limits?: DocumentLimits;
   /** Heap of the thread a document is extracted in (JETQ_DOC_PARSER_HEAP_MB): past it only that thread dies. DEFAULT_PARSER_HEAP_MB when absent. */
   parserHeapMb?: number;
+  /** Documents one worker process reads at once (JETQ_DOC_PARSER_THREADS); DEFAULT_PARSER_THREADS when absent. */
+  parserThreads?: number;
 }
 
 export function libraryConfig(e: LibrarySettings): DocumentsConfig {
@@ -97,5 +100,6 @@ export function libraryConfig(e: LibrarySettings): DocumentsConfig {
       maxPartSeconds: e.JETQ_DOC_MAX_PART_SECONDS,
     },
     parserHeapMb: e.JETQ_DOC_PARSER_HEAP_MB,
+    parserThreads: e.JETQ_DOC_PARSER_THREADS,
   };
 }

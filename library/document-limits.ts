@@ -38,6 +38,9 @@ export const DEFAULT_DOCUMENT_LIMITS: DocumentLimits = {
 /** Heap (MB) of the thread a document is extracted in: memory exhaustion there kills only that thread. */
 export const DEFAULT_PARSER_HEAP_MB = 1024;
 
+/** Documents one worker process reads at once, so its parsers' memory is bounded whatever its concurrency. */
+export const DEFAULT_PARSER_THREADS = 2;
+
 /** The environment variable behind each limit, so an error can say what to change. */
 export const DOCUMENT_LIMIT_SETTINGS: Record<keyof DocumentLimits, string> = {
   maxPages: "JETQ_DOC_MAX_PAGES",

@@ -15,7 +15,7 @@ describe("a book deleted while it is processed", () => {
 
   it("is not brought back when the processing ends", async () => {
     const form = new FormData();
-    form.append("files", new Blob([nestedXObjectPdf(9, 10)], { type: "application/pdf" }), "slow.pdf");
+    form.append("files", new Blob([new Uint8Array(nestedXObjectPdf(9, 10))], { type: "application/pdf" }), "slow.pdf");
     const upload = await fetch(`${stack.baseUrl}/api/books`, { method: "POST", body: form });
     expect(upload.status).toBe(202);
     const { bookId, taskId } = ((await upload.json()) as { books: { bookId: string; taskId: string }[] }).books[0]!;

@@ -3,8 +3,9 @@
 // worker process — and every other task in it — carries on. Aborting the signal terminates the
 // thread at once, even in the middle of a parser's synchronous loop.
 import { Worker } from "node:worker_threads";
-import { DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "../../library/document-limits.js";
+import { DEFAULT_PARSER_THREADS, DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "../../library/document-limits.js";
 import { documentError } from "./document-errors.js";
+import { parserSlots } from "./parser-slots.js";
 import type { ChunkingOptions } from "./chunker.js";
 import type { Chunk } from "./document.js";
 import { classifyExtractionError, fromWire } from "./extraction-errors.js";
@@ -15,6 +16,8 @@ export interface ExtractDocumentOptions extends ChunkingOptions {
   limits: DocumentLimits;
   /** The thread's old-generation heap limit (JETQ_DOC_PARSER_HEAP_MB). */
   heapMb: number;
+  /** Documents this process reads at once (JETQ_DOC_PARSER_THREADS); others wait for a slot. */
+  maxThreads?: number;
   onPart?: (partNo: number, total?: number) => void;
   signal?: AbortSignal;
 }
@@ -38,7 +41,14 @@ export async function extractDocument(filePath: string, source: DocumentSource, 
     limits: options.limits,
     heapMb: options.heapMb,
   };
-  const thread = new ExtractionThread(job, options.signal);
+  const release = await parserSlots.acquire(options.maxThreads ?? DEFAULT_PARSER_THREADS, options.signal);
+  let thread: ExtractionThread;
+  try {
+    thread = new ExtractionThread(job, options.signal, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
   try {
     const first = await thread.next();
     if (first.kind !== "info") throw new Error(`the extraction thread sent ${first.kind} before the document's info`);
@@ -65,7 +75,9 @@ class ExtractionThread {
 
   constructor(
     private readonly job: ExtractionJob,
-    private readonly signal?: AbortSignal,
+    private readonly signal: AbortSignal | undefined,
+    /** Gives the process's parser slot back: when the thread has exited. */
+    private readonly release: () => void,
   ) {
     const data = fromSource ? { ...job, entry: threadEntry.href } : job;
     this.worker = new Worker(fromSource ? tsBootstrap : threadEntry, {
@@ -82,6 +94,7 @@ class ExtractionThread {
     this.worker.on("error", (err) => this.fail(classifyExtractionError(err, job.heapMb)));
     this.worker.on("exit", (code) => {
       this.exited = true;
+      this.release();
       this.fail(new Error(`the document extraction thread exited (code ${code}) before it finished`));
     });
     signal?.addEventListener("abort", this.onAbort, { once: true });

@@ -74,6 +74,7 @@ export function processBook(p: Pipeline): HandlerFor<typeof ProcessBookPayload> 
           chunkOverlap,
           limits: p.config.limits ?? DEFAULT_DOCUMENT_LIMITS,
           heapMb: p.config.parserHeapMb ?? DEFAULT_PARSER_HEAP_MB,
+          ...(p.config.parserThreads ? { maxThreads: p.config.parserThreads } : {}),
           signal: ctx.signal,
           onPart: (part, total) => ctx.progress(total ? Math.min(95, 5 + (90 * part) / total) : 50, total ? `read page ${part} of ${total}` : `read section ${part}`),
         });
