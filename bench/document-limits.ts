@@ -25,14 +25,14 @@ import { parseArgs } from "node:util";
 import JSZip from "jszip";
 import PDFDocument from "pdfkit";
 import { storeUpload } from "../library/books.js";
-import { loadConfig } from "../test/support/config.js";
+import { loadConfig } from "../kit/config.js";
 import { connectLibrary } from "../library/connection.js";
 import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../library/document-limits.js";
 import { taskQueueFor } from "../kernel/task-queue-for.js";
 import type { TaskRecord } from "../kernel/task.js";
 import { documentTaskTypes } from "../library/task-types.js";
-import { proseForPage } from "../test/support/document-fixtures.js";
-import { startNatsServer } from "../test/support/nats-server.js";
+import { proseForPage } from "../kit/document-fixtures.js";
+import { startNatsServer } from "../kit/nats-server.js";
 
 const { values: args } = parseArgs({ options: { only: { type: "string", default: "epub,pdf" }, scale: { type: "string", default: "1" } } });
 const only = new Set(args.only!.split(","));

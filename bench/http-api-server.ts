@@ -1,7 +1,7 @@
 // The API under test for the HTTP scenario, in its own process (as in production, and so the load
 // generator does not share its event loop): createApp + listen on a free port, built-in task types.
 // Prints {"port": n} on stdout once listening; exits on SIGTERM.
-import { loadConfig } from "../test/support/config.js";
+import { loadConfig } from "../kit/config.js";
 import { connectLibrary } from "../library/connection.js";
 import { silentLogger } from "../kernel/logger.js";
 import { documentTaskTypes } from "../library/task-types.js";

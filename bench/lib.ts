@@ -6,14 +6,14 @@ import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, loadavg } from "node:os";
 import { z } from "zod";
-import { loadConfig, type JetqConfig } from "../test/support/config.js";
+import { loadConfig, type JetqConfig } from "../kit/config.js";
 import { TaskTypeRegistry } from "../kernel/registry.js";
 
 export const REDIS_BIN = process.env.REDIS_SERVER_BIN || "/usr/bin/redis-server";
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-import { freePort } from "../test/support/nats-server.js";
+import { freePort } from "../kit/nats-server.js";
 export { freePort };
 
 /** Runs fn(0..total-1) with at most `window` calls in flight at once (a sliding window). */

@@ -7,12 +7,12 @@ import { randomUUID } from "node:crypto";
 import { Agent, request } from "node:http";
 import { parseArgs } from "node:util";
 import type { BookRecord } from "../library/books.js";
-import { loadConfig } from "../test/support/config.js";
+import { loadConfig } from "../kit/config.js";
 import { connectLibrary } from "../library/connection.js";
 import type { SourceRecord } from "../library/sources.js";
 import { TOPOLOGY } from "../kernel/topology.js";
-import { startNatsServer } from "../test/support/nats-server.js";
-import { startApiProcess } from "../test/support/upload-helpers.js";
+import { startNatsServer } from "../kit/nats-server.js";
+import { startApiProcess } from "../kit/upload-helpers.js";
 import { latencySummary, now, pipelined } from "./lib.js";
 import { LIBRARY_TOPOLOGY } from "../library/topology.js";
 

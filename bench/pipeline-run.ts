@@ -14,7 +14,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, homedir, platform, release, tmpdir, totalmem, type } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { startNatsServer } from "../test/support/nats-server.js";
+import { startNatsServer } from "../kit/nats-server.js";
 import { childPid, natsServerVersion, REPO_ROOT, ScenarioRunner } from "./lib.js";
 import { buildStore, CHUNKING, EMBED_BATCH, embeddingBench, generateBook, processBookBench, searchInFreshProcess, type BookResult, type BuildResult, type EmbedResult, type SearchResult } from "./pipeline.js";
 
@@ -40,7 +40,7 @@ const RERUNS = 3;
 const log = (msg: string) => process.stderr.write(`[bench:pipeline] ${msg}\n`);
 
 // natsServerVersion() reads NATS_SERVER_BIN (set by scripts/bench-pipeline.mjs); run directly, fall
-// back to where scripts/tools.mjs installs it, which is also what test/support/nats-server.ts starts.
+// back to where scripts/tools.mjs installs it, which is also what kit/nats-server.ts starts.
 const cachedNats = join(process.env.JETQ_CACHE_DIR || join(homedir(), ".cache", "jetq"), "bin", "nats-server");
 if (!process.env.NATS_SERVER_BIN && existsSync(cachedNats)) process.env.NATS_SERVER_BIN = cachedNats;
 

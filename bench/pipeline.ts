@@ -26,7 +26,7 @@ import { documentTaskTypes } from "../library/task-types.js";
 import { LocalVectorStore } from "../library/vectors/local-vector-store.js";
 import { pointId, type VectorPoint } from "../library/vectors/vector-store.js";
 import { readDocument } from "../worker/documents/read-document.js";
-import { bigPdf, proseForPage } from "../test/support/document-fixtures.js";
+import { bigPdf, proseForPage } from "../kit/document-fixtures.js";
 import { benchConfig, cpuMsOf, latencySummary, now, sleep, type LatencySummary } from "./lib.js";
 
 /** Chunking as the worker's defaults (JETQ_CHUNK_SIZE, JETQ_CHUNK_OVERLAP). */

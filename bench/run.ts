@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release, totalmem, type } from "node:os";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
-import { startNatsServer } from "../test/support/nats-server.js";
+import { startNatsServer } from "../kit/nats-server.js";
 import { bullEndToEnd, bullPhases } from "./bullmq-throughput.js";
 import { httpCreate } from "./http-create.js";
 import { jetqEndToEnd, jetqPhases, type ThroughputResult } from "./jetq-throughput.js";
@@ -78,7 +78,7 @@ function codeVersion(): { commit: string; dirty: boolean | null } {
 }
 
 // Ctrl-C or SIGTERM: exit through process.exit so every 'exit' hook stops its child process
-// (redis-server, the API); test/support/nats-server.ts stops its nats-servers on the signal itself.
+// (redis-server, the API); kit/nats-server.ts stops its nats-servers on the signal itself.
 for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, () => process.exit(130));
 
 const redis = await startRedis();

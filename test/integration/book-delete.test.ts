@@ -1,7 +1,7 @@
 // Deleting a book while its process_book runs: the book stays deleted, whatever the processing
 // does next (here it is cancelled, which used to write the book back as `cancelled`).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nestedXObjectPdf } from "../support/document-fixtures.js";
+import { nestedXObjectPdf } from "../../kit/document-fixtures.js";
 import { startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BookStore } from "../../library/books.js";
 import { createTask, startStack, taskStatus, TEST_ENV, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
-import { bigPdf, deeplyNestedHtml, makeEpub, makeEpubWithEntries, makePdf, makeRepeatedPagePdf, makeZipBombEpub } from "../support/document-fixtures.js";
+import { bigPdf, deeplyNestedHtml, makeEpub, makeEpubWithEntries, makePdf, makeRepeatedPagePdf, makeZipBombEpub } from "../../kit/document-fixtures.js";
 
 let stack: Stack;
 let dir: string;

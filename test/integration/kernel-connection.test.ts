@@ -6,7 +6,7 @@ import { connectJetq } from "../../kernel/connection.js";
 import { loadKernelConfig } from "../../kernel/config.js";
 import { openLibrary } from "../../library/connection.js";
 import { LIBRARY_TOPOLOGY } from "../../library/topology.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { startNatsServer, type NatsServerHandle } from "../../kit/nats-server.js";
 
 describe("kernel connection", () => {
   let nats: NatsServerHandle;

@@ -3,7 +3,7 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, describe, expect, it } from "vitest";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { startNatsServer, type NatsServerHandle } from "../../kit/nats-server.js";
 
 describe("nats-server helper", () => {
   let server: NatsServerHandle | undefined;

@@ -8,7 +8,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, startNatsServer } from "../support/nats-server.js";
+import { freePort, startNatsServer } from "../../kit/nats-server.js";
 import { waitFor } from "../support/wait.js";
 
 const root = resolve(import.meta.dirname, "../..");

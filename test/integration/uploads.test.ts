@@ -3,13 +3,13 @@
 // through, never held whole in the API's memory.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ObjectStore } from "@nats-io/obj";
-import { loadConfig } from "../support/config.js";
+import { loadConfig } from "../../kit/config.js";
 import { connectLibrary, type LibraryConnection } from "../../library/connection.js";
 import { documentTaskTypes } from "../../library/task-types.js";
-import { startNatsServer, type NatsServerHandle } from "../support/nats-server.js";
+import { startNatsServer, type NatsServerHandle } from "../../kit/nats-server.js";
 import { startStack, TEST_ENV, type Stack } from "../support/stack.js";
 import { testRegistry } from "../support/test-types.js";
-import { readRss, sampleRss, startApiProcess, streamMultipartUpload, type ApiProcess } from "../support/upload-helpers.js";
+import { readRss, sampleRss, startApiProcess, streamMultipartUpload, type ApiProcess } from "../../kit/upload-helpers.js";
 
 const MiB = 1024 * 1024;
 

@@ -3,7 +3,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createApp } from "../../api/app.js";
-import { loadConfig, type JetqConfig } from "./config.js";
+import { loadConfig, type JetqConfig } from "../../kit/config.js";
 import { connectLibrary, type LibraryConnection } from "../../library/connection.js";
 import { silentLogger, createLogger } from "../../kernel/logger.js";
 import type { TaskTypeRegistry } from "../../kernel/registry.js";
@@ -12,7 +12,7 @@ import type { TaskRecord, TaskSpec } from "../../kernel/task.js";
 import { JetqClient, JetqClientError } from "../../client/index.js";
 import { Worker } from "../../worker/runtime.js";
 import type { TaskHandler } from "../../worker/handler.js";
-import { startNatsServer, type NatsServerHandle } from "./nats-server.js";
+import { startNatsServer, type NatsServerHandle } from "../../kit/nats-server.js";
 import { documentTaskTypes } from "../../library/task-types.js";
 import { createEmbedder } from "../../library/embeddings/index.js";
 import { createVectorStore } from "../../library/vectors/index.js";

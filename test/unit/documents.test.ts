@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_DOCUMENT_LIMITS } from "../../library/config.js";
-import { loadConfig } from "../support/config.js";
+import { loadConfig } from "../../kit/config.js";
 import { chunkDocument } from "../../worker/documents/chunker.js";
 import { detectFormat, parserFor } from "../../worker/documents/detect-format.js";
 import type { Chunk, DocumentPart } from "../../worker/documents/document.js";
@@ -26,7 +26,7 @@ import {
   proseForPage,
   writeGarbage,
   writePngHeader,
-} from "../support/document-fixtures.js";
+} from "../../kit/document-fixtures.js";
 
 let dir: string;
 let cleanup: () => Promise<void>;

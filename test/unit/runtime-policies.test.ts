@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { retryDelayMs } from "../../kernel/backoff.js";
-import { ConfigError, loadConfig } from "../support/config.js";
+import { ConfigError, loadConfig } from "../../kit/config.js";
 import { PriorityScheduler } from "../../worker/priority-scheduler.js";
 import { parseAckSubject } from "../../worker/pull-source.js";
 

@@ -17,7 +17,7 @@ export interface ApiProcess {
   stop(): Promise<void>;
 }
 
-/** Starts test/support/upload-api-process.ts against `natsUrl` and waits for its `{port,pid}` line. */
+/** Starts kit/upload-api-process.ts against `natsUrl` and waits for its `{port,pid}` line. */
 export async function startApiProcess(natsUrl: string, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<ApiProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", API_PROCESS], {
     env: { ...process.env, ...env, NATS_URL: natsUrl },

@@ -1,13 +1,13 @@
 // A jetq API alone in its own process, so a test can measure its memory (RSS) without the test
 // runner's. Reads NATS_URL (and any JETQ_* setting) from the environment, listens on a free port
 // on 127.0.0.1, and prints one JSON line `{"port":N,"pid":P}` on stdout once it accepts requests.
-// Run it with: node --import tsx test/support/upload-api-process.ts
+// Run it with: node --import tsx kit/upload-api-process.ts
 import type { AddressInfo } from "node:net";
-import { createApp } from "../../api/app.js";
+import { createApp } from "../api/app.js";
 import { loadConfig } from "./config.js";
-import { connectLibrary } from "../../library/connection.js";
-import { createLogger } from "../../kernel/logger.js";
-import { documentTaskTypes } from "../../library/task-types.js";
+import { connectLibrary } from "../library/connection.js";
+import { createLogger } from "../kernel/logger.js";
+import { documentTaskTypes } from "../library/task-types.js";
 
 const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1" });
 const log = createLogger("upload-api-process", "error"); // errors go to stderr, stdout stays JSON
