@@ -67,7 +67,19 @@ export function pageSchema<T extends z.ZodType, E extends z.ZodRawShape = {}>(it
   return z.looseObject({ items: z.array(item), total: z.int(), limit: z.int(), offset: z.int(), ...(extra ?? ({} as E)) });
 }
 
-export const TaskPageSchema = pageSchema(TaskStatusSchema);
+/**
+ * `GET /api/tasks`: read backwards from where the last page stopped (kernel/task-listing.ts), so
+ * `total` is exact only when `totalExact` (the whole listing fit in one page), an estimate
+ * otherwise, or null when no cheap count exists; a page may be short while `nextCursor` is set.
+ */
+export const TaskPageSchema = z.looseObject({
+  items: z.array(TaskStatusSchema),
+  total: z.int().nullable(),
+  totalExact: z.boolean(),
+  limit: z.int(),
+  offset: z.int(),
+  nextCursor: z.string().nullable(),
+});
 export type TaskPage = z.infer<typeof TaskPageSchema>;
 
 /** `GET /api/tasks/queue` (kernel/queue-stats.ts `QueueSnapshot`). */

@@ -6,6 +6,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { TopologyConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { TaskStateStore } from "./state-store.js";
+import { QueuedIndex } from "./queued-index.js";
 import { StreamPublisher } from "./stream-publisher.js";
 import { ensureTopology, TOPOLOGY, type EnsureOptions } from "./topology.js";
 
@@ -16,6 +17,8 @@ export interface JetqConnection {
   /** Hot-path publishes (task messages, state writes): cheaper than js.publish per call. */
   publisher: StreamPublisher;
   state: TaskStateStore;
+  /** Where each queued task's message is: finds a task by id before it has a state record. */
+  queued: QueuedIndex;
   idempotency: KV;
   workers: KV;
   leases: KV;
@@ -62,6 +65,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     jsm,
     publisher,
     state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
+    queued: new QueuedIndex(publisher, await kvm.open(TOPOLOGY.queuedBucket), jsm),
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
     leases: await kvm.open(TOPOLOGY.leasesBucket),

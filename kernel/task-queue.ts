@@ -8,11 +8,12 @@ import type { JetqMetrics } from "./metrics.js";
 import { ConflictError, InvalidError, InvalidRequestError, JetqError, notFound, TooLargeError, UnavailableError } from "./errors.js";
 import type { TaskTypeRegistry } from "./registry.js";
 import { isLiveEntry } from "./kv-live.js";
-import { isNoMessage } from "./kv-scan.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
 import { PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js";
-import { taskSubject, taskSubjectById, TOPOLOGY } from "./topology.js";
+import { workMessageAt } from "./queued-index.js";
+import { legacyTaskSubjectById, TASK_ID_HEADER, taskSubject, TOPOLOGY } from "./topology.js";
+import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
 import { Refusal, transition } from "./transitions.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
@@ -52,16 +53,11 @@ export interface CreateResult {
   created: boolean;
 }
 
-export interface ListFilter {
-  status?: TaskStatus;
-  type?: string;
-  limit: number;
-  offset: number;
-}
-
 const issuesOf = (e: z.ZodError) => e.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
 
 export class TaskQueue {
+  private listing: TaskListing | null = null;
+
   constructor(
     private readonly conn: JetqConnection,
     private readonly registry: TaskTypeRegistry,
@@ -93,9 +89,10 @@ export class TaskQueue {
   }
 
   /**
-   * Accepts a task: one publish. A queued task has no state record: its message on the work stream
-   * is its state (found by id, see find()); the record starts with its first transition, written by
-   * the worker that takes it, or by a cancel.
+   * Accepts a task: one publish, then its entry in the queued index. A queued task has no state
+   * record: its message on the work stream is its state (found by id through the index, see
+   * find()); the record starts with its first transition, written by the worker that takes it, or
+   * by a cancel.
    */
   async create(body: unknown): Promise<CreateResult> {
     const spec = this.validate(body);
@@ -143,11 +140,15 @@ export class TaskQueue {
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
+    let seq: number;
     try {
-      await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, id), json, { msgId: id }, this.confirm);
+      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type), json, { msgId: id, headers: { [TASK_ID_HEADER]: id } }, this.confirm)).seq;
     } catch (err) {
       throw unqueued(err, id);
     }
+    // The task is queued now, whatever becomes of its index entry: without one it still runs, and
+    // is found by id once a worker has taken it (a retry with its idempotencyKey writes it again).
+    await this.conn.queued.put(id, seq, this.confirm).catch(() => undefined);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };
@@ -164,9 +165,9 @@ export class TaskQueue {
    * worker's first write is a compare-and-set on it; without one the worker's first write creates it.
    */
   async publish(record: TaskRecord, revision: number, msgId: string, json = JSON.stringify(record)): Promise<void> {
-    await this.conn.publisher.publish(taskSubject(record.priority, record.type, record.id), json, {
+    await this.conn.publisher.publish(taskSubject(record.priority, record.type), json, {
       msgId,
-      ...(revision > 0 ? { headers: { [REVISION_HEADER]: String(revision) } } : {}),
+      headers: { [TASK_ID_HEADER]: record.id, ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
     });
     // Only replays come through here (create publishes itself): a replay is a task put on the
     // work stream again, so it counts as created, once.
@@ -179,12 +180,26 @@ export class TaskQueue {
     return found.record;
   }
 
-  /** The task's state record, or for a queued task its message on the work stream (with its sequence). */
+  /**
+   * The task's state record, or for a queued task its message on the work stream (with its
+   * sequence), found through the queued index: a few direct gets, however deep the queue.
+   */
   async find(id: string): Promise<{ record: TaskRecord; streamSeq?: number } | null> {
     const stored = await this.conn.state.get(id);
     if (stored) return { record: stored.record };
-    const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.tasksStream, { next_by_subj: taskSubjectById(id), seq: 1 } as never).catch(() => null);
-    return msg ? { record: msg.json<TaskRecord>(), streamSeq: msg.seq } : null;
+    const msg = (await this.conn.queued.message(id)) ?? (await this.legacyMessage(id));
+    if (!msg) {
+      // A worker may have taken it between the two reads: its record is there now.
+      const now = await this.conn.state.get(id);
+      return now ? { record: now.record } : null;
+    }
+    return { record: msg.json<TaskRecord>(), streamSeq: msg.seq };
+  }
+
+  /** A message written before the queued index, under `jetq.tasks.<p>.<type>.<id>`. */
+  private async legacyMessage(id: string) {
+    const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.tasksStream, { next_by_subj: legacyTaskSubjectById(id), seq: 1 } as never).catch(() => null);
+    return msg && (await workMessageAt(this.conn.jsm, msg.seq, id));
   }
 
   /**
@@ -204,6 +219,7 @@ export class TaskQueue {
       if (endedAs) throw new ConflictError("already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
       if (result) {
         this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
+        // A replayed task waits with a record; its message is gone once a worker drops it.
         return result.record;
       }
       // No state record: still queued. Record the cancel (first writer wins against a worker taking
@@ -218,47 +234,16 @@ export class TaskQueue {
         throw err;
       }
       if (queued.streamSeq) await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, queued.streamSeq, false).catch(() => undefined);
+      await this.conn.queued.forget(id).catch(() => undefined);
       this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
       return cancelled;
     }
     throw new ConflictError("conflict", `task ${id} kept changing; try again`);
   }
 
-  /** Lists tasks, newest first: state records, plus queued tasks read from the work stream. */
-  async list(filter: ListFilter): Promise<{ items: TaskRecord[]; total: number }> {
-    const records = await this.conn.state.list();
-    const known = new Set(records.map((r) => r.id));
-    const all = !filter.status || filter.status === "queued" ? [...records, ...(await this.queuedOnStream(known))] : records;
-    const matching = all
-      .filter((r) => (!filter.status || r.status === filter.status) && (!filter.type || r.type === filter.type))
-      .sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : a.id < b.id ? 1 : -1));
-    return { items: matching.slice(filter.offset, filter.offset + filter.limit), total: matching.length };
-  }
-
-  /** Tasks on the work stream that have no state record yet, read in batches with direct gets. */
-  private async queuedOnStream(skip: ReadonlySet<string>): Promise<TaskRecord[]> {
-    const out: TaskRecord[] = [];
-    const info = await this.conn.jsm.streams.info(TOPOLOGY.tasksStream);
-    let seq = info.state.first_seq;
-    while (info.state.messages > 0 && seq <= info.state.last_seq) {
-      let got = 0;
-      try {
-        const batch = await this.conn.jsm.direct.getBatch(TOPOLOGY.tasksStream, { seq, batch: 1000 } as never);
-        for await (const m of batch) {
-          got++;
-          seq = m.seq + 1;
-          const r = m.json<TaskRecord>();
-          if (!skip.has(r.id)) out.push(r);
-        }
-      } catch (err) {
-        // Workers ack (and so remove) messages while we read: nothing left from `seq` on is the
-        // end of the scan, not an error.
-        if (isNoMessage(err)) break;
-        throw err;
-      }
-      if (got === 0) break;
-    }
-    return out;
+  /** One page of tasks: see TaskListing for the orders and what a cursor promises. */
+  list(query: TaskListQuery): Promise<TaskPage> {
+    return (this.listing ??= new TaskListing(this.conn)).page(query);
   }
 
   /**

@@ -27,25 +27,38 @@ export const TOPOLOGY = {
   idempotencyBucket: "jetq-idempotency",
   workersBucket: "jetq-workers",
   leasesBucket: "jetq-leases",
+  /** Queued task id → its work-stream sequence, so a queued task is found by id in two direct gets. */
+  queuedBucket: "jetq-queued",
   cancelSubject: "jetq.control.cancel",
   /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
   taskEventsPrefix: "jetq.task-events",
 } as const;
 
 /**
- * Work subjects are `jetq.tasks.<priority>.<type>.<id>`: priority first, so a consumer per priority
- * is one filter; the id last, so a queued task (which has no state record yet) can be found by id.
+ * Work subjects are `jetq.tasks.<priority>.<type>`: priority first, so a consumer per priority is
+ * one filter; no task id, so the stream has a handful of subjects however deep the queue is and
+ * depth by priority and type is one cheap stream-info call. The id travels in a header (and in the
+ * message, which is the queued record); the queued index (queuedBucket) finds a queued task by id.
  */
-export const taskSubject = (priority: Priority, type: string, id: string) => `jetq.tasks.${priority}.${type}.${id}`;
-/** Matches one task's message whatever its priority and type. */
-export const taskSubjectById = (id: string) => `jetq.tasks.*.*.${id}`;
+export const taskSubject = (priority: Priority, type: string) => `jetq.tasks.${priority}.${type}`;
+/** Header with the task id on every work message. */
+export const TASK_ID_HEADER = "Jetq-Task-Id";
+/**
+ * Versions before the queued index put the id last (`jetq.tasks.<priority>.<type>.<id>`). The
+ * stream still accepts those subjects and the consumers still take them, so messages written then
+ * are worked off; the API moves the waiting ones to the new subjects at start (legacy-tasks.ts).
+ */
+export const LEGACY_TASK_SUBJECTS = "jetq.tasks.*.*.*";
+export const legacyTaskSubjectById = (id: string) => `jetq.tasks.*.*.${id}`;
 export const dlqSubject = (type: string, taskId: string) => `jetq.dlq.${type}.${taskId}`;
 export const consumerName = (pool: string, priority: Priority) => `${pool}-${priority}`;
 
-export function parseTaskSubject(subject: string): { priority: Priority; type: string; id: string } | null {
-  const [a, b, priority, type, id] = subject.split(".");
-  if (a !== "jetq" || b !== "tasks" || !type || !id || !PRIORITIES.includes(priority as Priority)) return null;
-  return { priority: priority as Priority, type, id };
+/** Priority, type and (legacy subjects only) id of a work subject. */
+export function parseTaskSubject(subject: string): { priority: Priority; type: string; id?: string } | null {
+  const parts = subject.split(".");
+  const [a, b, priority, type, id] = parts;
+  if (a !== "jetq" || b !== "tasks" || !type || parts.length > 5 || !PRIORITIES.includes(priority as Priority)) return null;
+  return id ? { priority: priority as Priority, type, id } : { priority: priority as Priority, type };
 }
 
 /** The advisories the DLQ is built from: attempts exhausted on the server, or terminated by a worker. */
@@ -60,9 +73,10 @@ export const advisorySubjects = () => [
  * partition the types between them: the server says so at start if two overlap.
  */
 function consumerFilters(priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
-  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${priority}.>` };
-  if (taskTypes.length === 1) return { filter_subject: `jetq.tasks.${priority}.${taskTypes[0]}.*` };
-  return { filter_subjects: taskTypes.map((t) => `jetq.tasks.${priority}.${t}.*`) };
+  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${priority}.>` }; // both subject forms
+  // filter_subject "" clears a single filter an earlier version set: an update merges into the
+  // existing config, and the server refuses a consumer with both.
+  return { filter_subject: "", filter_subjects: taskTypes.flatMap((t) => [`jetq.tasks.${priority}.${t}`, `jetq.tasks.${priority}.${t}.*`]) };
 }
 
 export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
@@ -100,7 +114,7 @@ async function ensureConsumer(jsm: JetStreamManager, stream: string, config: Par
     const info = await jsm.consumers.info(stream, config.durable_name);
     const current = info.config as unknown as Record<string, unknown>;
     const changed =
-      Object.entries(config).some(([k, v]) => JSON.stringify(current[k] ?? undefined) !== JSON.stringify(v)) ||
+      Object.entries(config).some(([k, v]) => JSON.stringify(current[k] || undefined) !== JSON.stringify(v || undefined)) ||
       (Array.isArray(current.backoff) && current.backoff.length > 0); // set by earlier versions; see taskConsumerConfig
     if (changed) await jsm.consumers.update(stream, config.durable_name, config);
   } catch (err) {
@@ -120,8 +134,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
 
   await ensureStream(jsm, {
     name: TOPOLOGY.tasksStream,
-    description: "jetq work queue: jetq.tasks.<priority>.<type>.<id>",
-    subjects: ["jetq.tasks.*.*.*"],
+    description: "jetq work queue: jetq.tasks.<priority>.<type>, the task id in a header",
+    subjects: ["jetq.tasks.*.*", LEGACY_TASK_SUBJECTS],
     retention: RetentionPolicy.Workqueue,
     storage,
     num_replicas: replicas,
@@ -171,6 +185,10 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     republish,
   });
   await ensureStream(jsm, { name: `KV_${TOPOLOGY.stateBucket}`, republish }); // buckets made before it existed
+  // Entries live as long as their task waits; a worker's first write removes one with a delete
+  // marker that itself expires (markerTTL lets markers carry a TTL), so the bucket holds about one
+  // entry per queued task.
+  await kvm.create(TOPOLOGY.queuedBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
   await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });

@@ -106,7 +106,7 @@ export class DeadLetterMover {
     }
     const r = stored.record;
     const error = r.error ?? { code: "terminated", message: "terminated by a worker", retryable: false, attempt: adv.deliveries };
-    await this.record(r, r, error, adv.deliveries, "terminated", taskSubject(r.priority, r.type, r.id), adv.stream_seq);
+    await this.record(r, r, error, adv.deliveries, "terminated", taskSubject(r.priority, r.type), adv.stream_seq);
   }
 
   private async record(task: TaskRecord, current: TaskRecord | undefined, error: TaskError, attempts: number, reason: DeathReason, subject: string, streamSeq: number) {

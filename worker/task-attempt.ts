@@ -64,6 +64,7 @@ type Outcome = "succeeded" | "retried" | "failed" | "cancelled" | "handed_back" 
 export class TaskAttempt implements EscapeTarget {
   private current!: StoredTask;
   private writes: Promise<unknown> = Promise.resolve();
+  private indexForgotten = false;
   /** "stopped": cancelled or handed back; an Error (hard time limit, escaped error): the attempt fails with it. */
   private stop: (why: "stopped" | Error) => void = () => {};
   private stopped = new Promise<"stopped">((resolve, reject) => (this.stop = (why) => (why === "stopped" ? resolve(why) : reject(why))));
@@ -236,6 +237,7 @@ export class TaskAttempt implements EscapeTarget {
         // nothing in it to refuse; the compare-and-set says whether it still stands.
         const next = transition(null, start, task);
         this.current = { record: next, revision: await this.deps.conn.state.write(next, revision) };
+        this.wroteRecord();
         return "claimed";
       } catch (err) {
         if (!(err instanceof StaleRevisionError)) throw err;
@@ -251,6 +253,7 @@ export class TaskAttempt implements EscapeTarget {
       // The record expired or was never written (a publish whose record write was lost): rebuild it.
       const next = transition(null, start, task);
       this.current = { record: next, revision: await this.deps.conn.state.create(next) };
+      this.wroteRecord();
       return "claimed";
     }
     const s = (refused as Refusal | null)?.status;
@@ -265,7 +268,18 @@ export class TaskAttempt implements EscapeTarget {
       return "skipped";
     }
     this.current = updated;
+    this.wroteRecord();
     return "claimed";
+  }
+
+  /**
+   * After this attempt's first state write: the task is found by its record now, so its entry in
+   * the queued index has served (not awaited: a lost delete leaves an entry lookups pass over).
+   */
+  private wroteRecord() {
+    if (this.indexForgotten) return;
+    this.indexForgotten = true;
+    this.deps.conn.queued.forget(this.current.record.id).catch(() => undefined);
   }
 
   private context(record: TaskRecord, attempt: number): TaskContext {
@@ -319,6 +333,7 @@ export class TaskAttempt implements EscapeTarget {
         if (i === 5) throw new StaleRevisionError(this.current.record.id);
         try {
           this.current = { record: next, revision: await this.deps.conn.state.write(next, this.current.revision) };
+          this.wroteRecord();
           return this.current;
         } catch (err) {
           if (!(err instanceof StaleRevisionError)) throw err;

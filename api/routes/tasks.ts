@@ -8,7 +8,7 @@ import type { TaskEvents } from "../../kernel/task-events.js";
 import type { TaskStateStore } from "../../kernel/state-store.js";
 import { jsonBody } from "../json-body.js";
 import { TASK_TYPE_NAME } from "../../kernel/registry.js";
-import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
+import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, queryInt, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
 
 export interface TasksRouterDeps {
@@ -21,11 +21,17 @@ export interface TasksRouterDeps {
 
 export const statusUrl = (id: string) => `/api/tasks/${id}/status`;
 
+/** How far `offset` reaches in the task listing: each skipped task is read, so go further by cursor. */
+export const TASK_OFFSET_MAX = 10_000;
+
 // Filters: `type` empty or absent means every type; a status must be one of the statuses.
 export const ListQuery = z.object({
   status: z.enum(TASK_STATUSES).optional(),
   type: optionalFilter(z.string().regex(TASK_TYPE_NAME, "a task type name")),
-  ...pagination,
+  limit: pagination.limit,
+  offset: queryInt(0, TASK_OFFSET_MAX, 0),
+  /** `nextCursor` of the previous page; wins over offset. */
+  cursor: z.string().min(1).max(2048).optional(),
 });
 
 export function tasksRouter(deps: TasksRouterDeps): Router {
@@ -43,8 +49,8 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     .post(requireJson, json, create)
     .get(async (req, res) => {
       const q = parseQuery(ListQuery, req);
-      const { items, total } = await deps.queue.list(q);
-      res.json({ items: items.map(statusView), total, limit: q.limit, offset: q.offset });
+      const page = await deps.queue.list(q); // a cursor it did not give out is a 400 invalid_query
+      res.json({ items: page.items.map(statusView), total: page.total, totalExact: page.totalExact, limit: q.limit, offset: page.offset, nextCursor: page.nextCursor });
     })
     .all(methodNotAllowed("GET", "POST"));
 

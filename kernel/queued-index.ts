@@ -1,0 +1,70 @@
+// QueuedIndex: where a queued task's message is. Work subjects carry no task id (topology.ts), so
+// a task that no worker has taken yet, and so has no state record, is found through this bucket:
+// task id → work-stream sequence, then a direct get of that sequence. Two O(1) reads whatever the
+// depth of the queue. The producer writes the entry right after its publish is acknowledged; the
+// first state write of the task (a worker taking it, a cancel) removes it, with a delete marker
+// that expires by itself, so the bucket holds about one small entry per waiting task.
+import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
+import { isLiveEntry } from "./kv-live.js";
+import { isNoMessage } from "./kv-scan.js";
+import type { ConfirmOptions, StreamPublisher } from "./stream-publisher.js";
+import { TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
+
+const subjectOf = (taskId: string) => `$KV.${TOPOLOGY.queuedBucket}.${taskId}`;
+
+export class QueuedIndex {
+  constructor(
+    private readonly publisher: StreamPublisher,
+    private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+  ) {}
+
+  /** Records where a task's message is (a plain put: a republish under the same id moves it). */
+  async put(taskId: string, streamSeq: number, confirm?: ConfirmOptions): Promise<void> {
+    if (confirm) await this.publisher.publishConfirmed(subjectOf(taskId), String(streamSeq), {}, confirm);
+    else await this.publisher.publish(subjectOf(taskId), String(streamSeq));
+  }
+
+  /** The work-stream sequence of a task that is (or was) waiting, or null. */
+  async seqOf(taskId: string): Promise<number | null> {
+    const entry = await this.kv.get(taskId);
+    if (!isLiveEntry(entry)) return null;
+    const seq = Number(entry.string());
+    return Number.isSafeInteger(seq) && seq > 0 ? seq : null;
+  }
+
+  /** The task's message on the work stream, if it is still there (and is this task's). */
+  async message(taskId: string): Promise<StoredMsg | null> {
+    const seq = await this.seqOf(taskId);
+    if (seq === null) return null;
+    return workMessageAt(this.jsm, seq, taskId);
+  }
+
+  /**
+   * Removes the entry once the task has a state record. Not awaited by callers on the hot path: a
+   * lost delete leaves an entry that lookups pass over (the state record is read first) until the
+   * task's next state write. The marker carries a TTL so deletes do not pile up.
+   */
+  forget(taskId: string): Promise<void> {
+    return this.publisher
+      .publish(subjectOf(taskId), "", { headers: { "KV-Operation": "DEL" }, ttl: `${MARKER_TTL_SECONDS}s` })
+      .then(() => undefined);
+  }
+}
+
+/** Delete markers of the queued index vanish after this long. */
+const MARKER_TTL_SECONDS = 60;
+
+/** The work message at `seq` if it exists and belongs to `taskId` (sequences are never reused). */
+export async function workMessageAt(jsm: JetStreamManager, seq: number, taskId: string): Promise<StoredMsg | null> {
+  try {
+    const msg = await jsm.direct.getMessage(TOPOLOGY.tasksStream, { seq });
+    if (!msg) return null;
+    const id = msg.header.get(TASK_ID_HEADER) || msg.json<{ id?: string }>().id;
+    return id === taskId ? msg : null;
+  } catch (err) {
+    if (isNoMessage(err)) return null;
+    throw err;
+  }
+}
