@@ -37,6 +37,9 @@ import {
 import { SourceCreateSchema } from "../library/sources.js";
 import { ProcessBookPayload } from "../library/task-types.js";
 import { PAGE_LIMIT_MAX, PAGE_OFFSET_MAX } from "./http.js";
+import { PagedListQuery } from "./listing.js";
+import { DlqBulkBody, DlqBulkQuery, DlqListQuery } from "./routes/dlq.js";
+import { ListQuery as TaskListQuery } from "./routes/tasks.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 
 type Schema = Record<string, unknown>;
@@ -72,22 +75,59 @@ const errors = (...codes: ErrorStatus[]) => Object.fromEntries(codes.map((c) => 
 const NATS = [503] as const;
 
 const idParam = (name = "id", what = "resource") => ({ name, in: "path", required: true, description: `the ${what}'s id (a UUID)`, schema: { type: "string", format: "uuid" } });
-const page = [
-  { name: "limit", in: "query", schema: { type: "integer", minimum: 1, maximum: PAGE_LIMIT_MAX, default: 50 } },
-  { name: "offset", in: "query", schema: { type: "integer", minimum: 0, maximum: PAGE_OFFSET_MAX, default: 0 } },
-];
-/** An optional filter by task type; empty means the same as absent: every type. */
-const typeFilter = {
-  name: "type",
-  in: "query",
-  description: "only this task type (empty or absent: every type)",
-  schema: { type: "string", pattern: `^(${TASK_TYPE_NAME.source.slice(1, -1)})?$` },
-};
-const cursorPage = (schema: z.ZodType) => ({
-  parameters: [...page, { name: "cursor", in: "query", description: "nextCursor of the previous page (wins over offset)", schema: { type: "string", minLength: 1, maxLength: 2048 } }],
-  schema: answer(schema),
+
+/**
+ * A query field as the route reads it: the parsed value's schema (an integer with its bounds, not
+ * the digits it is written in), and where the route takes an empty value as no value
+ * (optionalFilter), the empty string as well.
+ */
+function queryField(field: z.ZodType): Schema {
+  const parsed = answer(field);
+  const empty = field.safeParse("");
+  if (!empty.success || empty.data !== undefined) return parsed;
+  const pattern = parsed.pattern;
+  if (typeof pattern === "string" && pattern.startsWith("^") && pattern.endsWith("$")) return { ...parsed, pattern: `^(${pattern.slice(1, -1)})?$` };
+  const { description, ...rest } = parsed;
+  return { ...(description ? { description } : {}), anyOf: [{ const: "" }, rest] };
+}
+
+const fieldsOf = (query: z.ZodObject) => Object.entries(query.shape as Record<string, z.ZodType>);
+/** Whether the route needs the field: it does not parse without it. */
+const isRequired = (field: z.ZodType) => !field.safeParse(undefined).success;
+
+/** A route's query schema as OpenAPI parameters, one per field. */
+function queryParameters(query: z.ZodObject): Schema[] {
+  return fieldsOf(query).map(([name, field]) => {
+    const { description, ...schema } = queryField(field);
+    return { name, in: "query", ...(isRequired(field) ? { required: true } : {}), ...(description ? { description } : {}), schema };
+  });
+}
+
+/**
+ * A route's schema as one object (a JSON body, or an exploded query object), its fields read as
+ * queryField reads them. `closed`: no other field is taken.
+ */
+function objectOf(schema: z.ZodObject, closed: boolean): Schema {
+  const fields = fieldsOf(schema);
+  const required = fields.filter(([, f]) => isRequired(f)).map(([name]) => name);
+  return {
+    type: "object",
+    ...(required.length ? { required } : {}),
+    properties: Object.fromEntries(fields.map(([name, f]) => [name, queryField(f)])),
+    ...(closed ? { additionalProperties: false } : {}),
+  };
+}
+
+/**
+ * A DLQ bulk filter: its fields from the route's schema, and the rule the route adds to them
+ * (bulkFilter in routes/dlq.ts) that no zod schema states: a type, or `all` set to `allIs`.
+ */
+const bulkFilter = (schema: z.ZodObject, allIs: true | "true") => ({
+  ...objectOf(schema, true),
+  anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ all: { const: allIs } }, ["all"])],
 });
 
+const cursorPage = (schema: z.ZodType) => ({ parameters: queryParameters(PagedListQuery), schema: answer(schema) });
 /** A page schema whose items point at a component rather than repeat it. */
 const itemsAs = (pageOf: Schema, items: object): Schema => ({ ...pageOf, properties: { ...(pageOf.properties as object), items: { type: "array", items } } });
 
@@ -198,8 +238,8 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       "/api/tasks": {
         post: createOp("Create a task (alias)"),
         get: {
-          summary: "List tasks, newest first",
-          parameters: [{ name: "status", in: "query", schema: { type: "string", enum: [...TASK_STATUSES] } }, typeFilter, ...page],
+          summary: "List tasks, newest first, by cursor: queued ones by creation, started ones by their last change (a page may be short; follow nextCursor)",
+          parameters: queryParameters(TaskListQuery),
           responses: { "200": ok("a page of tasks", itemsAs(answer(TaskPageSchema), ref("TaskStatus"))), ...errors(400, ...NATS) },
         },
       },
@@ -229,25 +269,11 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         post: { summary: "Cancel a queued, retrying or running task", parameters: [idParam("id", "task")], responses: { "200": ok("cancelled", ref("TaskStatus")), ...errors(404, 409, ...NATS) } },
       },
       "/api/dlq": {
-        get: { summary: "Dead-lettered tasks, most recent first", parameters: [typeFilter, ...page], responses: { "200": ok("a page of entries", answer(DeadLetterPageSchema)), ...errors(400, ...NATS) } },
+        get: { summary: "Dead-lettered tasks, most recent first", parameters: queryParameters(DlqListQuery), responses: { "200": ok("a page of entries", answer(DeadLetterPageSchema)), ...errors(400, ...NATS) } },
         delete: {
           summary: "Discard the dead-lettered tasks of a type, or all of them with all=true",
           // One exploded object parameter, so the document can say "type or all=true" (either alone is fine).
-          parameters: [
-            {
-              name: "filter",
-              in: "query",
-              style: "form",
-              explode: true,
-              required: true,
-              schema: {
-                type: "object",
-                properties: { type: typeFilter.schema, all: { type: "boolean" } },
-                anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ all: { const: true } }, ["all"])],
-                additionalProperties: false,
-              },
-            },
-          ],
+          parameters: [{ name: "filter", in: "query", style: "form", explode: true, required: true, schema: bulkFilter(DlqBulkQuery, "true") }],
           responses: { "200": ok("how many were discarded", answer(DlqDeletedSchema)), ...errors(400, ...NATS) },
         },
       },
@@ -256,12 +282,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
           summary: "Replay the dead-lettered tasks of a type, or all of them with all: true",
           requestBody: {
             required: true,
-            ...json({
-              type: "object",
-              properties: { type: typeFilter.schema, all: { type: "boolean" } },
-              anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ all: { const: true } }, ["all"])],
-              additionalProperties: false,
-            }),
+            ...json(bulkFilter(DlqBulkBody, true)),
           },
           responses: { "200": ok("ids replayed", answer(DlqRetriedSchema)), ...errors(400, 413, 415, ...NATS) },
         },

@@ -6,8 +6,10 @@
 // that expires by itself, so the bucket holds about one small entry per waiting task.
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { isLiveEntry } from "./kv-live.js";
 import { isNoMessage } from "./kv-scan.js";
+import { isConflict } from "./state-store.js";
 import type { ConfirmOptions, StreamPublisher } from "./stream-publisher.js";
 import { TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
 
@@ -15,15 +17,25 @@ const subjectOf = (taskId: string) => `$KV.${TOPOLOGY.queuedBucket}.${taskId}`;
 
 export class QueuedIndex {
   constructor(
+    private readonly nc: NatsConnection,
     private readonly publisher: StreamPublisher,
     private readonly kv: KV,
     private readonly jsm: JetStreamManager,
   ) {}
 
-  /** Records where a task's message is (a plain put: a republish under the same id moves it). */
+  /**
+   * Records where a task's message is, unless the subject has been written already: a worker that
+   * took the task at once may have removed the entry before it was made (its delete marker is
+   * there), and the entry must not come back after it.
+   */
   async put(taskId: string, streamSeq: number, confirm?: ConfirmOptions): Promise<void> {
-    if (confirm) await this.publisher.publishConfirmed(subjectOf(taskId), String(streamSeq), {}, confirm);
-    else await this.publisher.publish(subjectOf(taskId), String(streamSeq));
+    const opts = { expectLastSubjectSequence: 0 };
+    try {
+      if (confirm) await this.publisher.publishConfirmed(subjectOf(taskId), String(streamSeq), opts, confirm);
+      else await this.publisher.publish(subjectOf(taskId), String(streamSeq), opts);
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
   }
 
   /** The work-stream sequence of a task that is (or was) waiting, or null. */
@@ -42,14 +54,19 @@ export class QueuedIndex {
   }
 
   /**
-   * Removes the entry once the task has a state record. Not awaited by callers on the hot path: a
-   * lost delete leaves an entry that lookups pass over (the state record is read first) until the
-   * task's next state write. The marker carries a TTL so deletes do not pile up.
+   * Removes the entry once the task has a state record: a delete marker that expires by itself,
+   * sent without asking for an acknowledgement (the hot path neither waits for it nor pays for
+   * the reply). A lost one leaves an entry that lookups pass over (the state record is read first).
    */
-  forget(taskId: string): Promise<void> {
-    return this.publisher
-      .publish(subjectOf(taskId), "", { headers: { "KV-Operation": "DEL" }, ttl: `${MARKER_TTL_SECONDS}s` })
-      .then(() => undefined);
+  forget(taskId: string): void {
+    const h = headers();
+    h.set("KV-Operation", "DEL");
+    h.set("Nats-TTL", `${MARKER_TTL_SECONDS}s`);
+    try {
+      this.nc.publish(subjectOf(taskId), "", { headers: h });
+    } catch {
+      // closed or draining: the entry stays until the task's next write, harmless
+    }
   }
 }
 

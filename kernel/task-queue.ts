@@ -234,7 +234,7 @@ export class TaskQueue {
         throw err;
       }
       if (queued.streamSeq) await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, queued.streamSeq, false).catch(() => undefined);
-      await this.conn.queued.forget(id).catch(() => undefined);
+      this.conn.queued.forget(id);
       this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
       return cancelled;
     }

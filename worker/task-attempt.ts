@@ -279,7 +279,7 @@ export class TaskAttempt implements EscapeTarget {
   private wroteRecord() {
     if (this.indexForgotten) return;
     this.indexForgotten = true;
-    this.deps.conn.queued.forget(this.current.record.id).catch(() => undefined);
+    this.deps.conn.queued.forget(this.current.record.id);
   }
 
   private context(record: TaskRecord, attempt: number): TaskContext {

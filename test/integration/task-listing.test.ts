@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { moveLegacyTasks } from "../../kernel/legacy-tasks.js";
 import { TaskListing } from "../../kernel/task-listing.js";
+import { scanKv } from "../../kernel/kv-scan.js";
 import { TOPOLOGY } from "../../kernel/topology.js";
 import type { TaskRecord } from "../../kernel/task.js";
 import { PRIORITIES } from "../../kernel/task.js";
@@ -107,6 +108,8 @@ describe("started tasks", () => {
     const ids: string[] = [];
     for (let i = 0; i < 600; i++) ids.push(await createTask(stack, { type: "echo", payload: { value: i } }));
     await waitFor("all to succeed", async () => (await taskStatus(stack, ids[ids.length - 1]!)).status === "succeeded" && (await clientOf(stack).queue()).depth === 0, 60_000);
+    // Each worker's first write removed its task's queued-index entry: the index holds only waiting tasks.
+    await waitFor("the queued index to empty", async () => (await scanKv(stack.conn.jsm, TOPOLOGY.queuedBucket)).length === 0, 10_000);
     const succeeded = await walk(stack, { status: "succeeded", type: "echo" }, 50);
     expect(new Set(succeeded.ids).size).toBe(600);
     expect(succeeded.ids.sort()).toEqual([...ids].sort());
