@@ -4,7 +4,7 @@
 // Every operation lists every status it can answer; schemathesis checks that against the running
 // API (test/contract/openapi-fuzz.test.ts, `npm run test:contract`).
 import { z } from "zod";
-import { TASK_TYPE_NAME, type TaskTypeRegistry } from "../kernel/registry.js";
+import type { TaskTypeRegistry } from "../kernel/registry.js";
 import {
   DeadLetterPageSchema,
   DeadLetterSchema,
@@ -19,7 +19,7 @@ import {
   TaskStatusSchema,
 } from "../kernel/api-schemas.js";
 import { TaskSpecSchema } from "../kernel/task-queue.js";
-import { PRIORITIES, TASK_STATUSES } from "../kernel/task.js";
+import { PRIORITIES } from "../kernel/task.js";
 import {
   BookPageSchema,
   BookSchema,
@@ -36,7 +36,6 @@ import {
 } from "../library/api-schemas.js";
 import { SourceCreateSchema } from "../library/sources.js";
 import { ProcessBookPayload } from "../library/task-types.js";
-import { PAGE_LIMIT_MAX, PAGE_OFFSET_MAX } from "./http.js";
 import { PagedListQuery } from "./listing.js";
 import { DlqBulkBody, DlqBulkQuery, DlqListQuery } from "./routes/dlq.js";
 import { ListQuery as TaskListQuery } from "./routes/tasks.js";

@@ -53,7 +53,7 @@ export interface CursorPageOptions extends PageOptions {
   /** `nextCursor` of the previous page (wins over offset). */
   cursor?: string;
 }
-export interface TaskListOptions extends PageOptions {
+export interface TaskListOptions extends CursorPageOptions {
   status?: TaskStatus;
   type?: string;
 }

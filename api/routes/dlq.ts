@@ -9,10 +9,11 @@ import { TASK_TYPE_NAME } from "../../kernel/registry.js";
 import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
 
 // The type goes into a subject filter, so it must be a plain type name; empty or absent: every type.
-const typeFilter = optionalFilter(z.string().regex(TASK_TYPE_NAME, "a task type name"));
-const ListQuery = z.object({ type: typeFilter, ...pagination });
-const BulkBody = z.object({ type: typeFilter, all: z.boolean().optional() }).strict();
-const BulkQuery = z.object({ type: typeFilter, all: z.enum(["true", "false"]).optional() });
+const typeFilter = optionalFilter(z.string().regex(TASK_TYPE_NAME, "a task type name")).describe("only this task type (empty or absent: every type)");
+// Exported for the OpenAPI document, which is generated from them.
+export const DlqListQuery = z.object({ type: typeFilter, ...pagination });
+export const DlqBulkBody = z.object({ type: typeFilter, all: z.boolean().optional() }).strict();
+export const DlqBulkQuery = z.object({ type: typeFilter, all: z.enum(["true", "false"]).optional() });
 
 /** Bulk operations need a type or an explicit all=true, so an empty body never wipes the DLQ. */
 function bulkFilter(f: { type?: string; all?: boolean }) {
@@ -26,18 +27,18 @@ export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
 
   r.route("/api/dlq")
     .get(async (req, res) => {
-      const q = parseQuery(ListQuery, req);
+      const q = parseQuery(DlqListQuery, req);
       res.json({ ...(await dlq.list(q)), limit: q.limit, offset: q.offset });
     })
     .delete(async (req, res) => {
-      const q = parseQuery(BulkQuery, req);
+      const q = parseQuery(DlqBulkQuery, req);
       res.json(await dlq.deleteMany(bulkFilter({ type: q.type, all: q.all === "true" })));
     })
     .all(methodNotAllowed("GET", "DELETE"));
 
   r.route("/api/dlq/retry")
     .post(requireJson, json, async (req, res) => {
-      const body = BulkBody.safeParse(req.body ?? {});
+      const body = DlqBulkBody.safeParse(req.body ?? {});
       if (!body.success) throw new InvalidRequestError("invalid_request", "the body is not valid", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
       res.json(await dlq.retryMany(bulkFilter(body.data)));
     })

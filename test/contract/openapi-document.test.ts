@@ -2,14 +2,14 @@
 // pinned down one by one so a regression names itself without a fuzzing run.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentTaskTypes } from "../../library/task-types.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { clientOf, startStack, type Stack } from "../support/stack.js";
 
 describe("the OpenAPI document says what the server does", () => {
   let stack: Stack;
   let doc: any;
   beforeAll(async () => {
     stack = await startStack({ workers: 0, documents: true, registry: documentTaskTypes() });
-    doc = (await stack.api("GET", "/openapi.json")).body;
+    doc = await clientOf(stack).openapi();
   });
   afterAll(() => stack?.stop());
 
@@ -64,5 +64,35 @@ describe("the OpenAPI document says what the server does", () => {
       const res = await fetch(stack.baseUrl + path, { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" });
       expect(res.status, path).toBe(415);
     }
+  });
+
+  it("documents the books, sources and DLQ queries as their routes read them: every edge it states holds", async () => {
+    type Param = { name: string; in: string; schema: { type?: string; minimum?: number; maximum?: number; maxLength?: number; pattern?: string } };
+    const listings = { "/api/books": ["limit", "offset", "cursor"], "/api/sources": ["limit", "offset", "cursor"], "/api/dlq": ["type", "limit", "offset"] };
+    for (const [path, names] of Object.entries(listings)) {
+      const params = doc.paths[path].get.parameters as Param[];
+      expect(params.map((p) => p.name), path).toEqual(names);
+      for (const { name, schema } of params) {
+        const status = async (value: string) => (await stack.api("GET", `${path}?${name}=${encodeURIComponent(value)}`)).status;
+        if (schema.type === "integer") {
+          expect(await status(String(schema.maximum)), `${path} ${name}=max`).toBe(200);
+          expect(await status(String(schema.maximum! + 1)), `${path} ${name}=max+1`).toBe(400);
+          if (schema.minimum! > 0) expect(await status(String(schema.minimum! - 1)), `${path} ${name}=min-1`).toBe(400);
+        }
+        if (schema.maxLength) expect(await status("c".repeat(schema.maxLength + 1)), `${path} ${name} too long`).toBe(400);
+        if (schema.pattern) {
+          expect(new RegExp(schema.pattern).test(""), `${path} ${name}: empty is no filter`).toBe(true);
+          expect(await status(""), `${path} ${name}=`).toBe(200);
+          expect(new RegExp(schema.pattern).test("Not A Type")).toBe(false);
+          expect(await status("Not A Type"), `${path} ${name}=Not A Type`).toBe(400);
+        }
+      }
+    }
+    // The bulk DELETE takes all as the route reads it, the words true and false; anything else is refused.
+    const filter = doc.paths["/api/dlq"].delete.parameters[0].schema;
+    expect(filter.properties.all).toEqual({ type: "string", enum: ["true", "false"] });
+    expect((await stack.api("DELETE", "/api/dlq?all=true")).status).toBe(200);
+    expect((await stack.api("DELETE", "/api/dlq?all=yes")).status).toBe(400);
+    expect((await stack.api("DELETE", "/api/dlq?all=false")).status).toBe(400); // no type and not all: filter_required
   });
 });

@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentTaskTypes } from "../../library/task-types.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { clientOf, startStack, type Stack } from "../support/stack.js";
 
 const HERE = resolve(fileURLToPath(import.meta.url), "..");
 const ROOT = resolve(HERE, "..", "..");
@@ -70,11 +70,8 @@ describe("the OpenAPI document against the running API (schemathesis)", () => {
     schemathesis = installed.output.trim().split("\n").pop()!;
     stack = await startStack({ workers: 0, documents: true, registry: documentTaskTypes() });
     // A book for the generated create_quiz / generate_embeddings tasks to name (see the hooks).
-    const form = new FormData();
-    form.append("files", new Blob(["Brass astrolabes measured the altitude of stars.\n"], { type: "text/plain" }), "astrolabes.txt");
-    const upload = await fetch(`${stack.baseUrl}/api/books`, { method: "POST", body: form });
-    if (upload.status !== 202) throw new Error(`uploading the test book failed: ${upload.status} ${await upload.text()}`);
-    bookId = ((await upload.json()) as { books: { bookId: string }[] }).books[0]!.bookId;
+    const upload = await clientOf(stack).books.upload([{ name: "astrolabes.txt", data: "Brass astrolabes measured the altitude of stars.\n", contentType: "text/plain" }]);
+    bookId = upload.books[0]!.bookId;
     // schemathesis writes its example database and reports into its working directory.
     workDir = await mkdtemp(join(tmpdir(), "jetq-contract-"));
   }, 10 * 60_000);

@@ -4,7 +4,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { documentTaskTypes } from "../../library/task-types.js";
 import { TOPOLOGY } from "../../kernel/topology.js";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { clientError } from "../support/client-calls.js";
+import { clientOf, createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { testRegistry } from "../support/test-types.js";
 import { waitFor } from "../support/wait.js";
 import { LIBRARY_TOPOLOGY } from "../../library/topology.js";
@@ -299,9 +300,8 @@ describe("bad input is refused and changes nothing", () => {
 
   // Runs last: after every bad request above, the API still takes good work.
   it("still accepts a good task after all the bad requests", async () => {
-    const res = await stack.api("POST", "/api/tasks/create", { type: "echo", payload: { value: "still here" } });
-    expect(res.status).toBe(202);
-    expect(res.body).toMatchObject({ id: expect.any(String), status: "queued" });
+    const accepted = await clientOf(stack).createTask({ type: "echo", payload: { value: "still here" } }); // 202
+    expect(accepted).toMatchObject({ id: expect.any(String), status: "queued", created: true });
     expect((await stack.api("GET", "/api/tasks")).body.total).toBe(1);
     expect((await stack.conn.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages).toBe(1);
   });
@@ -323,10 +323,10 @@ describe("cancelling a finished task", () => {
     const before = await taskStatus(stack, id);
     const messagesBefore = (await stack.conn.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages;
 
-    const res = await stack.api("POST", `/api/tasks/${id}/cancel`);
+    const refused = await clientError(clientOf(stack).cancelTask(id));
 
-    expectError(res, 409, "already_finished");
-    expect(res.body.error.details).toEqual({ status: "succeeded" });
+    expect(refused).toMatchObject({ status: 409, code: "already_finished", details: { status: "succeeded" } });
+    expect(refused.message.length).toBeGreaterThan(0);
     expect(await taskStatus(stack, id)).toEqual(before);
     expect((await stack.api("GET", "/api/tasks")).body.total).toBe(1);
     expect((await stack.conn.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages).toBe(messagesBefore);

@@ -1,7 +1,7 @@
 // Nothing accepted is lost: not when a worker process is SIGKILLed mid-task, not when the NATS
 // server restarts with tasks queued and running; SIGTERM drains a worker gracefully.
 import { afterEach, describe, expect, it } from "vitest";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { clientOf, createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 import { spawnWorker, type WorkerProcess } from "../support/worker-process.js";
 
@@ -55,10 +55,7 @@ describe("crash recovery", () => {
     await stack.nats.restart(); // same port, same file store
 
     // The API reconnects by itself; tasks accepted after the restart are kept too.
-    const after = await waitFor("the API to accept again", async () => {
-      const r = await stack!.api("POST", "/api/tasks/create", { type: "sleep", payload: { ms: 10 } });
-      return r.status === 202 && (r.body.id as string);
-    });
+    const after = await waitFor("the API to accept again", async () => (await clientOf(stack!).createTask({ type: "sleep", payload: { ms: 10 } })).id);
     ids.push(after);
 
     const final = await waitFor("every task to succeed", async () => {
@@ -66,7 +63,7 @@ describe("crash recovery", () => {
       return all.every((s) => s.status === "succeeded") && all;
     }, 90_000, 250);
     expect(final).toHaveLength(13);
-    expect((await stack.api("GET", "/api/dlq")).body.total).toBe(0);
+    expect((await clientOf(stack).dlq.list()).total).toBe(0);
   });
 
   it("drains on SIGTERM: finishes running tasks, leaves queued ones for others", async () => {

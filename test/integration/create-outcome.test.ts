@@ -3,7 +3,9 @@
 // duplicates. And what a create refuses before anything is stored.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startStack, taskStatus, type Stack } from "../support/stack.js";
+import type { JetqClientError } from "../../client/index.js";
+import { clientError } from "../support/client-calls.js";
+import { clientOf, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
 describe("creating a task while NATS is frozen", () => {
@@ -19,27 +21,25 @@ describe("creating a task while NATS is frozen", () => {
   it("answers within a few seconds with the task id and 'outcome unknown', and the task then runs once", async () => {
     const label = `frozen-${randomUUID()}`;
     stack.nats.pause();
-    let res: { status: number; body: any; headers: Headers };
+    let err: JetqClientError;
     const started = Date.now();
     try {
-      res = await stack.api("POST", "/api/tasks/create", { type: "record", payload: { label } });
+      err = await clientError(clientOf(stack).createTask({ type: "record", payload: { label } }));
     } finally {
       stack.nats.resume();
     }
     const tookMs = Date.now() - started;
-    expect(res.status).toBe(503);
-    expect(res.headers.get("retry-after")).toBeTruthy();
-    expect(res.body.error.code).toBe("outcome_unknown");
-    expect(res.body.error.details.outcome).toBe("unknown");
-    const taskId = res.body.error.details.taskId as string;
+    expect(err).toMatchObject({ status: 503, code: "outcome_unknown", details: { outcome: "unknown" } });
+    expect(err.retryAfterSeconds).toBeGreaterThan(0);
+    const taskId = (err.details as { taskId: string }).taskId;
     expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
     expect(tookMs).toBeLessThan(5_000); // the old answer came after 10 s
 
     // The message was held by the frozen server, which stores it when it thaws: the client can
     // look it up by the id it was given, and it runs exactly once.
     const done = await waitFor("the unconfirmed task to finish", async () => {
-      const s = await stack.api("GET", `/api/tasks/${taskId}/status`);
-      return s.status === 200 && s.body.status === "succeeded" ? s.body : null;
+      const s = await clientOf(stack).getTask(taskId); // 404 until it is stored: keep polling
+      return s.status === "succeeded" && s;
     });
     expect(done.id).toBe(taskId);
     await new Promise((r) => setTimeout(r, 500)); // a duplicate would run in this time
@@ -50,24 +50,24 @@ describe("creating a task while NATS is frozen", () => {
     const label = `keyed-${randomUUID()}`;
     const body = { type: "record", payload: { label }, idempotencyKey: `frozen-key-${label}` };
     stack.nats.pause();
-    let first: { status: number; body: any; headers: Headers };
+    const client = clientOf(stack);
+    let first: JetqClientError;
     try {
-      first = await stack.api("POST", "/api/tasks/create", body);
+      first = await clientError(client.createTask(body));
     } finally {
       stack.nats.resume();
     }
     expect(first.status).toBe(503);
-    expect(["unavailable", "outcome_unknown"]).toContain(first.body.error.code);
+    expect(["unavailable", "outcome_unknown"]).toContain(first.code);
 
-    const again = await stack.api("POST", "/api/tasks/create", body);
-    expect(again.status).toBe(202);
-    const third = await stack.api("POST", "/api/tasks/create", body);
-    expect(third.status).toBe(202);
-    expect(third.body.id).toBe(again.body.id);
-    expect(third.body.created).toBe(false);
-    if (first.body.error.details.taskId) expect(again.body.id).toBe(first.body.error.details.taskId);
+    const again = await client.createTask(body); // 202
+    const third = await client.createTask(body); // 202
+    expect(third.id).toBe(again.id);
+    expect(third.created).toBe(false);
+    const unconfirmed = (first.details as { taskId?: string } | null)?.taskId;
+    if (unconfirmed) expect(again.id).toBe(unconfirmed);
 
-    await waitFor("the keyed task to finish", async () => (await taskStatus(stack, again.body.id)).status === "succeeded");
+    await waitFor("the keyed task to finish", async () => (await taskStatus(stack, again.id)).status === "succeeded");
     await new Promise((r) => setTimeout(r, 500));
     expect(stack.ran.labels.filter((l) => l === label)).toHaveLength(1);
   });
@@ -85,6 +85,7 @@ describe("creates refused before anything is stored", () => {
   const total = async () => (await stack.api("GET", "/api/tasks?limit=1")).body.total as number;
 
   it("refuses ids in payloads that are not jetq ids, as ids in paths are", async () => {
+    // Hostile ids, sent raw.
     const before = await total();
     for (const payload of [{ sourceId: "*" }, { sourceId: ">" }, { sourceId: "not-a-uuid" }]) {
       const res = await stack.api("POST", "/api/tasks", { type: "sync_sources", payload });
@@ -104,10 +105,9 @@ describe("creates refused before anything is stored", () => {
     const before = await total();
     const bookId = randomUUID();
     for (const type of ["create_quiz", "generate_embeddings"]) {
-      const res = await stack.api("POST", "/api/tasks", { type, payload: { bookId } });
-      expect(res.status, type).toBe(422);
-      expect(res.body.error.code).toBe("book_not_found");
-      expect(res.body.error.message).toContain(bookId);
+      const err = await clientError(clientOf(stack).createTask({ type, payload: { bookId } }));
+      expect(err, type).toMatchObject({ status: 422, code: "book_not_found" });
+      expect(err.message).toContain(bookId);
     }
     expect(await total()).toBe(before);
   });
@@ -124,7 +124,6 @@ describe("creates refused before anything is stored", () => {
     }
     expect(await total()).toBe(before);
     // Valid UTF-8 beyond ASCII is fine.
-    const ok = await stack.api("POST", "/api/tasks", { type: "sync_sources", payload: {}, idempotencyKey: "clé-😀" });
-    expect(ok.status).toBe(202);
+    expect(await clientOf(stack).createTask({ type: "sync_sources", payload: {}, idempotencyKey: "clé-😀" })).toMatchObject({ status: "queued", created: true });
   });
 });

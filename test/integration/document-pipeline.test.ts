@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BookStore } from "../../library/books.js";
-import { createTask, startStack, taskStatus, TEST_ENV, type Stack } from "../support/stack.js";
+import { clientError, orNotFound } from "../support/client-calls.js";
+import { clientOf, createTask, startStack, taskStatus, TEST_ENV, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 import { bigPdf, deeplyNestedHtml, makeEpub, makeEpubWithEntries, makePdf, makeRepeatedPagePdf, makeZipBombEpub } from "../../kit/document-fixtures.js";
 
@@ -32,13 +33,18 @@ const PAGES = [
   "The final page returns to the delta, where the lighthouse keeper records every passing vessel in a leather-bound ledger.",
 ];
 
+/** Uploads new books through the client; each gets its process_book task. */
 async function upload(files: { name: string; type: string; data: Uint8Array }[]) {
-  const form = new FormData();
-  for (const f of files) form.append("files", new Blob([new Uint8Array(f.data)], { type: f.type }), f.name);
-  const res = await fetch(`${stack.baseUrl}/api/books`, { method: "POST", body: form });
-  expect(res.status).toBe(202);
-  return ((await res.json()) as { books: { bookId: string; taskId: string; filename: string }[] }).books;
+  const { books } = await clientOf(stack).books.upload(files.map((f) => ({ name: f.name, data: f.data, contentType: f.type })));
+  expect(books.map((b) => b.filename)).toEqual(files.map((f) => f.name));
+  return books.map((b) => {
+    if (!b.taskId) throw new Error(`no task for ${b.filename}: ${JSON.stringify(b)}`);
+    return { ...b, taskId: b.taskId };
+  });
 }
+
+/** The task's dead letter, or null while there is none. */
+const dlqEntry = (id: string) => orNotFound(clientOf(stack).dlq.get(id));
 
 async function finished(id: string) {
   return waitFor(`task ${id} to finish`, async () => {
@@ -65,18 +71,17 @@ describe("document pipeline", () => {
     expect(embedded.status).toBe("succeeded");
     expect(embedded.result).toMatchObject({ bookId, embedded: processed.result.chunks });
 
-    const record = (await stack.api("GET", `/api/books/${bookId}`)).body;
+    const record = await clientOf(stack).books.get(bookId);
     expect(record).toMatchObject({ bookId, status: "ready", pages: 5, chunks: processed.result.chunks, format: "pdf" });
   });
 
   it("finds the right page for a phrase from it", async () => {
-    const res = await stack.api("GET", `/api/search?q=${encodeURIComponent("brass astrolabes catalogued by the archivist")}&k=3`);
-    expect(res.status).toBe(200);
-    const [best] = res.body.results;
+    const { results } = await clientOf(stack).search("brass astrolabes catalogued by the archivist", { k: 3 });
+    const [best] = results;
 
     expect(best).toMatchObject({ bookId, page: 3 });
-    expect(best.text).toContain("astrolabes");
-    const scores = res.body.results.map((r: { score: number }) => r.score);
+    expect(best!.text).toContain("astrolabes");
+    const scores = results.map((r) => r.score);
     expect([...scores].sort((a, b) => b - a)).toEqual(scores);
   });
 
@@ -84,7 +89,8 @@ describe("document pipeline", () => {
     const id = await createTask(stack, { type: "create_quiz", payload: { bookId, questionCount: 3 } });
     const done = await finished(id);
     expect(done.status).toBe("succeeded");
-    const quiz = (await stack.api("GET", done.result.quizUrl)).body;
+    expect(done.result.quizUrl).toBe(`/api/quizzes/${done.result.quizId}`);
+    const quiz = (await clientOf(stack).quizzes.get(done.result.quizId)) as { questions: { choices: string[]; answer: string; sourceChunkId: string }[] };
     expect(quiz.questions.length).toBeGreaterThanOrEqual(1);
     const chunks = new Map<string, string>();
     for await (const c of new BookStore(stack.conn).readChunks(bookId)) chunks.set(c.chunkId, c.text);
@@ -105,10 +111,10 @@ describe("document pipeline", () => {
   });
 
   it("deletes a book and its vectors", async () => {
-    expect((await stack.api("DELETE", `/api/books/${bookId}`)).status).toBe(204);
-    expect((await stack.api("GET", `/api/books/${bookId}`)).status).toBe(404);
-    const res = await stack.api("GET", `/api/search?q=astrolabes&k=5`);
-    expect(res.body.results.filter((r: { bookId: string }) => r.bookId === bookId)).toHaveLength(0);
+    await clientOf(stack).books.delete(bookId); // 204
+    expect(await clientError(clientOf(stack).books.get(bookId))).toMatchObject({ status: 404, code: "not_found" });
+    const { results } = await clientOf(stack).search("astrolabes", { k: 5 });
+    expect(results.filter((r) => r.bookId === bookId)).toHaveLength(0);
   });
 
   it("processes text, Markdown, HTML and EPUB uploads with sections", async () => {
@@ -123,9 +129,9 @@ describe("document pipeline", () => {
     const results = await Promise.all(books.map((b) => finished(b.taskId)));
     for (const r of results) expect(r.status, JSON.stringify(r.error)).toBe("succeeded");
     for (const r of results) await finished(r.result.embeddingTaskId);
-    const hit = (await stack.api("GET", `/api/search?q=${encodeURIComponent("cartographer maps fjords")}&k=1`)).body.results[0];
-    expect(hit.bookId).toBe(books[3]!.bookId);
-    expect(hit.text).toContain("cartographer");
+    const [hit] = (await clientOf(stack).search("cartographer maps fjords", { k: 1 })).results;
+    expect(hit!.bookId).toBe(books[3]!.bookId);
+    expect(hit!.text).toContain("cartographer");
   });
 
   it("dead-letters a corrupt file with a clear, non-retryable error", async () => {
@@ -134,10 +140,7 @@ describe("document pipeline", () => {
     expect(done.status).toBe("failed");
     expect(done.attempts).toBe(1);
     expect(done.error).toMatchObject({ code: "corrupt_document", retryable: false });
-    const entry = await waitFor("the DLQ entry", async () => {
-      const r = await stack.api("GET", `/api/dlq/${book!.taskId}`);
-      return r.status === 200 && r.body;
-    });
+    const entry = await waitFor("the DLQ entry", () => dlqEntry(book!.taskId));
     expect(entry.error.code).toBe("corrupt_document");
   });
 });
@@ -181,12 +184,9 @@ describe("hostile documents, in a real worker process", () => {
     }, 120_000, 200);
     expect(done).toMatchObject({ status: "failed", attempts: 1, error: { code, retryable: false } });
     expect(done.error.message).toContain(says);
-    const entry = await waitFor("the DLQ entry", async () => {
-      const r = await stack.api("GET", `/api/dlq/${book!.taskId}`);
-      return r.status === 200 && r.body;
-    });
+    const entry = await waitFor("the DLQ entry", () => dlqEntry(book!.taskId));
     expect(entry.error.code).toBe(code);
-    const record = (await stack.api("GET", `/api/books/${book!.bookId}`)).body;
+    const record = await clientOf(stack).books.get(book!.bookId);
     expect(record).toMatchObject({ status: "failed", error: expect.stringContaining(says) });
     expect(alive()).toBe(true);
     expect(worker.pid).toBe(pid);
@@ -220,9 +220,9 @@ describe("hostile documents, in a real worker process", () => {
     await bigPdf(join(dir, "long.pdf"), 400);
     const [book] = await upload([{ name: "long.pdf", type: "application/pdf", data: await readFile(join(dir, "long.pdf")) }]);
     await waitFor("the book to be read", async () => (await taskStatus(stack, book!.taskId)).progress?.message?.startsWith("read page"), 120_000, 100);
-    expect((await stack.api("POST", `/api/tasks/${book!.taskId}/cancel`)).status).toBe(200);
+    expect(await clientOf(stack).cancelTask(book!.taskId)).toMatchObject({ id: book!.taskId, status: "cancelled" });
     const record = await waitFor("the book to say cancelled", async () => {
-      const r = (await stack.api("GET", `/api/books/${book!.bookId}`)).body;
+      const r = await clientOf(stack).books.get(book!.bookId);
       return r.status !== "processing" && r;
     }, 60_000, 100);
     expect(record.status).toBe("cancelled");

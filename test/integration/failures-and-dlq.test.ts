@@ -2,7 +2,8 @@
 // dead-lettered at once; exhausted attempts dead-lettered through the server's MAX_DELIVERIES
 // advisory; dead tasks inspected, replayed and discarded through /api/dlq.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { clientError, orNotFound } from "../support/client-calls.js";
+import { clientOf, createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
 let stack: Stack;
@@ -12,7 +13,8 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const dlqEntry = (id: string) => stack.api("GET", `/api/dlq/${id}`);
+/** The task's dead letter, or null while there is none. */
+const dlqEntry = (id: string) => orNotFound(clientOf(stack).dlq.get(id));
 
 describe("retries", () => {
   it("retries a failing task with growing delays until it succeeds", async () => {
@@ -46,10 +48,7 @@ describe("retries", () => {
 describe("dead-letter queue", () => {
   it("dead-letters a NonRetryableError at once, with its error", async () => {
     const id = await createTask(stack, { type: "poison", payload: {} });
-    const entry = await waitFor("the DLQ entry", async () => {
-      const r = await dlqEntry(id);
-      return r.status === 200 && r.body;
-    });
+    const entry = await waitFor("the DLQ entry", () => dlqEntry(id));
     expect(entry).toMatchObject({ task: { id, type: "poison" }, reason: "terminated", attempts: 1, error: { code: "bad_input", message: "this input can never work", retryable: false } });
     // The mover writes the entry first, then marks the record: poll for the mark.
     const s = await waitFor("the record marked dead-lettered", async () => {
@@ -61,59 +60,58 @@ describe("dead-letter queue", () => {
 
   it("dead-letters a task that always fails after max_deliver attempts, through the MAX_DELIVERIES advisory, and replays it", async () => {
     const id = await createTask(stack, { type: "always_fail", payload: { key: "a" } });
-    const entry = await waitFor("the DLQ entry", async () => {
-      const r = await dlqEntry(id);
-      return r.status === 200 && r.body;
-    });
+    const entry = await waitFor("the DLQ entry", () => dlqEntry(id));
     expect(entry).toMatchObject({ reason: "max_deliveries", attempts: 4, error: { code: "handler_error", message: "this handler always fails", attempt: 4 } });
     expect(stack.ran.attemptTimes.get(id)).toHaveLength(4);
     // The max-delivered message was copied out and deleted from the work stream.
     await waitFor("work stream empty", async () => (await stack.conn.jsm.streams.info("JETQ_TASKS")).state.messages === 0);
 
-    const list = await stack.api("GET", "/api/dlq?type=always_fail");
-    expect(list.body.items.map((e: { task: { id: string } }) => e.task.id)).toContain(id);
-    expect((await stack.api("GET", "/api/tasks/queue")).body.deadLettered).toBeGreaterThanOrEqual(1);
+    const list = await clientOf(stack).dlq.list({ type: "always_fail" });
+    expect(list.items.map((e) => e.task.id)).toContain(id);
+    expect((await clientOf(stack).queue()).deadLettered).toBeGreaterThanOrEqual(1);
 
     // Replay: fresh attempts; make the handler succeed this time by swapping it.
     const worker = stack.workers[0]!;
     worker.handle("always_fail", async (ctx) => ({ replayedOnAttempt: ctx.attempt }));
-    const replay = await stack.api("POST", `/api/dlq/${id}/retry`);
-    expect(replay.status).toBe(202);
-    expect(replay.body.status).toBe("queued");
+    const replay = await clientOf(stack).dlq.retry(id); // 202
+    expect(replay).toMatchObject({ id, status: "queued", attempts: 0 });
     const done = await waitFor("the replay to succeed", async () => {
       const s = await taskStatus(stack, id);
       return s.status === "succeeded" && s;
     });
     expect(done.result).toEqual({ replayedOnAttempt: 1 });
-    expect((await dlqEntry(id)).status).toBe(404);
+    expect(await dlqEntry(id)).toBeNull();
   });
 
   it("discards one entry, and retries or discards in bulk by type", async () => {
     const a = await createTask(stack, { type: "poison", payload: {} });
     const b = await createTask(stack, { type: "poison", payload: {} });
     const c = await createTask(stack, { type: "poison", payload: {} });
-    await waitFor("three entries", async () => (await Promise.all([a, b, c].map(dlqEntry))).every((r) => r.status === 200));
+    const client = clientOf(stack);
+    await waitFor("three entries", async () => (await Promise.all([a, b, c].map(dlqEntry))).every(Boolean));
 
-    expect((await stack.api("DELETE", `/api/dlq/${a}`)).status).toBe(204);
-    expect((await dlqEntry(a)).status).toBe(404);
+    await client.dlq.delete(a); // 204
+    expect(await dlqEntry(a)).toBeNull();
+    expect(await clientError(client.dlq.delete(a))).toMatchObject({ status: 404, code: "not_found" }); // gone already
 
-    const retried = await stack.api("POST", "/api/dlq/retry", { type: "poison" });
-    expect(retried.body.retried.sort()).toEqual(expect.arrayContaining([b, c].sort()));
+    const retried = await client.dlq.retryMany({ type: "poison" });
+    expect(retried.retried.sort()).toEqual(expect.arrayContaining([b, c].sort()));
     // Poison fails again at once and every replayed task comes back; then discard them in bulk.
-    const replayed: string[] = retried.body.retried;
-    await waitFor("back in the DLQ", async () => (await Promise.all(replayed.map(dlqEntry))).every((r) => r.status === 200));
-    const purged = await stack.api("DELETE", "/api/dlq?type=poison");
-    expect(purged.body.deleted).toBeGreaterThanOrEqual(2);
-    expect((await stack.api("GET", "/api/dlq?type=poison")).body.total).toBe(0);
+    await waitFor("back in the DLQ", async () => (await Promise.all(retried.retried.map(dlqEntry))).every(Boolean));
+    const purged = await client.dlq.deleteMany({ type: "poison" });
+    expect(purged.deleted).toBeGreaterThanOrEqual(2);
+    expect((await client.dlq.list({ type: "poison" })).total).toBe(0);
   });
 
   it("keeps every entry when given a wildcard for an id, and retries or discards everything with all=true", async () => {
     const ids = [await createTask(stack, { type: "poison", payload: {} }), await createTask(stack, { type: "poison", payload: {} })];
-    await waitFor("two entries", async () => (await Promise.all(ids.map(dlqEntry))).every((r) => r.status === 200));
-    const total = async () => (await stack.api("GET", "/api/dlq")).body.total as number;
+    const client = clientOf(stack);
+    await waitFor("two entries", async () => (await Promise.all(ids.map(dlqEntry))).every(Boolean));
+    const total = async () => (await client.dlq.list()).total;
     const before = await total();
     expect(before).toBeGreaterThanOrEqual(2);
-    // Ids become NATS subjects; `*` or `>` there would match every dead task.
+    // Ids become NATS subjects; `*` or `>` there would match every dead task. Sent raw: the
+    // client would escape them.
     for (const id of ["*", "%3E", "jetq.*"]) {
       expect((await stack.api("DELETE", `/api/dlq/${id}`)).status).toBe(404);
       expect((await stack.api("POST", `/api/dlq/${id}/retry`)).status).toBe(404);
@@ -121,13 +119,11 @@ describe("dead-letter queue", () => {
     }
     expect(await total()).toBe(before);
 
-    const retried = await stack.api("POST", "/api/dlq/retry", { all: true });
-    expect(retried.status).toBe(200);
-    expect(retried.body.retried).toEqual(expect.arrayContaining(ids));
-    await waitFor("back in the DLQ", async () => (await Promise.all(ids.map(dlqEntry))).every((r) => r.status === 200));
-    const purged = await stack.api("DELETE", "/api/dlq?all=true");
-    expect(purged.status).toBe(200);
-    expect(purged.body.deleted).toBeGreaterThanOrEqual(2);
+    const retried = await client.dlq.retryMany({ all: true });
+    expect(retried.retried).toEqual(expect.arrayContaining(ids));
+    await waitFor("back in the DLQ", async () => (await Promise.all(ids.map(dlqEntry))).every(Boolean));
+    const purged = await client.dlq.deleteMany({ all: true });
+    expect(purged.deleted).toBeGreaterThanOrEqual(2);
     expect(await total()).toBe(0);
   });
 });
@@ -135,10 +131,7 @@ describe("dead-letter queue", () => {
 describe("results that cannot be stored", () => {
   it("fails a task whose result is larger than NATS accepts, once, with result_too_large", async () => {
     const id = await createTask(stack, { type: "echo", payload: { resultBytes: 2_000_000 } });
-    const entry = await waitFor("the DLQ entry", async () => {
-      const r = await dlqEntry(id);
-      return r.status === 200 && r.body;
-    });
+    const entry = await waitFor("the DLQ entry", () => dlqEntry(id));
     expect(entry).toMatchObject({ attempts: 1, reason: "terminated", error: { code: "result_too_large", retryable: false } });
     expect(await taskStatus(stack, id)).toMatchObject({ status: "failed", attempts: 1, error: { code: "result_too_large" } });
   });

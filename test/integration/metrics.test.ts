@@ -9,7 +9,7 @@ import type { Worker } from "../../worker/runtime.js";
 import type { TaskHandler } from "../../worker/handler.js";
 import { startMetricsServer } from "../../worker/metrics-server.js";
 import { samples, sumOf } from "../support/prometheus-text.js";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { clientOf, createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { testRegistry } from "../support/test-types.js";
 import { waitFor } from "../support/wait.js";
 
@@ -34,7 +34,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const apiMetrics = () => fetch(`${stack.baseUrl}/metrics`).then((r) => r.text());
+const apiMetrics = () => clientOf(stack).metrics();
 const workerMetricsText = () => fetch(workerMetricsUrl).then((r) => r.text());
 const pool = () => stack.config.topology.pool;
 const succeeded = (id: string) => waitFor(`task ${id} to succeed`, async () => {
@@ -56,7 +56,7 @@ describe("queue depth", () => {
     await createTask(stack, { type: "sleep", payload: { ms: 10 } });
     await createTask(stack, { type: "sleep", payload: { ms: 10 } });
 
-    const queue = (await stack.api("GET", "/api/tasks/queue")).body;
+    const queue = await clientOf(stack).queue();
     expect(queue.depth).toBe(5);
     const text = await apiMetrics();
     // One series for the total: sum() over one API replica is the depth, not a multiple of it.
@@ -78,7 +78,7 @@ describe("queue depth", () => {
 
   it("counts a pool's waiting and in-flight tasks, and each worker's busy slots, while tasks run", async () => {
     await startScrapedWorker();
-    await waitFor("the waiting tasks to finish", async () => (await stack.api("GET", "/api/tasks/queue")).body.depth === 0);
+    await waitFor("the waiting tasks to finish", async () => (await clientOf(stack).queue()).depth === 0);
 
     // Concurrency 4 (TEST_ENV): four run, two wait.
     const ids: string[] = [];
@@ -109,7 +109,7 @@ describe("queue depth", () => {
       expect(sumOf(reported, "jetq_worker_concurrency", { worker: w.id, pool: pool() })).toBe(4);
     } finally {
       // Cancelled even when an assertion failed, so the next test has a free worker.
-      for (const id of ids) await stack.api("POST", `/api/tasks/${id}/cancel`);
+      for (const id of ids) await clientOf(stack).cancelTask(id).catch(() => undefined); // one may have ended
     }
     const idle = await waitFor("the worker idle again", async () => {
       const text = await workerMetricsText();
@@ -146,7 +146,7 @@ describe("jetq_tasks_created_total", () => {
     const poison = await createTask(stack, { type: "poison", payload: {} });
     const deadLettered = () => waitFor("the poison task dead-lettered", async () => (await taskStatus(stack, poison)).deadLettered === true);
     await deadLettered();
-    expect((await stack.api("POST", `/api/dlq/${poison}/retry`)).status).toBe(202);
+    expect(await clientOf(stack).dlq.retry(poison)).toMatchObject({ id: poison, status: "queued" }); // 202
     await deadLettered();
 
     const delta = (after: { api: number; worker: number }, was: { api: number; worker: number }) => ({ api: after.api - was.api, worker: after.worker - was.worker });

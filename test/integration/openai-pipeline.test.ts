@@ -2,7 +2,7 @@
 // The API is a stand-in server started by the test (the real one is external and paid); it
 // answers one embeddings call with 429 + Retry-After, which the embedder must ride out.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { clientOf, createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../support/fake-openai.js";
 import { waitFor } from "../support/wait.js";
 
@@ -43,10 +43,8 @@ const finished = (id: string) =>
 describe("with an OpenAI-compatible API", () => {
   it("embeds through the API, riding out a 429 with Retry-After, and searches with it", async () => {
     openai.failNext(1, { status: 429, retryAfter: "1" }); // the first embeddings call is rate-limited
-    const form = new FormData();
-    form.append("files", new Blob(["The keepers tend lighthouses along the rocky northern coast and log every ship."], { type: "text/plain" }), "coast.txt");
-    const up = (await (await fetch(`${stack.baseUrl}/api/books`, { method: "POST", body: form })).json()) as { books: { taskId: string; bookId: string }[] };
-    const processed = await finished(up.books[0]!.taskId);
+    const up = await clientOf(stack).books.upload([{ name: "coast.txt", data: "The keepers tend lighthouses along the rocky northern coast and log every ship.", contentType: "text/plain" }]);
+    const processed = await finished(up.books[0]!.taskId!);
     expect(processed.status).toBe("succeeded");
 
     const embedded = await finished(processed.result.embeddingTaskId);
@@ -59,12 +57,12 @@ describe("with an OpenAI-compatible API", () => {
     expect(calls[limited + 1]!.at - calls[limited]!.at).toBeGreaterThanOrEqual(900); // waited as told
     expect(calls[limited + 1]!.body).toMatchObject({ model: "test-embedder", dimensions: 256 });
 
-    const hit = (await stack.api("GET", "/api/search?q=lighthouses%20coast&k=1")).body.results[0];
+    const [hit] = (await clientOf(stack).search("lighthouses coast", { k: 1 })).results;
     expect(hit).toMatchObject({ bookId: up.books[0]!.bookId });
   });
 
   it("writes a quiz with the LLM using structured output, validated before it is stored", async () => {
-    const bookId = (await stack.api("GET", "/api/books")).body.items[0].bookId;
+    const bookId = (await clientOf(stack).books.list()).items[0]!.bookId;
     const done = await finished(await createTask(stack, { type: "create_quiz", payload: { bookId, questionCount: 1 } }));
     expect(done.status).toBe("succeeded");
     expect(done.result.generator).toContain("test-chat");

@@ -1,6 +1,6 @@
 // Priorities: high goes first, and low still moves while high keeps coming (no starvation).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTask, startStack, type Stack } from "../support/stack.js";
+import { clientOf, createTask, startStack, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
 let stack: Stack;
@@ -20,7 +20,7 @@ describe("priorities", () => {
     const queued = await stack.api("GET", "/api/tasks?status=queued&type=record&limit=5");
     expect(queued.body.total).toBe(60);
     expect(queued.body.items[0]).toMatchObject({ type: "record", priority: "high", status: "queued", attempts: 0 });
-    expect((await stack.api("GET", `/api/tasks/${queued.body.items[0].id}/status`)).body.status).toBe("queued");
+    expect((await clientOf(stack).getTask(queued.body.items[0].id)).status).toBe("queued");
 
     await stack.startWorker();
     // Keep high work arriving while the backlog drains: a sustained high load.
@@ -43,7 +43,7 @@ describe("priorities", () => {
     // Low finished while high work was still waiting or arriving: it was not starved.
     const lastLow = order.lastIndexOf("low-9");
     const highAfterLastLow = order.slice(lastLow + 1).filter((l) => l.includes("high")).length;
-    const highStillQueued = (await stack.api("GET", "/api/tasks/queue")).body.byPriority.high;
+    const highStillQueued = (await clientOf(stack).queue()).byPriority.high;
     expect(highAfterLastLow + highStillQueued).toBeGreaterThan(0);
     // Within a priority, first in, first out.
     const lows = order.filter((l) => l.startsWith("low"));

@@ -3,7 +3,9 @@
 // ack_wait is kept alive by heartbeats, not redelivered; finished tasks expire after
 // JETQ_FINISHED_TTL_S.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
+import { JetqClientError } from "../../client/index.js";
+import { clientError, orNotFound } from "../support/client-calls.js";
+import { clientOf, createTask, startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
 let stack: Stack;
@@ -15,26 +17,23 @@ afterAll(async () => stack?.stop());
 
 describe("readiness", () => {
   it("answers /readyz 503 while NATS is down and 200 once it is back; /healthz stays 200", async () => {
-    expect((await stack.api("GET", "/readyz")).status).toBe(200);
+    const client = clientOf(stack);
+    expect(await client.ready()).toMatchObject({ status: "ready" });
     const echoTasks = async () => (await stack.api("GET", "/api/tasks?type=echo")).body.total as number;
     const before = await echoTasks();
     await stack.nats.stop();
-    const down = await waitFor("/readyz to say not ready", async () => {
-      const res = await stack.api("GET", "/readyz");
-      return res.status === 503 && res;
-    });
-    expect(down.body.error.code).toBe("not_ready");
-    expect((await stack.api("GET", "/healthz")).status).toBe(200);
+    const down = await waitFor("/readyz to say not ready", () => client.ready().then(() => null, (err: unknown) => err instanceof JetqClientError && err));
+    expect(down).toMatchObject({ status: 503, code: "not_ready" });
+    expect(await client.health()).toEqual({ status: "ok" });
     // Clients are told at once to come back later, and nothing they sent is half-kept.
-    for (const [method, path, body] of [["POST", "/api/tasks/create", { type: "echo", payload: { value: "during" } }], ["GET", "/api/tasks", undefined]] as const) {
-      const res = await stack.api(method, path, body);
-      expect(res.status, `${method} ${path}`).toBe(503);
-      expect(res.body.error.code).toBe("unavailable");
-      expect(res.headers.get("retry-after")).toBe("2");
-    }
+    expect(await clientError(client.createTask({ type: "echo", payload: { value: "during" } }))).toMatchObject({ status: 503, code: "unavailable", retryAfterSeconds: 2 });
+    const listing = await stack.api("GET", "/api/tasks");
+    expect(listing.status).toBe(503);
+    expect(listing.body.error.code).toBe("unavailable");
+    expect(listing.headers.get("retry-after")).toBe("2");
 
     await stack.nats.restart();
-    await waitFor("/readyz to say ready again", async () => (await stack.api("GET", "/readyz")).status === 200, 60_000);
+    await waitFor("/readyz to say ready again", () => client.ready(), 60_000);
     // And work flows again; the create refused during the outage left no task behind.
     const id = await createTask(stack, { type: "echo", payload: { value: "after" } });
     await waitFor("the task after the outage", async () => (await taskStatus(stack, id)).status === "succeeded", 60_000);
@@ -54,15 +53,13 @@ describe("long tasks and finished ones", () => {
 
   it("replays a dead task whose record has expired, again and again, and refuses concurrent replays", async () => {
     const id = await createTask(stack, { type: "poison", payload: {} });
-    const entryAt = async () => {
-      const r = await stack.api("GET", `/api/dlq/${id}`);
-      return r.status === 200 ? (r.body.deadLetteredAt as string) : null;
-    };
+    const client = clientOf(stack);
+    const entryAt = async () => (await orNotFound(client.dlq.get(id)))?.deadLetteredAt ?? null;
     let last = await waitFor("the DLQ entry", entryAt);
     for (let round = 1; round <= 2; round++) {
-      await waitFor(`the record to expire (round ${round})`, async () => (await stack.api("GET", `/api/tasks/${id}/status`)).status === 404, 60_000, 250);
-      const tries = await Promise.all([1, 2, 3].map(() => stack.api("POST", `/api/dlq/${id}/retry`)));
-      expect(tries.map((t) => t.status).sort()).toEqual([202, 409, 409]);
+      await waitFor(`the record to expire (round ${round})`, async () => (await orNotFound(client.getTask(id))) === null, 60_000, 250);
+      const tries = await Promise.all([1, 2, 3].map(() => client.dlq.retry(id).then(() => 202, (err: unknown) => (err instanceof JetqClientError ? err.status : err))));
+      expect(tries.sort()).toEqual([202, 409, 409]);
       // It ran again (poison fails at once) and is back in the DLQ with a new entry.
       last = await waitFor(`the replay to run and die again (round ${round})`, async () => {
         const at = await entryAt();
@@ -74,10 +71,7 @@ describe("long tasks and finished ones", () => {
   it("forgets a finished task after JETQ_FINISHED_TTL_S", async () => {
     const id = await createTask(stack, { type: "echo", payload: { value: "short-lived" } });
     await waitFor("success", async () => (await taskStatus(stack, id)).status === "succeeded");
-    const gone = await waitFor("the record to expire", async () => {
-      const res = await stack.api("GET", `/api/tasks/${id}/status`);
-      return res.status === 404 && res;
-    }, 60_000, 250);
-    expect(gone.body.error.code).toBe("not_found");
+    const gone = await waitFor("the record to expire", () => clientOf(stack).getTask(id).then(() => null, (err: unknown) => err instanceof JetqClientError && err), 60_000, 250);
+    expect(gone).toMatchObject({ status: 404, code: "not_found" });
   });
 });

@@ -22,6 +22,8 @@ import type { Pipeline } from "../../worker/handlers/pipeline.js";
 import { syncSources } from "../../worker/handlers/sync-sources.js";
 import { Worker } from "../../worker/runtime.js";
 import type { ResolveHost } from "../../worker/sources/address-guard.js";
+import { JetqClient } from "../../client/index.js";
+import { clientError } from "../support/client-calls.js";
 import { startStack, taskStatus, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
@@ -43,7 +45,10 @@ let docServer: Server;
 let docPort: number;
 const apis: Array<{ server: Server; close(): Promise<void> }> = [];
 
-/** An API with its own source policy, on the stack's NATS, spoken to over HTTP. */
+/**
+ * An API with its own source policy, on the stack's NATS: its typed client, and `raw` for bodies
+ * the client's types would not let through.
+ */
 async function apiWith(policy: SourcePolicy) {
   const app = createApp({ conn: stack.conn, registry: stack.registry, config: stack.config.api, defaultTimeoutSeconds: 60, log: silentLogger(), sourcePolicy: policy });
   const server: Server = await new Promise((resolve) => {
@@ -51,11 +56,12 @@ async function apiWith(policy: SourcePolicy) {
   });
   apis.push({ server, close: () => new Promise((r) => (server.closeAllConnections(), server.close(() => r()))) });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return async (method: string, path: string, body?: unknown) => {
+  const raw = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(base + path, { method, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }) });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
+  return { client: new JetqClient({ baseUrl: base }), raw };
 }
 
 beforeAll(async () => {
@@ -90,9 +96,8 @@ function ownAddressForUrl(): string {
 
 describe("registering a source", () => {
   it("refuses loopback, own and other non-global addresses and local names with 422, storing nothing", async () => {
-    const api = await apiWith(strict);
-    const before = await api("GET", "/api/sources");
-    expect(before.status).toBe(200);
+    const { client } = await apiWith(strict);
+    const before = await client.sources.list();
 
     const cases: Array<[string, RegExp]> = [
       ["http://127.0.0.1:8080/metrics", /127\.0\.0\.1 is loopback/],
@@ -104,50 +109,45 @@ describe("registering a source", () => {
       ["http://metadata.google.internal/computeMetadata/v1/", /private-use name/],
     ];
     for (const [url, why] of cases) {
-      const res = await api("POST", "/api/sources", { kind: "http", urls: ["https://example.org/fine.html", url] });
-      expect(res.status, url).toBe(422);
-      expect(res.body.error.code).toBe("source_not_allowed");
-      expect(res.body.error.message).toMatch(why);
-      expect(res.body.error.message).toMatch(/JETQ_SOURCES_ALLOW_PRIVATE.*JETQ_SOURCES_ALLOWED_HOSTS/);
-      expect(res.body.error.details).toEqual([expect.objectContaining({ path: "urls.1", code: "address_refused" })]);
+      const err = await clientError(client.sources.create({ kind: "http", urls: ["https://example.org/fine.html", url] }));
+      expect(err, url).toMatchObject({ status: 422, code: "source_not_allowed" });
+      expect(err.message).toMatch(why);
+      expect(err.message).toMatch(/JETQ_SOURCES_ALLOW_PRIVATE.*JETQ_SOURCES_ALLOWED_HOSTS/);
+      expect(err.details).toEqual([expect.objectContaining({ path: "urls.1", code: "address_refused" })]);
     }
-    expect(await api("GET", "/api/sources")).toEqual(before);
+    expect(await client.sources.list()).toEqual(before);
   });
 
   it("refuses a directory source when no root is configured, or outside the root", async () => {
-    const closed = await apiWith(strict);
-    const before = await closed("GET", "/api/sources");
-    const none = await closed("POST", "/api/sources", { kind: "directory", path: join(root, "library") });
-    expect(none.status).toBe(422);
-    expect(none.body.error).toMatchObject({ code: "source_not_allowed", details: [expect.objectContaining({ path: "path", code: "directory_not_allowed" })] });
-    expect(none.body.error.message).toMatch(/directory sources are disabled.*JETQ_SOURCES_ROOT/);
+    const closed = (await apiWith(strict)).client;
+    const before = await closed.sources.list();
+    const none = await clientError(closed.sources.create({ kind: "directory", path: join(root, "library") }));
+    expect(none).toMatchObject({ status: 422, code: "source_not_allowed", details: [expect.objectContaining({ path: "path", code: "directory_not_allowed" })] });
+    expect(none.message).toMatch(/directory sources are disabled.*JETQ_SOURCES_ROOT/);
 
-    const rooted = await apiWith({ ...strict, directoryRoot: root });
+    const rooted = (await apiWith({ ...strict, directoryRoot: root })).client;
     for (const path of [join(root, ".."), "/etc", "library/../../elsewhere"]) {
-      const outside = await rooted("POST", "/api/sources", { kind: "directory", path });
+      const outside = await clientError(rooted.sources.create({ kind: "directory", path }));
       expect(outside.status, path).toBe(422);
-      expect(outside.body.error.message).toMatch(/outside the sources root \(JETQ_SOURCES_ROOT\)/);
+      expect(outside.message).toMatch(/outside the sources root \(JETQ_SOURCES_ROOT\)/);
     }
-    expect(await closed("GET", "/api/sources")).toEqual(before);
+    expect(await closed.sources.list()).toEqual(before);
 
-    const inside = await rooted("POST", "/api/sources", { kind: "directory", path: "library" });
-    expect(inside.status).toBe(201);
-    await rooted("DELETE", `/api/sources/${inside.body.id}`);
+    const inside = await rooted.sources.create({ kind: "directory", path: "library" }); // 201
+    await rooted.sources.delete(inside.id);
   });
 
   it("keeps the escape hatches: allowed hosts and JETQ_SOURCES_ALLOW_PRIVATE", async () => {
-    const trusting = await apiWith({ ...strict, allowedHosts: ["127.0.0.1"] });
-    const allowed = await trusting("POST", "/api/sources", { kind: "http", urls: ["http://127.0.0.1:8080/doc.txt"] });
-    expect(allowed.status).toBe(201);
-    expect((await trusting("POST", "/api/sources", { kind: "http", urls: ["http://10.0.0.1/doc.txt"] })).status).toBe(422);
-    const open = await apiWith({ ...strict, allowPrivateAddresses: true });
-    const local = await open("POST", "/api/sources", { kind: "http", urls: ["http://localhost:8080/doc.txt", "http://10.0.0.1/doc.txt"] });
-    expect(local.status).toBe(201);
-    for (const id of [allowed.body.id, local.body.id]) await open("DELETE", `/api/sources/${id}`);
+    const trusting = (await apiWith({ ...strict, allowedHosts: ["127.0.0.1"] })).client;
+    const allowed = await trusting.sources.create({ kind: "http", urls: ["http://127.0.0.1:8080/doc.txt"] }); // 201
+    expect((await clientError(trusting.sources.create({ kind: "http", urls: ["http://10.0.0.1/doc.txt"] }))).status).toBe(422);
+    const open = (await apiWith({ ...strict, allowPrivateAddresses: true })).client;
+    const local = await open.sources.create({ kind: "http", urls: ["http://localhost:8080/doc.txt", "http://10.0.0.1/doc.txt"] }); // 201
+    for (const id of [allowed.id, local.id]) await open.sources.delete(id);
   });
 
   it("answers an unknown kind with the kinds there are", async () => {
-    const api = await apiWith(strict);
+    const api = (await apiWith(strict)).raw; // bodies the client's types refuse
     for (const body of [{ kind: "ftp", urls: ["ftp://example.org/x"] }, { urls: ["https://example.org/x"] }]) {
       const res = await api("POST", "/api/sources", body);
       expect(res.status).toBe(422);
@@ -199,35 +199,31 @@ describe("syncing a source", () => {
     }, 60_000);
 
   it("retries a sync whose name lookup fails, with backoff, until the lookup works", async () => {
-    const api = await apiWith(strict); // books.test is a name: the API does not resolve it
-    const created = await api("POST", "/api/sources", { kind: "http", urls: [`http://books.test:${docPort}/falconry.txt`] });
-    expect(created.status).toBe(201);
+    const { client } = await apiWith(strict); // books.test is a name: the API does not resolve it
+    const created = await client.sources.create({ kind: "http", urls: [`http://books.test:${docPort}/falconry.txt`] }); // 201
     failuresLeft = 2;
     lookups.length = 0;
-    const sync = await api("POST", `/api/sources/${created.body.id}/sync`);
-    expect(sync.status).toBe(202);
+    const sync = await client.sources.sync(created.id); // 202
 
-    const done = await finished(sync.body.id);
+    const done = await finished(sync.id);
     expect(done.status).toBe("succeeded");
     expect(done.attempts).toBe(3);
-    expect(done.result.sources[created.body.id]).toMatchObject({ new: 1, errors: [] });
+    expect(done.result.sources[created.id]).toMatchObject({ new: 1, errors: [] });
     expect(lookups).toEqual(["books.test", "books.test", "books.test"]);
   });
 
   it("fails at once, without retrying, a sync of an id that names nothing or a source that can never be read", async () => {
-    const api = await apiWith({ ...strict, directoryRoot: root });
-    const missing = await api("POST", "/api/sources", { kind: "directory", path: "not-there" });
-    expect(missing.status).toBe(201);
+    const { client } = await apiWith({ ...strict, directoryRoot: root });
+    const missing = await client.sources.create({ kind: "directory", path: "not-there" }); // 201
     const cases: Array<[unknown, string]> = [
       [{ sourceId: "*" }, "invalid_source_id"],
       [{ sourceId: "src.>" }, "invalid_source_id"],
       [{ sourceId: "6f1d8a52-1111-4c4c-9d9d-0123456789ab" }, "source_not_found"],
-      [{ sourceId: missing.body.id }, "directory_not_found"],
+      [{ sourceId: missing.id }, "directory_not_found"],
     ];
     for (const [payload, code] of cases) {
-      const task = await api("POST", "/api/tasks", { type: "sync_sources", payload });
-      expect(task.status, JSON.stringify(payload)).toBe(202);
-      const done = await finished(task.body.id);
+      const task = await client.createTask({ type: "sync_sources", payload }); // 202
+      const done = await finished(task.id);
       expect(done.status).toBe("failed");
       expect(done.attempts).toBe(1);
       expect(done.error).toMatchObject({ code, retryable: false });

@@ -8,7 +8,7 @@ import { silentLogger } from "../../kernel/logger.js";
 import { taskQueueFor } from "../../kernel/task-queue-for.js";
 import { TOPOLOGY } from "../../kernel/topology.js";
 import { SyncScheduler } from "../../worker/sync-scheduler.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { clientOf, startStack, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
 let stack: Stack;
@@ -19,8 +19,8 @@ afterAll(async () => stack?.stop());
 
 describe("sync scheduler", () => {
   it("queues a due source once across competing schedulers, and fails over when the holder stops", async () => {
-    const source = (await stack.api("POST", "/api/sources", { kind: "http", urls: ["https://example.org/a.txt"], intervalSeconds: 3600 })).body;
-    await stack.api("POST", "/api/sources", { kind: "http", urls: ["https://example.org/b.txt"] }); // on demand only
+    const source = await clientOf(stack).sources.create({ kind: "http", urls: ["https://example.org/a.txt"], intervalSeconds: 3600 });
+    await clientOf(stack).sources.create({ kind: "http", urls: ["https://example.org/b.txt"] }); // on demand only
     const queue = taskQueueFor(stack.conn, stack.registry, { defaultTimeoutSeconds: 60 });
     const a = new SyncScheduler(stack.conn, queue, "worker-a", 3_600_000, silentLogger());
     const b = new SyncScheduler(stack.conn, queue, "worker-b", 3_600_000, silentLogger());

@@ -3,7 +3,7 @@
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LIBRARY_TOPOLOGY } from "../../library/topology.js";
-import { startStack, type Stack } from "../support/stack.js";
+import { clientOf, startStack, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
 describe("an upload aborted mid-file", () => {
@@ -31,6 +31,6 @@ describe("an upload aborted mid-file", () => {
     socket.destroy(); // the client goes away with 17 MB still to send
 
     await waitFor("the stored part to be purged", async () => (await storedMessages()) === before, 30_000, 200);
-    expect((await stack.api("GET", "/api/books")).body.total).toBe(0);
+    expect((await clientOf(stack).books.list()).total).toBe(0);
   });
 });

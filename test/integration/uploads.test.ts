@@ -7,12 +7,14 @@ import { loadConfig } from "../../kit/config.js";
 import { connectLibrary, type LibraryConnection } from "../../library/connection.js";
 import { documentTaskTypes } from "../../library/task-types.js";
 import { startNatsServer, type NatsServerHandle } from "../../kit/nats-server.js";
-import { startStack, TEST_ENV, type Stack } from "../support/stack.js";
+import { JetqClient, type UploadedBooks, type UploadFile } from "../../client/index.js";
+import { clientOf, startStack, TEST_ENV, type Stack } from "../support/stack.js";
 import { testRegistry } from "../support/test-types.js";
 import { readRss, sampleRss, startApiProcess, streamMultipartUpload, type ApiProcess } from "../../kit/upload-helpers.js";
 
 const MiB = 1024 * 1024;
 
+/** A form posted as it is: for forms the client would never send (over limits, repeated fields, bad values). */
 async function postForm(baseUrl: string, path: string, form: FormData) {
   const res = await fetch(baseUrl + path, { method: "POST", body: form });
   return { status: res.status, body: (await res.json()) as any };
@@ -30,6 +32,7 @@ async function readObject(store: ObjectStore, name: string): Promise<Buffer | nu
 }
 
 const book = (name: string, text: string) => ({ name, bytes: Buffer.from(text) });
+const textFile = (name: string, text: string): UploadFile => ({ name, data: text, contentType: "text/plain" });
 
 describe("uploads", () => {
   let stack: Stack;
@@ -46,31 +49,28 @@ describe("uploads", () => {
     // second is stored first: the answer must still list them in the order they were sent.
     const books = [book("moby-dick.txt", "Call me Ishmael. ".repeat(20_000)), book("заметки 📚.md", "# Notes\n\n- chunk me\n- embed me\n")]; // names are UTF-8
     const sent = (filename: string) => books.find((b) => b.name === filename)!;
-    let res: { status: number; body: any };
+    let res: UploadedBooks;
 
     beforeAll(async () => {
-      const form = new FormData();
-      for (const b of books) form.append("files", new Blob([b.bytes], { type: "text/plain" }), b.name);
-      res = await postForm(stack.baseUrl, "/api/books", form);
+      res = await clientOf(stack).books.upload(books.map((b) => ({ name: b.name, data: b.bytes, contentType: "text/plain" }))); // 202
     });
 
     it("answers 202 with a bookId, size, taskId and statusUrl for each file", () => {
-      expect(res.status).toBe(202);
-      expect(res.body.books).toHaveLength(2);
-      for (const entry of res.body.books) {
+      expect(res.books).toHaveLength(2);
+      for (const entry of res.books) {
         expect(entry).toMatchObject({ bookId: expect.any(String), filename: expect.any(String), taskId: expect.any(String) });
         expect(entry.size).toBe(sent(entry.filename).bytes.length);
         expect(entry.statusUrl).toBe(`/api/tasks/${entry.taskId}/status`);
       }
-      expect(new Set(res.body.books.map((b: any) => b.bookId)).size).toBe(2);
+      expect(new Set(res.books.map((b) => b.bookId)).size).toBe(2);
     });
 
     it("lists the books in the order they were sent", () => {
-      expect(res.body.books.map((b: any) => b.filename)).toEqual(books.map((b) => b.name));
+      expect(res.books.map((b) => b.filename)).toEqual(books.map((b) => b.name));
     });
 
     it("stores each file's exact bytes in the object store under books/{bookId}", async () => {
-      for (const entry of res.body.books) {
+      for (const entry of res.books) {
         const stored = await readObject(stack.conn.uploads, `books/${entry.bookId}`);
         expect(stored, `books/${entry.bookId}`).not.toBeNull();
         expect(stored!.equals(sent(entry.filename).bytes)).toBe(true);
@@ -78,12 +78,11 @@ describe("uploads", () => {
     });
 
     it("queues one process_book task per file, carrying its bookId", async () => {
-      for (const entry of res.body.books) {
-        const status = await stack.api("GET", entry.statusUrl);
-        expect(status.status).toBe(200);
-        expect(status.body).toMatchObject({ id: entry.taskId, type: "process_book", status: "queued" });
+      for (const entry of res.books) {
+        const status = await clientOf(stack).getTask(entry.taskId!);
+        expect(status).toMatchObject({ id: entry.taskId, type: "process_book", status: "queued" });
         // The status view does not show the payload; the task record does.
-        const stored = await stack.record(entry.taskId);
+        const stored = await stack.record(entry.taskId!);
         expect(stored.payload).toMatchObject({ bookId: entry.bookId, filename: entry.filename });
       }
       expect((await stack.api("GET", "/api/tasks?type=process_book")).body.total).toBe(2);
@@ -92,54 +91,37 @@ describe("uploads", () => {
 
   describe("the earlier service's /rag endpoints", () => {
     it("POST /rag/add-document with field `file` answers 202 {status:'queued', task_id}", async () => {
-      const form = new FormData();
-      form.append("file", new Blob(["a single document"], { type: "text/plain" }), "single.txt");
+      const res = await clientOf(stack).rag.addDocument(textFile("single.txt", "a single document")); // 202
 
-      const res = await postForm(stack.baseUrl, "/rag/add-document", form);
-
-      expect(res.status).toBe(202);
-      expect(res.body).toEqual({ status: "queued", task_id: expect.any(String) });
-      expect((await stack.api("GET", `/api/tasks/${res.body.task_id}/status`)).body.type).toBe("process_book");
+      expect(res).toEqual({ status: "queued", task_id: expect.any(String) });
+      expect((await clientOf(stack).getTask(res.task_id!)).type).toBe("process_book");
     });
 
     it("POST /rag/add-documents-batch with two `files` answers 202 [{task_id, filename}]", async () => {
-      const form = new FormData();
-      form.append("files", new Blob(["first document"], { type: "text/plain" }), "first.txt");
-      form.append("files", new Blob(["second document"], { type: "text/plain" }), "second.txt");
+      const res = await clientOf(stack).rag.addDocuments([textFile("first.txt", "first document"), textFile("second.txt", "second document")]); // 202
 
-      const res = await postForm(stack.baseUrl, "/rag/add-documents-batch", form);
-
-      expect(res.status).toBe(202);
-      expect(res.body).toHaveLength(2);
-      expect(res.body).toEqual(
+      expect(res).toHaveLength(2);
+      expect(res).toEqual(
         expect.arrayContaining([
           { task_id: expect.any(String), filename: "first.txt" },
           { task_id: expect.any(String), filename: "second.txt" },
         ]),
       );
-      expect(res.body[0].task_id).not.toBe(res.body[1].task_id);
+      expect(res[0]!.task_id).not.toBe(res[1]!.task_id);
     });
 
     it("POST /rag/add-documents-batch lists the documents in the order they were sent", async () => {
-      const form = new FormData();
-      form.append("files", new Blob(["a long document. ".repeat(20_000)], { type: "text/plain" }), "long.txt");
-      form.append("files", new Blob(["a short one"], { type: "text/plain" }), "short.txt");
+      const res = await clientOf(stack).rag.addDocuments([textFile("long.txt", "a long document. ".repeat(20_000)), textFile("short.txt", "a short one")]);
 
-      const res = await postForm(stack.baseUrl, "/rag/add-documents-batch", form);
-
-      expect(res.status).toBe(202);
-      expect(res.body.map((d: any) => d.filename)).toEqual(["long.txt", "short.txt"]);
+      expect(res.map((d) => d.filename)).toEqual(["long.txt", "short.txt"]);
     });
 
     it("GET /rag/task/{task_id} answers 200 with the Celery state PENDING for a queued task", async () => {
-      const form = new FormData();
-      form.append("file", new Blob(["status please"], { type: "text/plain" }), "status.txt");
-      const { body: queued } = await postForm(stack.baseUrl, "/rag/add-document", form);
+      const queued = await clientOf(stack).rag.addDocument(textFile("status.txt", "status please"));
 
-      const res = await stack.api("GET", `/rag/task/${queued.task_id}`);
+      const res = await clientOf(stack).rag.task(queued.task_id!);
 
-      expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ task_id: queued.task_id, status: "PENDING" });
+      expect(res).toMatchObject({ task_id: queued.task_id, status: "PENDING", state: "queued" });
     });
   });
 });
@@ -250,26 +232,26 @@ describe("uploading the same bytes again", () => {
     return f;
   };
 
+  /** Uploads one text file through the client and returns its entry. */
+  const uploadOne = async (text: string, name: string, options: { duplicate?: "existing" | "new" } = {}) => (await clientOf(stack).books.upload([textFile(name, text)], options)).books[0]!;
+
   it("answers with the existing book and its task, flagged as a duplicate, and stores nothing new", async () => {
-    const first = await postForm(stack.baseUrl, "/api/books", form("The heron waits in the shallows.", "heron.txt"));
-    expect(first.status).toBe(202);
+    const first = await uploadOne("The heron waits in the shallows.", "heron.txt");
     const [objects, tasks] = [await storedUploads(stack), await processBookTasks(stack)];
 
-    const again = await postForm(stack.baseUrl, "/api/books", form("The heron waits in the shallows.", "heron-copy.txt"));
+    const again = await uploadOne("The heron waits in the shallows.", "heron-copy.txt"); // 202
 
-    expect(again.status).toBe(202);
-    expect(again.body.books[0]).toMatchObject({ bookId: first.body.books[0].bookId, taskId: first.body.books[0].taskId, duplicate: true });
-    expect(first.body.books[0].duplicate).toBe(false);
+    expect(again).toMatchObject({ bookId: first.bookId, taskId: first.taskId, duplicate: true });
+    expect(first.duplicate).toBe(false);
     expect(await storedUploads(stack)).toBe(objects);
     expect(await processBookTasks(stack)).toBe(tasks);
   });
 
   it("makes a new book when the form says duplicate=new, and refuses other values with 422", async () => {
-    const first = await postForm(stack.baseUrl, "/api/books", form("A second heron.", "h2.txt"));
-    const forced = await postForm(stack.baseUrl, "/api/books", form("A second heron.", "h2.txt", { duplicate: "new" }));
-    expect(forced.status).toBe(202);
-    expect(forced.body.books[0].duplicate).toBe(false);
-    expect(forced.body.books[0].bookId).not.toBe(first.body.books[0].bookId);
+    const first = await uploadOne("A second heron.", "h2.txt");
+    const forced = await uploadOne("A second heron.", "h2.txt", { duplicate: "new" });
+    expect(forced.duplicate).toBe(false);
+    expect(forced.bookId).not.toBe(first.bookId);
     const objects = await storedUploads(stack);
     const bad = await postForm(stack.baseUrl, "/api/books", form("A third heron.", "h3.txt", { duplicate: "maybe" }));
     expect(bad.status).toBe(422);
@@ -277,39 +259,33 @@ describe("uploading the same bytes again", () => {
   });
 
   it("lets only one of several concurrent uploads of the same bytes create a book", async () => {
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => postForm(stack.baseUrl, "/api/books", form("Concurrent cormorants. ".repeat(5000), `c${i}.txt`))));
-    for (const r of results) expect(r.status).toBe(202);
-    const entries = results.map((r) => r.body.books[0]);
+    const entries = await Promise.all(Array.from({ length: 6 }, (_, i) => uploadOne("Concurrent cormorants. ".repeat(5000), `c${i}.txt`))); // each 202
     expect(entries.filter((e) => !e.duplicate)).toHaveLength(1);
     expect(new Set(entries.map((e) => e.bookId)).size).toBe(1);
-    const owner = entries.find((e) => !e.duplicate);
+    const owner = entries.find((e) => !e.duplicate)!;
     expect((await liveUploads(stack)).filter((n) => /^c\d\.txt$/.test(n))).toEqual([owner.filename]);
   });
 
   it("releases the content when the book is deleted, so the file can be uploaded again", async () => {
-    const first = await postForm(stack.baseUrl, "/api/books", form("The egret leaves at dusk.", "egret.txt"));
-    const bookId = first.body.books[0].bookId;
-    expect((await stack.api("DELETE", `/api/books/${bookId}`)).status).toBe(204);
-    const again = await postForm(stack.baseUrl, "/api/books", form("The egret leaves at dusk.", "egret.txt"));
-    expect(again.body.books[0].duplicate).toBe(false);
-    expect(again.body.books[0].bookId).not.toBe(bookId);
+    const { bookId } = await uploadOne("The egret leaves at dusk.", "egret.txt");
+    await clientOf(stack).books.delete(bookId); // 204
+    const again = await uploadOne("The egret leaves at dusk.", "egret.txt");
+    expect(again.duplicate).toBe(false);
+    expect(again.bookId).not.toBe(bookId);
     // The new book holds the content now.
-    const third = await postForm(stack.baseUrl, "/api/books", form("The egret leaves at dusk.", "egret.txt"));
-    expect(third.body.books[0]).toMatchObject({ bookId: again.body.books[0].bookId, duplicate: true });
+    const third = await uploadOne("The egret leaves at dusk.", "egret.txt");
+    expect(third).toMatchObject({ bookId: again.bookId, duplicate: true });
   });
 
   it("does the same on the /rag endpoints", async () => {
-    const first = await postForm(stack.baseUrl, "/rag/add-document", form("Legacy loons.", "loons.txt"));
-    expect(first.body).toEqual({ status: "queued", task_id: expect.any(String) });
-    const again = await postForm(stack.baseUrl, "/rag/add-document", form("Legacy loons.", "loons.txt"));
-    expect(again.status).toBe(202);
-    expect(again.body).toMatchObject({ status: "duplicate", task_id: first.body.task_id, duplicate: true });
-    const batch = new FormData();
-    batch.append("files", new Blob(["Legacy loons."], { type: "text/plain" }), "loons.txt");
-    batch.append("files", new Blob(["Fresh grebes."], { type: "text/plain" }), "grebes.txt");
-    const both = await postForm(stack.baseUrl, "/rag/add-documents-batch", batch);
-    expect(both.body).toEqual([
-      { task_id: first.body.task_id, filename: "loons.txt", book_id: again.body.book_id, duplicate: true },
+    const rag = clientOf(stack).rag;
+    const first = await rag.addDocument(textFile("loons.txt", "Legacy loons."));
+    expect(first).toEqual({ status: "queued", task_id: expect.any(String) });
+    const again = await rag.addDocument(textFile("loons.txt", "Legacy loons.")); // 202
+    expect(again).toMatchObject({ status: "duplicate", task_id: first.task_id, duplicate: true });
+    const both = await rag.addDocuments([textFile("loons.txt", "Legacy loons."), textFile("grebes.txt", "Fresh grebes.")]);
+    expect(both).toEqual([
+      { task_id: first.task_id, filename: "loons.txt", book_id: again.book_id, duplicate: true },
       { task_id: expect.any(String), filename: "grebes.txt" },
     ]);
   });
@@ -361,7 +337,7 @@ describe("a 200 MB upload", () => {
       const info = await conn.uploads.info(`books/${entry.bookId}`);
       expect(info?.size).toBe(CHUNKS * CHUNK);
       expect(info?.digest).toBe(upload.digest);
-      const status = await fetch(`${api.baseUrl}${entry.statusUrl}`).then((r) => r.json());
+      const status = await new JetqClient({ baseUrl: api.baseUrl }).getTask(entry.taskId);
       expect(status).toMatchObject({ type: "process_book", status: "queued" });
     },
     180_000,
