@@ -1,14 +1,15 @@
 // The settings of the local stack behind `npm start`: its worker pool's bounds and pace (the
 // operator does the same in Kubernetes), plus what it needs of the kernel's and workers' settings.
 import { z } from "zod";
-import { bool, int, KERNEL_SETTINGS, kernelConfig, readSettings, type KernelConfig } from "../kernel/config.js";
+import { bool, ConfigError, int, KERNEL_SETTINGS, kernelConfig, readSettings, type KernelConfig } from "../kernel/config.js";
 import { API_SETTINGS, apiConfig, type ApiConfig } from "../api/config.js";
 import { WORKER_SETTINGS, workerConfig, type WorkerConfig } from "../worker/config.js";
 
 export const LOCAL_POOL_SETTINGS = z.object({
   JETQ_START_NATS: bool(true),
-  JETQ_LOCAL_MIN_WORKERS: int(1, 0),
-  JETQ_LOCAL_MAX_WORKERS: int(4, 1),
+  // Unset: 1, or 0 when the maximum is 0 (API and NATS only, e.g. for a cluster's WorkerPool).
+  JETQ_LOCAL_MIN_WORKERS: z.coerce.number().int().min(0).optional(),
+  JETQ_LOCAL_MAX_WORKERS: int(4, 0),
   JETQ_LOCAL_TARGET_BACKLOG: int(20, 1),
   JETQ_LOCAL_POLL_MS: int(2000, 100),
   JETQ_LOCAL_SCALE_DOWN_WINDOW_S: int(60, 0),
@@ -24,9 +25,14 @@ export interface LocalPoolConfig {
 }
 
 export function localPoolConfig(e: z.infer<typeof LOCAL_POOL_SETTINGS>): LocalPoolConfig {
+  const minWorkers = e.JETQ_LOCAL_MIN_WORKERS ?? Math.min(1, e.JETQ_LOCAL_MAX_WORKERS);
+  if (minWorkers > e.JETQ_LOCAL_MAX_WORKERS) {
+    const zero = e.JETQ_LOCAL_MAX_WORKERS === 0 ? " (with no local workers, JETQ_LOCAL_MIN_WORKERS must be 0 too, or unset)" : "";
+    throw new ConfigError(`invalid configuration:\n  JETQ_LOCAL_MIN_WORKERS: ${minWorkers} is more than JETQ_LOCAL_MAX_WORKERS (${e.JETQ_LOCAL_MAX_WORKERS})${zero}`);
+  }
   return {
     startNats: e.JETQ_START_NATS,
-    minWorkers: e.JETQ_LOCAL_MIN_WORKERS,
+    minWorkers,
     maxWorkers: e.JETQ_LOCAL_MAX_WORKERS,
     targetBacklogPerWorker: e.JETQ_LOCAL_TARGET_BACKLOG,
     pollMs: e.JETQ_LOCAL_POLL_MS,

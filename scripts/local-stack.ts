@@ -4,18 +4,31 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { loadLocalStackConfig } from "./local-pool-config.js";
+import { ConfigError } from "../kernel/config.js";
 import { connectJetq } from "../kernel/connection.js";
 import { createLogger } from "../kernel/logger.js";
 import { QueueStats } from "../kernel/queue-stats.js";
 import { desiredReplicas, type Recommendation } from "../kernel/scaling-policy.js";
 
-const config = loadLocalStackConfig();
+const config = (() => {
+  try {
+    return loadLocalStackConfig();
+  } catch (err) {
+    // A wrong setting is the user's to fix: its message, not a stack trace.
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`[jetq] ${err.message}`);
+    process.exit(2);
+  }
+})();
 const log = createLogger("jetq-local", config.logLevel);
 // Built (dist/…/*.js, what `npm start` runs) or from source through tsx (development).
 const fromSource = import.meta.url.endsWith(".ts");
 const entry = (p: string) => fileURLToPath(new URL(fromSource ? p : p.replace(/\.ts$/, ".js"), import.meta.url));
-const conn = await connectJetq(config.natsUrl, config.topology, { name: "jetq-local-pool", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
-const stats = new QueueStats(conn);
+const { localPool: pool } = config;
+// With no local workers (JETQ_LOCAL_MAX_WORKERS=0) there is no pool to size: no connection, and no
+// depth polled every few seconds (a cost that grows with the backlog, measured by bench:deep).
+const conn = pool.maxWorkers > 0 ? await connectJetq(config.natsUrl, config.topology, { name: "jetq-local-pool", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } }) : null;
+const stats = conn ? new QueueStats(conn) : null;
 
 function run(file: string, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry(file)], { stdio: "inherit", env: { ...process.env, ...env } });
@@ -25,7 +38,6 @@ const api = run("../api/main.ts");
 const workers: ChildProcess[] = [];
 let history: Recommendation[] = [];
 let nextMetricsPort = config.worker.metricsPort;
-const { localPool: pool } = config;
 const bounds = {
   minReplicas: pool.minWorkers,
   maxReplicas: pool.maxWorkers,
@@ -35,7 +47,7 @@ const bounds = {
   scaleDownWindowMs: pool.scaleDownWindowSeconds * 1000,
 };
 
-async function reconcile() {
+async function reconcile(stats: QueueStats) {
   const depth = await stats.depth();
   const decision = desiredReplicas({ depth, currentReplicas: workers.length, now: Date.now(), history }, bounds);
   history = decision.history;
@@ -55,9 +67,14 @@ async function reconcile() {
   }
 }
 
-await reconcile();
-log.info(`jetq is up: API on http://127.0.0.1:${config.api.port} (try /openapi.json), ${workers.length} worker(s), scaling ${bounds.minReplicas}..${bounds.maxReplicas}`);
-const timer = setInterval(() => void reconcile().catch((err) => log.warn("scaling check failed", { error: String(err) })), pool.pollMs);
+let timer: NodeJS.Timeout | undefined;
+if (stats) {
+  await reconcile(stats);
+  log.info(`jetq is up: API on http://127.0.0.1:${config.api.port} (try /openapi.json), ${workers.length} worker(s), scaling ${bounds.minReplicas}..${bounds.maxReplicas}`);
+  timer = setInterval(() => void reconcile(stats).catch((err) => log.warn("scaling check failed", { error: String(err) })), pool.pollMs);
+} else {
+  log.info(`jetq is up: API on http://127.0.0.1:${config.api.port} (try /openapi.json), no local workers (JETQ_LOCAL_MAX_WORKERS=0)`);
+}
 
 let stopping = false;
 async function shutdown() {
@@ -68,7 +85,7 @@ async function shutdown() {
   for (const w of workers) w.kill("SIGTERM");
   api.kill("SIGTERM");
   await Promise.all(exits);
-  await conn.close();
+  await conn?.close();
   process.exit(0);
 }
 process.on("SIGTERM", () => void shutdown());

@@ -1,7 +1,8 @@
 // `npm start`: everything jetq needs on one machine. Installs what is missing (npm packages, a
 // recent nats-server), starts NATS with JetStream on loopback (store under JETQ_DATA_DIR) unless
 // NATS_URL points at one already running, then the API and a local worker pool that grows and
-// shrinks with the queue. Ctrl-C stops all of it cleanly. Plain Node, so it runs before `npm ci`.
+// shrinks with the queue (none with JETQ_LOCAL_MAX_WORKERS=0: NATS and the API alone, for a cluster
+// whose workers run elsewhere). Ctrl-C stops all of it cleanly. Plain Node, so it runs before `npm ci`.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { connect } from "node:net";

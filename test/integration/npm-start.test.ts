@@ -91,6 +91,52 @@ function startScript(env: NodeJS.ProcessEnv) {
   return run;
 }
 
+/** Command lines of every live process descended from `pid` (ps, Linux). */
+function descendants(pid: number): string[] {
+  const rows = spawnSync("ps", ["-eo", "pid=,ppid=,args="]).stdout.toString().trim().split("\n").map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)!).filter(Boolean);
+  const found = new Set([pid]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [, p, pp] of rows) if (found.has(Number(pp)) && !found.has(Number(p))) (found.add(Number(p)), (grew = true));
+  }
+  return rows.filter(([, p]) => Number(p) !== pid && found.has(Number(p))).map(([, , , args]) => args!);
+}
+
+describe("npm start with JETQ_LOCAL_MAX_WORKERS=0", () => {
+  it("runs NATS and the API only: a task stays queued and no worker process starts", async () => {
+    const apiPort = await freePort();
+    const run = startScript({ JETQ_NATS_PORT: String(await freePort()), PORT: String(apiPort), JETQ_LOCAL_MAX_WORKERS: "0", JETQ_LOCAL_MIN_WORKERS: undefined, JETQ_LOCAL_POLL_MS: "200" });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    try {
+      await Promise.race([
+        waitFor("the API to be ready (this includes the tsc build)", async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`).catch(() => null))?.status === 200, 180_000, 250),
+        run.exited.then((code) => Promise.reject(new Error(`npm start exited (${code}) before the API was ready:\n${run.output}`))),
+      ]);
+      const created = await api("POST", "/api/tasks", { type: "sync_sources", payload: {} });
+      expect(created.status).toBe(202);
+      // A pool would have started a worker within a poll or two (200 ms each), and it would run the
+      // task in milliseconds: 3 s of "queued" and no worker process means there is no pool.
+      const until = Date.now() + 3_000;
+      while (Date.now() < until) {
+        expect((await api("GET", `/api/tasks/${created.body.id}/status`)).body.status).toBe("queued");
+        expect(descendants(run.child.pid!).filter((args) => args.includes("worker/main"))).toEqual([]);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(descendants(run.child.pid!).some((args) => args.includes("api/main"))).toBe(true);
+      const queue = await api("GET", "/api/tasks/queue");
+      expect(queue.body).toMatchObject({ depth: 1, workers: { count: 0 } });
+      expect(run.output).toContain("no local workers (JETQ_LOCAL_MAX_WORKERS=0)");
+      process.kill(-run.child.pid!, "SIGINT");
+      expect(await run.exited).toBe(0);
+    } finally {
+      if (run.child.exitCode === null) process.kill(-run.child.pid!, "SIGKILL");
+    }
+  }, 240_000);
+});
+
 describe("npm start says what is wrong in one line", () => {
   it("refuses a port held by something that is not NATS", async () => {
     const squatter = createServer((sock) => sock.write("HTTP/1.1 400 Bad Request\r\n\r\n")).listen(0, "127.0.0.1");
@@ -105,6 +151,13 @@ describe("npm start says what is wrong in one line", () => {
       squatter.close();
     }
   });
+
+  it("refuses more minimum workers than maximum, naming both settings", async () => {
+    const run = startScript({ JETQ_NATS_PORT: String(await freePort()), PORT: String(await freePort()), JETQ_LOCAL_MAX_WORKERS: "0", JETQ_LOCAL_MIN_WORKERS: "1" });
+    expect(await run.exited).toBe(2);
+    expect(run.output).toContain("JETQ_LOCAL_MIN_WORKERS: 1 is more than JETQ_LOCAL_MAX_WORKERS (0) (with no local workers, JETQ_LOCAL_MIN_WORKERS must be 0 too, or unset)");
+    expect(run.output).not.toMatch(/\n\s+at /);
+  }, 240_000);
 
   it("without Go and without a nats-server, says to install Go 1.26+ instead of printing a stack trace", async () => {
     const noGoPath = (process.env.PATH ?? "").split(":").filter((dir) => !existsSync(join(dir, "go"))).join(":");
