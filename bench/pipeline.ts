@@ -292,7 +292,7 @@ export async function processBookBench(o: BookOptions): Promise<BookResult> {
     }
     const endRss = procKiB(pid, "VmRSS");
 
-    // What the worker stored, read from its directory by a second process (allowed: see local-collection.ts).
+    // What the worker stored, read from its directory by a second process (allowed: see lance-collection.ts).
     const store = new LocalVectorStore(join(dataDir, "vectors"));
     const storedPoints: Record<string, number> = {};
     for (const r of rounds) storedPoints[r.bookId] = await store.count({ bookId: r.bookId });

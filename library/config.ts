@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { bool, int, list } from "../kernel/config.js";
 import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, DEFAULT_PARSER_THREADS, type DocumentLimits } from "./document-limits.js";
+import { DEFAULT_VECTOR_INDEX_SETTINGS, type VectorIndexSettings } from "./vectors/vector-index-settings.js";
 export { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB, DOCUMENT_LIMIT_SETTINGS, type DocumentLimits } from "./document-limits.js";
 
 export const LIBRARY_SETTINGS = z.object({
@@ -21,6 +22,11 @@ export const LIBRARY_SETTINGS = z.object({
   QDRANT_URL: z.string().url().optional(),
   QDRANT_API_KEY: z.string().optional(),
   QDRANT_COLLECTION: z.string().default("jetq_chunks"),
+  // The embedded vector store's ANN index (library/vectors/lance-collection.ts)
+  JETQ_VECTOR_INDEX_MIN_ROWS: int(DEFAULT_VECTOR_INDEX_SETTINGS.indexMinRows, 256),
+  JETQ_VECTOR_INDEX_TAIL_ROWS: int(DEFAULT_VECTOR_INDEX_SETTINGS.indexTailRows, 1),
+  JETQ_VECTOR_NPROBES: int(DEFAULT_VECTOR_INDEX_SETTINGS.nprobes, 1),
+  JETQ_VECTOR_REFINE_FACTOR: int(DEFAULT_VECTOR_INDEX_SETTINGS.refineFactor, 1),
   JETQ_SOURCES_ROOT: z.string().default(""),
   JETQ_SOURCES_ALLOW_PRIVATE: bool(false),
   JETQ_SOURCES_ALLOWED_HOSTS: list(""),
@@ -51,6 +57,8 @@ export interface DocumentsConfig {
   /** Set when an OpenAI-compatible API is configured (OPENAI_BASE_URL or OPENAI_API_KEY). */
   openai?: { baseURL?: string; apiKey: string; embeddingModel: string; embeddingDimensions?: number; quizModel: string; maxRetries: number };
   qdrant?: { url: string; apiKey?: string; collection: string };
+  /** The embedded store's index settings; DEFAULT_VECTOR_INDEX_SETTINGS when absent. */
+  vectorIndex?: VectorIndexSettings;
   sources: { allowPrivateAddresses: boolean; allowedHosts: string[]; directoryRoot: string; maxBytes: number; timeoutMs: number };
   syncSchedulerMs: number;
   /** Always set by loadConfig; optional only so hand-built configs (tests) may leave it out: DEFAULT_DOCUMENT_LIMITS then. */
@@ -80,6 +88,13 @@ export function libraryConfig(e: LibrarySettings): DocumentsConfig {
           },
         }
       : {}),
+    vectorIndex: {
+      ...DEFAULT_VECTOR_INDEX_SETTINGS,
+      indexMinRows: e.JETQ_VECTOR_INDEX_MIN_ROWS,
+      indexTailRows: e.JETQ_VECTOR_INDEX_TAIL_ROWS,
+      nprobes: e.JETQ_VECTOR_NPROBES,
+      refineFactor: e.JETQ_VECTOR_REFINE_FACTOR,
+    },
     ...(e.QDRANT_URL ? { qdrant: { url: e.QDRANT_URL, ...(e.QDRANT_API_KEY ? { apiKey: e.QDRANT_API_KEY } : {}), collection: e.QDRANT_COLLECTION } } : {}),
     sources: {
       allowPrivateAddresses: e.JETQ_SOURCES_ALLOW_PRIVATE,

@@ -1,5 +1,5 @@
 // Picks the vector store from configuration: Qdrant when QDRANT_URL is set, the embedded
-// on-disk store under vectorDir otherwise.
+// on-disk store (LanceDB) under vectorDir otherwise.
 import type { DocumentsConfig } from "../config.js";
 import { LocalVectorStore } from "./local-vector-store.js";
 import { QdrantVectorStore } from "./qdrant-vector-store.js";
@@ -14,5 +14,5 @@ export function createVectorStore(cfg: DocumentsConfig): VectorStore {
   if (cfg.qdrant) {
     return new QdrantVectorStore({ url: cfg.qdrant.url, ...(cfg.qdrant.apiKey ? { apiKey: cfg.qdrant.apiKey } : {}), collection: cfg.qdrant.collection });
   }
-  return new LocalVectorStore(cfg.vectorDir);
+  return new LocalVectorStore(cfg.vectorDir, cfg.vectorIndex ? { index: cfg.vectorIndex } : {});
 }

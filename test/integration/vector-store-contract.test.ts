@@ -1,13 +1,14 @@
-// One contract, every vector store: the embedded on-disk store always, Qdrant when QDRANT_URL
-// points at a server. Then what only the local store promises: durability across reopen,
-// compaction, and several processes sharing one directory.
+// One contract, every vector store: the embedded on-disk store (LanceDB) always, Qdrant when
+// QDRANT_URL points at a server. Then what only the local store promises: durability across
+// reopen, several processes sharing one directory, an ANN index that never hides a fresh write,
+// and the migration of the earlier store's point logs.
 import { spawn } from "node:child_process";
-import { appendFile, mkdtemp, readdir, rm } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LocalVectorStore } from "../../library/vectors/local-vector-store.js";
+import { LocalVectorStore, type LocalVectorStoreOptions } from "../../library/vectors/local-vector-store.js";
 import { QdrantVectorStore } from "../../library/vectors/qdrant-vector-store.js";
 import { pointId, type ChunkPayload, type VectorPoint, type VectorStore } from "../../library/vectors/vector-store.js";
 
@@ -148,8 +149,7 @@ for (const subject of [localSubject(), qdrantSubject()]) {
 
 describe("local vector store on disk", () => {
   let dir: string;
-  const open = (options = {}) => new LocalVectorStore(dir, options);
-  const logFiles = async (dims = DIMS) => (await readdir(join(dir, `dim-${dims}`))).filter((n) => /^points-\d+\.log$/.test(n)).sort();
+  const open = (options: LocalVectorStoreOptions = {}) => new LocalVectorStore(dir, options);
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), "jetq-vectors-"));
@@ -174,35 +174,12 @@ describe("local vector store on disk", () => {
     await again.close();
   });
 
-  it("compacts the log when it outgrows the live points, keeping every live point", async () => {
-    const store = open({ compactMinBytes: 0 });
-    await store.ensureCollection(DIMS);
-    for (let round = 0; round < 4; round++) await store.upsert(corpus((p) => `round ${round} ${p.payload.chunkId}`));
-    await store.deleteBook("book-a");
-    await store.upsert(corpus((p) => `final ${p.payload.chunkId}`).filter((p) => p.payload.bookId === "book-b"));
-
-    const files = await logFiles();
-    expect(files).toHaveLength(1);
-    expect(files[0]).not.toBe("points-1.log"); // a newer generation replaced the first log
-    expect(await store.count()).toBe(4);
-    await store.close();
-
-    const again = open();
-    expect(await again.count()).toBe(4);
-    expect(await again.count({ bookId: "book-a" })).toBe(0);
-    const hits = await again.search(chunk("book-b", 3).vector, 4);
-    expect(hits[0]!.payload).toMatchObject({ chunkId: "c3", text: "final c3" });
-    // A deleted book's stale points stay out even if an old write for it is replayed after compaction.
-    await again.close();
-  });
-
   it("keeps one collection per vector size", async () => {
     const store = open();
     await store.ensureCollection(DIMS);
     await store.ensureCollection(8);
     await store.upsert(corpus());
     await store.upsert([chunk("book-c", 0, "small", 8), chunk("book-c", 1, "small", 8)]);
-    expect((await readdir(dir)).sort()).toEqual(["dim-16", "dim-8"]);
     const hits = await store.search(chunk("book-c", 1, "small", 8).vector, 10);
     expect(hits.map((h) => h.payload.bookId)).toEqual(["book-c", "book-c"]);
     expect(await store.count()).toBe(12);
@@ -211,24 +188,21 @@ describe("local vector store on disk", () => {
     await store.close();
   });
 
-  it("lets two instances share a directory: each sees the other's writes, deletions and compactions", async () => {
+  it("lets two instances share a directory: each sees the other's writes and deletions at once", async () => {
     const a = open();
     const b = open();
     await a.ensureCollection(DIMS);
-    await b.ensureCollection(DIMS);
     await a.upsert(corpus().filter((p) => p.payload.bookId === "book-a"));
     await b.upsert(corpus().filter((p) => p.payload.bookId === "book-b"));
     expect(await a.count()).toBe(10);
     expect(await b.count()).toBe(10);
+    const [fromA] = await a.search(chunk("book-b", 2).vector, 1);
+    expect(fromA!.payload).toMatchObject({ bookId: "book-b", chunkId: "c2" });
 
     await b.deleteBook("book-a");
     expect(await a.count({ bookId: "book-a" })).toBe(0);
-
-    await a.compact(true);
-    await b.upsert([chunk("book-d", 0)]); // b still writes to the old generation's file handle first
-    expect(await a.count()).toBe(5);
+    await a.upsert([chunk("book-d", 0)]);
     expect(await b.count()).toBe(5);
-    expect(await logFiles()).toHaveLength(1);
     await a.close();
     await b.close();
 
@@ -238,11 +212,11 @@ describe("local vector store on disk", () => {
     await c.close();
   });
 
-  it("loses nothing when several processes write and compact at once", async () => {
+  it("loses nothing when several processes write at once while another reads", async () => {
     const moduleUrl = new URL("../../library/vectors/local-vector-store.ts", import.meta.url).href;
     const writer = (name: string) => `
       const { LocalVectorStore } = await import(${JSON.stringify(moduleUrl)});
-      const store = new LocalVectorStore(${JSON.stringify(dir)}, { compactMinBytes: 20000 });
+      const store = new LocalVectorStore(${JSON.stringify(dir)}, { index: { indexMinRows: 256, indexTailRows: 50 } });
       await store.ensureCollection(${DIMS});
       for (let batch = 0; batch < 20; batch++) {
         const points = [];
@@ -251,7 +225,7 @@ describe("local vector store on disk", () => {
           const vector = new Float32Array(${DIMS}).map((_, j) => Math.sin(n * 31 + j + ${JSON.stringify(name)}.length));
           points.push({ id: ${JSON.stringify(name)} + "-" + n, vector, payload: { bookId: ${JSON.stringify(name)}, chunkId: "c" + n, page: 1, text: "x".repeat(200) } });
         }
-        // Each batch three times: the overwrites grow the log past 2× the live points, so compactions run.
+        // Each batch three times: overwrites race with the other writers' inserts and with maintenance.
         for (let copy = 0; copy < 3; copy++) await store.upsert(points);
       }
       await store.close();
@@ -263,38 +237,155 @@ describe("local vector store on disk", () => {
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("exit", (code) => (code === 0 ? done() : fail(new Error(`writer ${name} exited ${code}: ${stderr}`))));
       });
-    await Promise.all([run("proc-one"), run("proc-two"), run("proc-three")]);
+    const reader = open();
+    await reader.ensureCollection(DIMS);
+    const writers = Promise.all([run("proc-one"), run("proc-two"), run("proc-three")]);
+    // Meanwhile a reader (as the API is) sees the count only grow.
+    let seen = 0;
+    let finished = false;
+    void writers.finally(() => (finished = true)).catch(() => undefined);
+    while (!finished) {
+      const n = await reader.count();
+      expect(n).toBeGreaterThanOrEqual(seen);
+      seen = n;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await writers;
+    expect(await reader.count()).toBe(600);
+    await reader.close();
 
     const store = open();
     expect(await store.count()).toBe(600);
     for (const name of ["proc-one", "proc-two", "proc-three"]) expect(await store.count({ bookId: name })).toBe(200);
-    const files = await logFiles();
-    expect(files).toHaveLength(1);
-    expect(files[0]).not.toBe("points-1.log"); // compactions ran while the others wrote
+    const [best] = await store.search(new Float32Array(DIMS).map((_, j) => Math.sin(7 * 31 + j + "proc-two".length)), 1, { bookId: "proc-two" });
+    expect(best!.payload).toMatchObject({ bookId: "proc-two", chunkId: "c7" });
+    await store.close();
+  }, 120_000);
+
+  it("finds a point the moment its upsert returns, with an ANN index built, and honours overwrites and deletions in it", async () => {
+    const store = open({ index: { indexMinRows: 256, indexTailRows: 1_000_000 } });
+    const many = Array.from({ length: 600 }, (_, n) => chunk(`book-${n % 6}`, n));
+    await store.upsert(many);
+    await store.maintain();
+    const coverage = await (await store.collectionOf(DIMS))!.indexCoverage();
+    expect(coverage).toEqual({ indexedRows: 600, unindexedRows: 0 });
+
+    // Not in the index yet: found by the exact scan of the unindexed rows.
+    const fresh = chunk("book-new", 0);
+    await store.upsert([fresh]);
+    const [hit] = await store.search(fresh.vector, 1);
+    expect(hit!.payload).toEqual(fresh.payload);
+    expect((await (await store.collectionOf(DIMS))!.indexCoverage())!.unindexedRows).toBe(1);
+
+    // An indexed point overwritten: one point, the new payload.
+    const old = many[123]!;
+    await store.upsert([{ ...old, payload: { ...old.payload, text: "rewritten" } }]);
+    expect(await store.count()).toBe(601);
+    const [rewritten] = await store.search(old.vector, 1);
+    expect(rewritten!.payload).toMatchObject({ chunkId: old.payload.chunkId, text: "rewritten" });
+
+    await store.deleteBook(old.payload.bookId);
+    expect(await store.count({ bookId: old.payload.bookId })).toBe(0);
+    const after = await store.search(old.vector, 20);
+    expect(after.some((h) => h.payload.bookId === old.payload.bookId)).toBe(false);
     await store.close();
   }, 60_000);
 
-  it("skips a torn write at the end of the log and keeps appending after it", async () => {
-    const first = open();
-    await first.ensureCollection(DIMS);
-    await first.upsert(corpus());
-    await first.close();
-    const [log] = await logFiles();
-    // What a crash in the middle of a write leaves: a record header promising more than follows.
+  it("builds the index and folds new points into it in the background of the writing process", async () => {
+    const store = open({ index: { indexMinRows: 300, indexTailRows: 100 } });
+    const coverage = async () => (await store.collectionOf(DIMS))?.indexCoverage();
+    for (let from = 0; from < 400; from += 50) await store.upsert(Array.from({ length: 50 }, (_, i) => chunk(`book-${i % 4}`, from + i)));
+    // Built once 300 points were in; what came after stays below the tail that triggers a fold.
+    await until(async () => (await coverage()) !== undefined);
+    const built = (await coverage())!;
+    expect(built.indexedRows).toBeGreaterThanOrEqual(300);
+    expect(built.indexedRows + built.unindexedRows).toBe(400);
+    for (let from = 400; from < 550; from += 50) await store.upsert(Array.from({ length: 50 }, (_, i) => chunk(`book-${i % 4}`, from + i)));
+    // 150 more: past the tail, so they are folded in (the last ones may arrive while a fold runs).
+    await until(async () => {
+      const c = (await coverage())!;
+      return c.indexedRows > built.indexedRows + 100 && c.unindexedRows < 100;
+    });
+    expect(await store.count()).toBe(550);
+    const [hit] = await store.search(chunk("book-2", 502).vector, 1);
+    expect(hit!.payload).toMatchObject({ bookId: "book-2", chunkId: "c502" });
+    await store.close();
+  }, 60_000);
+
+  it("migrates a directory written by the earlier point-log store once, losing nothing", async () => {
+    // test/fixtures/legacy-vectors was written by the point-log store this one replaced (two
+    // generations after a compaction, overwrites, a deleted book, a point added after the deletion,
+    // a second vector size), then a torn write was appended, as a crash mid-write leaves.
+    await copyLegacyFixture(dir);
     const torn = Buffer.alloc(40, 7);
     torn.writeUInt32LE(0x3156514a, 0);
     torn.writeUInt32LE(5000, 4);
-    await appendFile(join(dir, `dim-${DIMS}`, log!), torn);
+    await appendFile(join(dir, "dim-16", "points-2.log"), torn);
 
-    const second = open();
-    expect(await second.count()).toBe(10);
-    await second.upsert([chunk("book-e", 0)]);
-    await second.close();
+    const expectMigrated = async (store: LocalVectorStore) => {
+      expect(await store.count()).toBe(13);
+      const perBook = Object.fromEntries(await Promise.all(["book-a", "book-b", "book-c", "book-d"].map(async (b) => [b, await store.count({ bookId: b })])));
+      expect(perBook).toEqual({ "book-a": 6, "book-b": 4, "book-c": 1, "book-d": 2 });
+      const [b0] = await store.search(legacyPoint("book-b", 0).vector, 1);
+      expect(b0!.payload).toEqual({ ...legacyPoint("book-b", 0).payload, text: "second version" });
+      expect((await store.search(legacyPoint("book-a", 5).vector, 1))[0]!.payload.text).toBe("third version");
+      const c = await store.search(legacyPoint("book-c", 0).vector, 10, { bookId: "book-c" });
+      expect(c.map((h) => h.payload)).toEqual([{ ...legacyPoint("book-c", 9).payload, text: "after the deletion" }]);
+      const [d1] = await store.search(legacyPoint("book-d", 1, 8).vector, 1);
+      expect(d1!.payload).toMatchObject({ bookId: "book-d", chunkId: "c1" });
+      expect(d1!.score).toBeGreaterThan(0.999);
+    };
 
-    const third = open();
-    expect(await third.count()).toBe(11);
-    const [best] = await third.search(chunk("book-e", 0).vector, 1);
-    expect(best!.payload.bookId).toBe("book-e");
-    await third.close();
+    const first = open();
+    await expectMigrated(first);
+    await first.close();
+    expect((await readdir(dir)).filter((n) => n.startsWith("dim-"))).toEqual([]); // moved aside…
+    expect((await readdir(join(dir, "migrated"))).sort()).toEqual(["dim-16", "dim-8"]); // …and kept
+
+    // A migration cut short before it moved the logs aside runs again: nothing doubles, nothing newer is overwritten.
+    await copyLegacyFixture(dir, "dim-16");
+    const writer = open();
+    await writer.close();
+    const again = open();
+    await expectMigrated(again);
+    await again.close();
+  }, 60_000);
+
+  it("starts empty in a fresh directory and answers searches of an unknown size with nothing", async () => {
+    const store = open();
+    expect(await store.count()).toBe(0);
+    expect(await store.search(vectorFor(3, 24), 5)).toEqual([]);
+    expect(await readdir(dir)).toEqual(["lance"]);
+    await store.close();
   });
 });
+
+const LEGACY_FIXTURE = resolve(import.meta.dirname, "../fixtures/legacy-vectors");
+
+/** Copies the fixture's collections into `target`, as the old store named its logs (stored as *.log-fixture: *.log is git-ignored). */
+async function copyLegacyFixture(target: string, only?: string): Promise<void> {
+  for (const collection of await readdir(LEGACY_FIXTURE)) {
+    if (only && collection !== only) continue;
+    await mkdir(join(target, collection), { recursive: true });
+    for (const file of await readdir(join(LEGACY_FIXTURE, collection))) {
+      await cp(join(LEGACY_FIXTURE, collection, file), join(target, collection, file.replace(/\.log-fixture$/, ".log")));
+    }
+  }
+}
+
+/** The points the legacy fixture was written with (same seeds as the script that wrote it). */
+function legacyPoint(book: string, n: number, dims = DIMS): VectorPoint {
+  return {
+    id: pointId(book, `c${n}`),
+    vector: vectorFor(book.length * 1000 + book.charCodeAt(5) * 100 + n, dims),
+    payload: { bookId: book, chunkId: `c${n}`, page: n + 1, text: `text of ${book} chunk ${n}`, title: `Title of ${book}` },
+  };
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

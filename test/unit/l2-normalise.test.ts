@@ -1,7 +1,7 @@
 // The one L2 normalisation that embedders and the local vector store share.
 import { describe, expect, it } from "vitest";
 import { normaliseL2 } from "../../library/vectors/l2-normalise.js";
-import { unitVector } from "../../library/vectors/local-collection.js";
+import { unitVector } from "../../library/vectors/chunk-table-rows.js";
 
 describe("L2 normalisation", () => {
   it("scales to unit length in place and says the squared length it had", () => {

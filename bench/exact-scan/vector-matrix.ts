@@ -1,3 +1,5 @@
+// Kept for the benchmark from the point-log store this one replaced: its exact scan is the
+// reference the ANN index's recall is measured against (bench/vector-store-scale.ts).
 // The vectors of a collection as one row-major float32 matrix in a WebAssembly memory, so the SIMD
 // kernel (dot-kernel.ts) can scan it in place. Rows are padded with zeros to a multiple of 8 floats.
 // Layout: [query row][scores of one scan chunk][row 0][row 1]…

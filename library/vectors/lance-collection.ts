@@ -1,0 +1,212 @@
+// One collection of the embedded store: every point of one vector size, in one LanceDB table on
+// local disk. The table is the only copy: each process reads it through LanceDB (file reads that
+// the OS page cache shares between processes), not a copy of its own.
+//
+// Search: cosine over an IVF_RQ index (RaBitQ) with a refine step (the rows of the best nprobes
+// partitions scored by their 1-bit codes, then refineFactor × k candidates re-scored with their
+// full vectors),
+// plus an exact scan of the rows not yet in the index, which LanceDB does by itself: a point is
+// searchable as soon as its upsert returns. Until the table holds `indexMinRows` points there is
+// no index and every search is exact. A search for one book is always exact over that book's rows
+// (found through a scalar index on bookId): an IVF search restricted to a small book would only
+// see the book's rows in the probed partitions, and could return fewer than k.
+//
+// Several processes may use the table at once: LanceDB commits each write as a new table version
+// (atomic rename on a local filesystem), conflicting commits are run again (commit-retry.ts),
+// and readers look for a newer version before every read (readConsistencyInterval 0).
+// Maintenance — building the index, folding new rows into it, compacting small fragments, pruning
+// old versions — runs in the background of a writing process, one process at a time (file-lock.ts).
+// Its cost is LanceDB's optimize(), the one call (in the TypeScript SDK) that adds new rows to an
+// index; it also compacts, and compaction merges every fragment under ~1M rows, so each fold
+// rewrites the table's newest fragment whatever the size of the tail (lancedb/lancedb#2325):
+// 43 s at 1,000,000 points on this machine. Hence folds only every indexTailRows rows.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { Index, type Connection, type Table } from "@lancedb/lancedb";
+import { chunkRows, chunkTableSchema, unitVector } from "./chunk-table-rows.js";
+import { retryingConflicts } from "./commit-retry.js";
+import { tryLock } from "./file-lock.js";
+import type { ChunkPayload, SearchHit, VectorPoint } from "./vector-store.js";
+import type { VectorIndexSettings } from "./vector-index-settings.js";
+
+const VECTOR_INDEX = "vector_idx";
+/** A maintenance lock older than this is taken over even if its holder seems alive. */
+const MAINTENANCE_LOCK_STALE_MS = 2 * 60 * 60_000;
+/** Writes between two compactions of small fragments, whatever the index needs. */
+const WRITES_PER_COMPACTION = 200;
+/** Train the index again once the table holds this many times the rows it was trained on. */
+const RETRAIN_GROWTH = 4;
+
+export class LanceCollection {
+  private maintaining?: Promise<void>;
+  private writesSinceMaintenance = 0;
+  private writtenWhileMaintaining = false;
+  private closed = false;
+
+  private constructor(
+    private readonly table: Table,
+    readonly dimensions: number,
+    private readonly lockPath: string,
+    /** Notes how many rows the index was trained on (written by whoever built it). */
+    private readonly trainingPath: string,
+    private readonly settings: VectorIndexSettings,
+  ) {}
+
+  /** Opens the table for vectors of this size, creating it if missing. */
+  static async open(db: Connection, lockDir: string, dimensions: number, settings: VectorIndexSettings): Promise<LanceCollection> {
+    const name = tableName(dimensions);
+    let table: Table;
+    try {
+      table = await db.createEmptyTable(name, chunkTableSchema(dimensions), { mode: "create", existOk: true });
+    } catch (err) {
+      // Another process created it between our look and our create.
+      if (!/already exists/i.test(String((err as Error).message))) throw err;
+      table = await db.openTable(name);
+    }
+    return new LanceCollection(table, dimensions, join(lockDir, `maintain-${name}.lock`), join(lockDir, `index-${name}.json`), settings);
+  }
+
+  async upsert(points: VectorPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    const rows = chunkRows(points, this.dimensions);
+    await retryingConflicts(() => this.table.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(rows));
+    this.wrote();
+  }
+
+  /** Adds the points whose ids are not in the table yet; never overwrites (used by migration). */
+  async insertMissing(points: VectorPoint[]): Promise<void> {
+    if (points.length === 0) return;
+    const rows = chunkRows(points, this.dimensions);
+    await retryingConflicts(() => this.table.mergeInsert("id").whenNotMatchedInsertAll().execute(rows));
+    this.wrote();
+  }
+
+  async deleteBook(bookId: string): Promise<void> {
+    await retryingConflicts(() => this.table.delete(`bookId = ${sqlString(bookId)}`));
+    this.wrote();
+  }
+
+  count(bookId?: string): Promise<number> {
+    return bookId === undefined ? this.table.countRows() : this.table.countRows(`bookId = ${sqlString(bookId)}`);
+  }
+
+  async search(vector: Float32Array, k: number, bookId?: string): Promise<SearchHit[]> {
+    if (k <= 0) return [];
+    let query = this.table.vectorSearch(unitVector(vector, this.dimensions)).distanceType("cosine").limit(k).select(["payload", "_distance"]);
+    query =
+      bookId === undefined
+        ? query.nprobes(this.settings.nprobes).refineFactor(this.settings.refineFactor)
+        : query.where(`bookId = ${sqlString(bookId)}`).bypassVectorIndex();
+    const rows = (await query.toArray()) as { payload: string; _distance: number }[];
+    return rows.map((r) => ({ score: Math.max(-1, Math.min(1, 1 - r._distance)), payload: JSON.parse(r.payload) as ChunkPayload }));
+  }
+
+  /** Runs maintenance now and waits for it (tests, benchmarks, the migration). */
+  async maintainNow(): Promise<void> {
+    await this.maintaining;
+    this.maintaining = this.maintain(true);
+    await this.maintaining.finally(() => (this.maintaining = undefined));
+  }
+
+  /** What the vector index covers: undefined while there is none. */
+  async indexCoverage(): Promise<{ indexedRows: number; unindexedRows: number } | undefined> {
+    const index = (await this.table.listIndices()).find((i) => i.name === VECTOR_INDEX);
+    return index && { indexedRows: index.numIndexedRows ?? 0, unindexedRows: index.numUnindexedRows ?? 0 };
+  }
+
+  /** Waits for maintenance this process started, then closes the table. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.maintaining?.catch(() => undefined);
+    this.table.close();
+  }
+
+  // ——— maintenance ———
+
+  /** Rows the index was trained on, as its builder noted next to the lock; undefined if unknown. */
+  private async trainedRows(): Promise<number | undefined> {
+    try {
+      const noted = JSON.parse(await readFile(this.trainingPath, "utf8")) as { trainedRows?: unknown };
+      return typeof noted.trainedRows === "number" ? noted.trainedRows : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private wrote(): void {
+    this.writesSinceMaintenance++;
+    this.scheduleMaintenance();
+  }
+
+  private scheduleMaintenance(): void {
+    if (this.closed) return;
+    if (this.maintaining) {
+      this.writtenWhileMaintaining = true; // looked at again once the current run ends
+      return;
+    }
+    this.writtenWhileMaintaining = false;
+    this.maintaining = this.maintain(false)
+      .catch((err: unknown) => process.emitWarning(`vector index maintenance of ${this.table.name} failed: ${(err as Error).message}`, "JetqVectorStoreWarning"))
+      .finally(() => {
+        this.maintaining = undefined;
+        if (this.writtenWhileMaintaining) this.scheduleMaintenance();
+      });
+  }
+
+  private async maintain(force: boolean): Promise<void> {
+    const lock = await tryLock(this.lockPath, MAINTENANCE_LOCK_STALE_MS);
+    if (!lock) return; // another process is at it
+    try {
+      const writes = this.writesSinceMaintenance;
+      const listed = await this.table.listIndices();
+      const indices = new Set(listed.map((i) => i.name));
+      const rows = await this.table.countRows();
+      if (rows === 0) return;
+      // Scalar indices: bookId for filtered search, count and delete; id for the upsert's join.
+      if (!indices.has("bookId_idx")) await retryingConflicts(() => this.table.createIndex("bookId", { config: Index.btree() }));
+      if (!indices.has("id_idx")) await retryingConflicts(() => this.table.createIndex("id", { config: Index.btree() }));
+      // The IVF partitions are trained once; new rows are added to them by optimize. Once the table
+      // has grown to RETRAIN_GROWTH times the rows they were trained on, partitions hold too many
+      // rows each, so the index is trained again (the old one serves until the new one commits).
+      const trainedOn = await this.trainedRows();
+      const vectorIndexDue = !indices.has(VECTOR_INDEX) || (trainedOn !== undefined && rows >= RETRAIN_GROWTH * trainedOn);
+      if (vectorIndexDue && rows >= this.settings.indexMinRows) {
+        await retryingConflicts(() =>
+          this.table.createIndex("vector", {
+            name: VECTOR_INDEX,
+            replace: true,
+            config: Index.ivfRq({
+              distanceType: "cosine",
+              numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
+              // RaBitQ codes (1 bit a dimension: 64 bytes a point at 512) need no codebook training,
+              // so the build is the IVF k-means alone: measured 36 s at 100,000 points where IVF_PQ
+              // took over 6 minutes (bench/vector-store-scale.ts)
+              maxIterations: 10,
+              sampleRate: 128,
+            }),
+          }),
+        );
+        await writeFile(this.trainingPath, JSON.stringify({ trainedRows: rows, at: new Date().toISOString() }));
+        this.writesSinceMaintenance -= writes;
+        return;
+      }
+      // Rows no index covers yet: scanned in full by every search (vector) and every upsert's join (id).
+      const unindexed = Math.max(0, ...listed.map((i) => i.numUnindexedRows ?? 0));
+      if (!force && unindexed < this.settings.indexTailRows && writes < WRITES_PER_COMPACTION) return;
+      // Compacts small fragments, adds new rows to every index (into the trained partitions: no
+      // retraining), and removes versions past the retention.
+      await retryingConflicts(() => this.table.optimize({ cleanupOlderThan: new Date(Date.now() - this.settings.versionRetentionMs) }));
+      this.writesSinceMaintenance -= writes;
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+export const tableName = (dimensions: number) => `dim_${dimensions}`;
+export const TABLE_NAME = /^dim_(\d+)$/;
+
+/** A SQL string literal for LanceDB filters. */
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
