@@ -52,7 +52,7 @@ async function moveOne(conn: JetqConnection, m: StoredMsg): Promise<"moved" | "l
       msgId: `${id}.moved`,
       headers: { [TASK_ID_HEADER]: id },
     });
-    await conn.queued.put(id, ack.seq);
+    await conn.queued.put(id, ack.seq, new TextDecoder().decode(m.data));
   }
   await conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, m.seq, false).catch((err: unknown) => {
     if (!isNoMessage(err) && !/no message found/i.test(String(err))) throw err;

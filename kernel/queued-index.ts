@@ -1,7 +1,8 @@
-// QueuedIndex: where a queued task's message is. Work subjects carry no task id (topology.ts), so
-// a task that no worker has taken yet, and so has no state record, is found through this bucket:
-// task id → work-stream sequence, then a direct get of that sequence. Two O(1) reads whatever the
-// depth of the queue. The producer writes the entry right after its publish is acknowledged; the
+// QueuedIndex: queued tasks by id. Work subjects carry no task id (topology.ts), so a task that no
+// worker has taken yet, and so has no state record, is found through this bucket: task id → its
+// queued record and work-stream sequence, one direct get whatever the depth of the queue (the
+// record is kept here too because a random read of the work stream at a million messages costs a
+// block load of its own). The producer writes the entry right after its publish is acknowledged; the
 // first state write of the task (a worker taking it, a cancel) removes it, with a delete marker
 // that expires by itself, so the bucket holds about one small entry per waiting task.
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
@@ -11,6 +12,7 @@ import { isLiveEntry } from "./kv-live.js";
 import { isNoMessage } from "./kv-scan.js";
 import { isConflict } from "./state-store.js";
 import type { ConfirmOptions, StreamPublisher } from "./stream-publisher.js";
+import type { TaskRecord } from "./task.js";
 import { TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
 
 const subjectOf = (taskId: string) => `$KV.${TOPOLOGY.queuedBucket}.${taskId}`;
@@ -28,29 +30,32 @@ export class QueuedIndex {
    * took the task at once may have removed the entry before it was made (its delete marker is
    * there), and the entry must not come back after it.
    */
-  async put(taskId: string, streamSeq: number, confirm?: ConfirmOptions): Promise<void> {
+  async put(taskId: string, streamSeq: number, recordJson: string, confirm?: ConfirmOptions): Promise<void> {
     const opts = { expectLastSubjectSequence: 0 };
+    const value = `{"seq":${streamSeq},"task":${recordJson}}`;
     try {
-      if (confirm) await this.publisher.publishConfirmed(subjectOf(taskId), String(streamSeq), opts, confirm);
-      else await this.publisher.publish(subjectOf(taskId), String(streamSeq), opts);
+      if (confirm) await this.publisher.publishConfirmed(subjectOf(taskId), value, opts, confirm);
+      else await this.publisher.publish(subjectOf(taskId), value, opts);
     } catch (err) {
       if (!isConflict(err)) throw err;
     }
   }
 
-  /** The work-stream sequence of a task that is (or was) waiting, or null. */
-  async seqOf(taskId: string): Promise<number | null> {
+  /** A waiting task's queued record and its work-stream sequence, or null. */
+  async entry(taskId: string): Promise<{ seq: number; record: TaskRecord } | null> {
     const entry = await this.kv.get(taskId);
     if (!isLiveEntry(entry)) return null;
-    const seq = Number(entry.string());
-    return Number.isSafeInteger(seq) && seq > 0 ? seq : null;
+    try {
+      const { seq, task } = entry.json<{ seq: number; task: TaskRecord }>();
+      return Number.isSafeInteger(seq) && seq > 0 && task?.id === taskId ? { seq, record: task } : null;
+    } catch {
+      return null;
+    }
   }
 
-  /** The task's message on the work stream, if it is still there (and is this task's). */
-  async message(taskId: string): Promise<StoredMsg | null> {
-    const seq = await this.seqOf(taskId);
-    if (seq === null) return null;
-    return workMessageAt(this.jsm, seq, taskId);
+  /** The work-stream sequence of a task that is (or was) waiting, or null. */
+  async seqOf(taskId: string): Promise<number | null> {
+    return (await this.entry(taskId))?.seq ?? null;
   }
 
   /**

@@ -148,7 +148,7 @@ export class TaskQueue {
     }
     // The task is queued now, whatever becomes of its index entry: without one it still runs, and
     // is found by id once a worker has taken it (a retry with its idempotencyKey writes it again).
-    await this.conn.queued.put(id, seq, this.confirm).catch(() => undefined);
+    await this.conn.queued.put(id, seq, json, this.confirm).catch(() => undefined);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };
@@ -181,13 +181,15 @@ export class TaskQueue {
   }
 
   /**
-   * The task's state record, or for a queued task its message on the work stream (with its
-   * sequence), found through the queued index: a few direct gets, however deep the queue.
+   * The task's state record, or for a queued task its queued record and work-stream sequence from
+   * the queued index: two direct gets (the first a miss), however deep the queue.
    */
   async find(id: string): Promise<{ record: TaskRecord; streamSeq?: number } | null> {
     const stored = await this.conn.state.get(id);
     if (stored) return { record: stored.record };
-    const msg = (await this.conn.queued.message(id)) ?? (await this.legacyMessage(id));
+    const queued = await this.conn.queued.entry(id);
+    if (queued) return { record: queued.record, streamSeq: queued.seq };
+    const msg = await this.legacyMessage(id);
     if (!msg) {
       // A worker may have taken it between the two reads: its record is there now.
       const now = await this.conn.state.get(id);
