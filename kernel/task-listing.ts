@@ -42,7 +42,7 @@ export interface TaskPage {
 }
 
 /** A page stops reading after this long and returns what it found, with a cursor. */
-const PAGE_BUDGET_MS = 60;
+const PAGE_BUDGET_MS = 40;
 /** Sequences in the first window of a log; windows grow ×4 while they find little, up to MAX_WINDOW. */
 const FIRST_WINDOW = 16;
 const MAX_WINDOW = 512;
@@ -64,7 +64,7 @@ interface CursorState {
 }
 
 export interface TaskListingOptions {
-  /** How long a page may read before it returns what it found (default 60 ms). */
+  /** How long a page may read before it returns what it found (default 40 ms). */
   budgetMs?: number;
 }
 
@@ -309,7 +309,7 @@ function subjectMatcher(filter: string): (subject: string) => boolean {
 /** Streams with more deleted sequences than this are read by sequence rather than in batches. */
 const BATCH_DELETED_LIMIT = 5_000;
 /** Windows read by sequence stay this small: each sequence is a request. */
-const MAX_SEQUENCE_WINDOW = 256;
+const MAX_SEQUENCE_WINDOW = 128;
 
 function safeJson<T>(m: StoredMsg): T | null {
   try {
