@@ -43,7 +43,8 @@ export function apiServerArgs({ etcdClientPort, port, pki }) {
   ];
 }
 
-export function controllerManagerArgs({ kubeconfig, port, pki, certDir }) {
+/** What the controller manager and the scheduler share: their kubeconfig and a loopback port. */
+function controlLoopArgs({ kubeconfig, port, certDir }) {
   return [
     `--kubeconfig=${kubeconfig}`,
     `--authentication-kubeconfig=${kubeconfig}`,
@@ -51,6 +52,12 @@ export function controllerManagerArgs({ kubeconfig, port, pki, certDir }) {
     "--bind-address=127.0.0.1",
     `--secure-port=${port}`,
     `--cert-dir=${certDir}`,
+  ];
+}
+
+export function controllerManagerArgs({ kubeconfig, port, pki, certDir }) {
+  return [
+    ...controlLoopArgs({ kubeconfig, port, certDir }),
     // Each controller acts as its own service account: the controller manager's certificate alone
     // may not create ReplicaSets or Pods.
     "--use-service-account-credentials=true",
@@ -65,15 +72,7 @@ export function controllerManagerArgs({ kubeconfig, port, pki, certDir }) {
 }
 
 export function schedulerArgs({ kubeconfig, port, certDir }) {
-  return [
-    `--kubeconfig=${kubeconfig}`,
-    `--authentication-kubeconfig=${kubeconfig}`,
-    `--authorization-kubeconfig=${kubeconfig}`,
-    "--bind-address=127.0.0.1",
-    `--secure-port=${port}`,
-    `--cert-dir=${certDir}`,
-    "--leader-elect=false",
-  ];
+  return [...controlLoopArgs({ kubeconfig, port, certDir }), "--leader-elect=false"];
 }
 
 export function kwokArgs({ kubeconfig, stagesFile }) {
