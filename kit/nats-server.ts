@@ -2,7 +2,7 @@
 // The binary comes from NATS_SERVER_BIN (set by scripts/test.mjs) or the
 // cache dir that scripts/tools.mjs installs into.
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, rmSync } from "node:fs";
+import { accessSync, constants, readFileSync, rmSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { availableParallelism, homedir, tmpdir } from "node:os";
@@ -197,10 +197,31 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
       if (proc && isRunning(proc)) proc.kill("SIGKILL");
     },
     pause() {
-      if (proc && isRunning(proc)) proc.kill("SIGSTOP");
+      if (proc && isRunning(proc)) {
+        proc.kill("SIGSTOP");
+        waitUntilStopped(proc.pid!);
+      }
     },
     resume() {
       if (proc && isRunning(proc)) proc.kill("SIGCONT");
     },
   };
+}
+
+/**
+ * SIGSTOP is delivered asynchronously: on a busy machine the server may still run (and answer a
+ * request sent right after pause()) for a moment. Wait, briefly, until the kernel says it is
+ * stopped (state T in /proc/<pid>/stat).
+ */
+function waitUntilStopped(pid: number) {
+  const deadline = Date.now() + 2_000;
+  while (Date.now() < deadline) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      if (state === "T" || state === "t") return;
+    } catch {
+      return; // no /proc (or the process is gone): nothing better to wait on
+    }
+  }
 }
