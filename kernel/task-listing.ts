@@ -137,7 +137,7 @@ export class TaskListing {
   /** Queued tasks, newest first; a message whose task has a state record is listed from the state log. */
   private workLog(q: TaskListQuery, state: StreamState, before: number | undefined): BackwardLog {
     const filter = q.type ? `jetq.tasks.*.${q.type}` : undefined;
-    return new BackwardLog(this.conn.jsm, TOPOLOGY.tasksStream, state.first_seq, before ?? state.last_seq + 1, filter, async (msgs) => {
+    return new BackwardLog(this.conn.jsm, TOPOLOGY.tasksStream, state.first_seq, startBelow(before, state), filter, async (msgs) => {
       const parsed = msgs.map((m) => ({ m, record: safeJson<TaskRecord>(m) })).filter((x): x is { m: StoredMsg; record: TaskRecord } => x.record !== null);
       const states = await this.states(parsed.map((x) => x.record.id));
       const out: Candidate[] = [];
@@ -155,7 +155,7 @@ export class TaskListing {
 
   /** Started tasks, most recently changed first. */
   private stateLog(q: TaskListQuery, state: StreamState, before: number | undefined): BackwardLog {
-    return new BackwardLog(this.conn.jsm, kvStream(TOPOLOGY.stateBucket), state.first_seq, before ?? state.last_seq + 1, undefined, async (msgs) => {
+    return new BackwardLog(this.conn.jsm, kvStream(TOPOLOGY.stateBucket), state.first_seq, startBelow(before, state), undefined, async (msgs) => {
       const out: Candidate[] = [];
       for (const m of msgs) {
         if (isKvMarker(m)) continue;
@@ -310,6 +310,11 @@ function subjectMatcher(filter: string): (subject: string) => boolean {
 const BATCH_DELETED_LIMIT = 5_000;
 /** Windows read by sequence stay this small: each sequence is a request. */
 const MAX_SEQUENCE_WINDOW = 128;
+
+/** Where a log's page starts: the cursor's position, never past the log's end (a forged cursor cannot send it walking through sequences that never existed). */
+function startBelow(before: number | undefined, state: StreamState): number {
+  return Math.min(before ?? Infinity, state.last_seq + 1);
+}
 
 function safeJson<T>(m: StoredMsg): T | null {
   try {
