@@ -65,7 +65,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     jsm,
     publisher,
     state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
-    queued: new QueuedIndex(nc, publisher, await kvm.open(TOPOLOGY.queuedBucket), jsm),
+    queued: new QueuedIndex(nc, publisher, await kvm.open(TOPOLOGY.queuedBucket)),
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
     leases: await kvm.open(TOPOLOGY.leasesBucket),

@@ -22,7 +22,6 @@ export class QueuedIndex {
     private readonly nc: NatsConnection,
     private readonly publisher: StreamPublisher,
     private readonly kv: KV,
-    private readonly jsm: JetStreamManager,
   ) {}
 
   /**

@@ -11,7 +11,6 @@ import { isLiveEntry } from "./kv-live.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
 import { PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js";
-import { workMessageAt } from "./queued-index.js";
 import { legacyTaskSubjectById, TASK_ID_HEADER, taskSubject, TOPOLOGY } from "./topology.js";
 import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
 import { Refusal, transition } from "./transitions.js";
@@ -198,10 +197,9 @@ export class TaskQueue {
     return { record: msg.json<TaskRecord>(), streamSeq: msg.seq };
   }
 
-  /** A message written before the queued index, under `jetq.tasks.<p>.<type>.<id>`. */
-  private async legacyMessage(id: string) {
-    const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.tasksStream, { next_by_subj: legacyTaskSubjectById(id), seq: 1 } as never).catch(() => null);
-    return msg && (await workMessageAt(this.conn.jsm, msg.seq, id));
+  /** A message written before the queued index, under `jetq.tasks.<p>.<type>.<id>` (its subject names the task). */
+  private legacyMessage(id: string) {
+    return this.conn.jsm.direct.getMessage(TOPOLOGY.tasksStream, { next_by_subj: legacyTaskSubjectById(id), seq: 1 } as never).catch(() => null);
   }
 
   /**
