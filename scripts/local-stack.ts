@@ -31,7 +31,9 @@ const conn = pool.maxWorkers > 0 ? await connectJetq(config.natsUrl, config.topo
 const stats = conn ? new QueueStats(conn) : null;
 
 function run(file: string, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry(file)], { stdio: "inherit", env: { ...process.env, ...env } });
+  // A worker id set for this process (npm start inside a pod) would be shared by every local worker.
+  const { JETQ_WORKER_ID: _id, POD_NAME: _pod, ...inherited } = process.env;
+  return spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry(file)], { stdio: "inherit", env: { ...inherited, ...env } });
 }
 
 const api = run("../api/main.ts");

@@ -2,8 +2,8 @@
 // (on demand) apt packages exist, installing them idempotently. Node builtins
 // only, so it works before `npm install` has run.
 import { execFile, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, realpathSync, rmSync, statSync } from "node:fs";
-import { availableParallelism, homedir } from "node:os";
+import { accessSync, chmodSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { availableParallelism, homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -122,6 +122,85 @@ export async function ensureAptPackage(pkg, binaryPath) {
   if (!existsSync(binaryPath)) throw new Error(`installed '${pkg}' but ${binaryPath} is still missing`);
 }
 
+const PROMETHEUS_DIR = join(CACHE_DIR, "prometheus");
+
+/** The newest cached Prometheus (`<version>/prometheus`, with promtool beside it), or null. */
+function cachedPrometheus() {
+  let versions = [];
+  try {
+    versions = readdirSync(PROMETHEUS_DIR).filter((v) => !v.includes(".partial-") && isExecutable(join(PROMETHEUS_DIR, v, "prometheus")) && isExecutable(join(PROMETHEUS_DIR, v, "promtool")));
+  } catch {
+    return null;
+  }
+  versions.sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  return versions.length ? join(PROMETHEUS_DIR, versions.at(-1), "prometheus") : null;
+}
+
+/**
+ * Prometheus for the end-to-end tests: PROMETHEUS_BIN, else the cache, else Debian's `prometheus`
+ * package unpacked into `<cache>/prometheus/<version>/` (`apt-get download` + `dpkg-deb -x`: no
+ * install, no service started, no root needed once apt's lists exist). Returns the binary's path.
+ */
+export async function ensurePrometheus({ log = defaultLog } = {}) {
+  const fromEnv = process.env.PROMETHEUS_BIN;
+  if (fromEnv) {
+    const abs = resolve(fromEnv);
+    if (isExecutable(abs)) return abs;
+    log(`PROMETHEUS_BIN=${fromEnv} is not an executable file; ignoring it`);
+  }
+  const cached = cachedPrometheus();
+  if (cached) return cached;
+
+  const work = mkdtempSync(join(tmpdir(), "jetq-prometheus-"));
+  let step = "apt-get download prometheus";
+  try {
+    log(`installing Prometheus from Debian's 'prometheus' package into ${PROMETHEUS_DIR} (needed by the end-to-end tests)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    // As root, apt hands downloads to its '_apt' user, which cannot write into our private folder.
+    const download = ["-q", ...(process.getuid?.() === 0 ? ["-o", "APT::Sandbox::User=root"] : []), "download", "prometheus"];
+    try {
+      await run("apt-get", download, { cwd: work, env });
+    } catch (err) {
+      // Most often apt's package lists are missing or stale: refresh them once (root only) and retry.
+      if (err.code === "ENOENT" || process.getuid?.() !== 0 || aptUpdated) throw err;
+      step = "apt-get update";
+      await run("apt-get", ["-q", "update"], { env });
+      aptUpdated = true;
+      step = "apt-get download prometheus (after apt-get update)";
+      await run("apt-get", download, { cwd: work, env });
+    }
+    const deb = readdirSync(work).find((f) => f.endsWith(".deb"));
+    if (!deb) throw new Error("it left no .deb file");
+    step = `dpkg-deb on ${deb}`;
+    const { stdout } = await execFileAsync("dpkg-deb", ["-f", join(work, deb), "Version"]);
+    const version = stdout.trim().replace(/[^A-Za-z0-9.+~_-]/g, "_");
+    if (!version) throw new Error("the package names no version");
+    await run("dpkg-deb", ["-x", join(work, deb), join(work, "root")]);
+    step = `copying the binaries into ${PROMETHEUS_DIR}`;
+    const dest = join(PROMETHEUS_DIR, version);
+    const partial = `${dest}.partial-${process.pid}`;
+    mkdirSync(partial, { recursive: true });
+    for (const bin of ["prometheus", "promtool"]) {
+      copyFileSync(join(work, "root", "usr", "bin", bin), join(partial, bin));
+      chmodSync(join(partial, bin), 0o755);
+    }
+    try {
+      renameSync(partial, dest);
+    } catch (err) {
+      // Another process installed the same version meanwhile: use its copy.
+      rmSync(partial, { recursive: true, force: true });
+      if (!isExecutable(join(dest, "prometheus"))) throw err;
+    }
+    log(`Prometheus ${version} installed in ${dest}`);
+    return join(dest, "prometheus");
+  } catch (err) {
+    const hint = err.code === "ENOENT" ? " (not found: this installer needs Debian's apt-get and dpkg-deb)" : "";
+    throw new Error(`could not install Prometheus: ${step} failed: ${err.message}${hint}; install it yourself and set PROMETHEUS_BIN to its prometheus binary`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export function ensureNodeModules({ cwd = process.cwd() } = {}) {
   const lock = join(cwd, "package-lock.json");
   const installed = join(cwd, "node_modules", ".package-lock.json");
@@ -146,7 +225,8 @@ const isMain = process.argv[1] && realpathSync(process.argv[1]) === realpathSync
 if (isMain) {
   try {
     ensureNodeModules({ cwd: resolve(fileURLToPath(import.meta.url), "..", "..") });
-    console.log(await ensureNatsServer());
+    // `node scripts/tools.mjs prometheus` prints Prometheus's path instead (test/support/prometheus.ts).
+    console.log(process.argv[2] === "prometheus" ? await ensurePrometheus() : await ensureNatsServer());
   } catch (err) {
     console.error(`[tools] ${err.message}`);
     process.exit(1);

@@ -18,7 +18,18 @@ export const WORKER_SETTINGS = z.object({
   JETQ_WORKER_METRICS_PORT: int(9091, 0),
   JETQ_PROGRESS_MIN_INTERVAL_MS: int(250, 0),
   JETQ_RUNNING_WRITE_DELAY_MS: int(100, 0),
+  // The worker's id is a key of the presence bucket and a metric label: a NATS KV key that a pod
+  // name (a DNS subdomain, which POD_NAME carries through the downward API) always is.
+  JETQ_WORKER_ID: workerId().optional(),
+  POD_NAME: workerId().optional(),
 });
+
+function workerId() {
+  return z
+    .string()
+    .max(253)
+    .regex(/^[A-Za-z0-9_=-]([A-Za-z0-9_=.-]*[A-Za-z0-9_=-])?$/, "letters, digits, '-', '_', '=' and inner dots only (a pod name fits)");
+}
 
 export interface WorkerConfig {
   concurrency: number;
@@ -34,6 +45,12 @@ export interface WorkerConfig {
   progressMinIntervalMs: number;
   /** A task's `running` state is written only once it has run this long (0: at once). */
   runningWriteDelayMs: number;
+  /**
+   * The id in this worker's presence record, logs and `worker` metric label: JETQ_WORKER_ID, else
+   * POD_NAME (so the operator finds a pod's worker by the pod's name). Unset: each Worker makes
+   * its own, host-pid-random, so several in one process never share one.
+   */
+  workerId?: string;
 }
 
 /** The kernel's JETQ_DEFAULT_TIMEOUT_S is the worker's too: the limit of a task that gives none. */
@@ -51,6 +68,7 @@ export function workerConfig(e: z.infer<typeof WORKER_SETTINGS> & Pick<KernelSet
     metricsPort: e.JETQ_WORKER_METRICS_PORT,
     progressMinIntervalMs: e.JETQ_PROGRESS_MIN_INTERVAL_MS,
     runningWriteDelayMs: e.JETQ_RUNNING_WRITE_DELAY_MS,
+    ...(e.JETQ_WORKER_ID || e.POD_NAME ? { workerId: (e.JETQ_WORKER_ID ?? e.POD_NAME)! } : {}),
   };
 }
 

@@ -33,7 +33,8 @@ export interface WorkerOptions {
 }
 
 export class Worker {
-  readonly id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  /** JETQ_WORKER_ID or POD_NAME when set (worker/config.ts), else unique to this Worker. */
+  readonly id: string;
   readonly metrics: JetqMetrics;
   private readonly handlers = new Map<string, TaskHandler>();
   private readonly active = new Set<TaskAttempt>();
@@ -66,6 +67,7 @@ export class Worker {
   private drained: () => void = () => {};
 
   constructor(private readonly opts: WorkerOptions) {
+    this.id = opts.config.workerId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.metrics = opts.metrics ?? createMetrics("worker");
     this.scheduler = new PriorityScheduler(opts.config.priorityWeights);
     // Tasks its handlers chain (ctx.enqueue) are counted in this worker's jetq_tasks_created_total.
