@@ -32,6 +32,9 @@ export interface WorkerOptions {
   idlePollMs?: number;
 }
 
+/** How soon a change of busy slots reaches the presence record. */
+const PRESENCE_CHANGE_DELAY_MS = 1_000;
+
 export class Worker {
   /** JETQ_WORKER_ID or POD_NAME when set (worker/config.ts), else unique to this Worker. */
   readonly id: string;
@@ -59,6 +62,9 @@ export class Worker {
   private wake: () => void = () => (this.wokenEarly = true);
   private cancelSub: Subscription | null = null;
   private presenceTimer: NodeJS.Timeout | null = null;
+  /** A presence write due because the busy count changed (see presenceChanged). */
+  private presenceSoon: NodeJS.Timeout | null = null;
+  private reportedBusy = -1;
   private ticker: NodeJS.Timeout | null = null;
   private mover: DeadLetterMover | null = null;
   private readonly startedAt = new Date().toISOString();
@@ -151,6 +157,8 @@ export class Worker {
     await this.loop;
     this.cancelSub?.unsubscribe();
     if (this.presenceTimer) clearInterval(this.presenceTimer);
+    this.presenceTimer = null;
+    if (this.presenceSoon) clearTimeout(this.presenceSoon);
     if (this.ticker) clearInterval(this.ticker);
     await this.mover?.stop();
     await this.opts.conn.workers.delete(this.id).catch(() => undefined);
@@ -334,6 +342,19 @@ export class Worker {
     if (this.gaugesRemoved) return; // a handed-back attempt ending after stop() must not bring them back
     this.metrics.busySlots.set({ worker: this.id }, this.running);
     this.metrics.utilisation.set({ worker: this.id }, this.running / this.opts.config.concurrency);
+    this.presenceChanged();
+  }
+
+  /**
+   * The busy count changed: the presence record says so within a second (the operator ranks pods
+   * for a scale-down by it), not only at the next 5 s beat; at most one extra write a second.
+   */
+  private presenceChanged() {
+    if (this.presenceSoon || !this.presenceTimer || this.running === this.reportedBusy) return;
+    this.presenceSoon = setTimeout(() => {
+      this.presenceSoon = null;
+      if (this.presenceTimer && this.running !== this.reportedBusy) void this.reportPresence();
+    }, PRESENCE_CHANGE_DELAY_MS);
   }
 
   /** A stopped worker's series go, so a registry shared by several workers lists only live ones. */
@@ -349,7 +370,7 @@ export class Worker {
       host: hostname(),
       pid: process.pid,
       concurrency: this.opts.config.concurrency,
-      busy: this.running,
+      busy: (this.reportedBusy = this.running),
       taskTypes: [...this.handlers.keys()],
       startedAt: this.startedAt,
       updatedAt: new Date().toISOString(),

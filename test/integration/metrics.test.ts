@@ -100,11 +100,12 @@ describe("queue depth", () => {
       expect(sumOf(running, "jetq_tasks_in_flight")).toBeGreaterThanOrEqual(4);
       expect(sumOf(running, "jetq_queue_depth")).toBe(6);
       expect(sumOf(own, "jetq_worker_slots", { worker: w.id })).toBe(4);
-      // The API reads busy slots from presence records, refreshed every 5 s.
+      // The API reads busy slots from presence records, rewritten within a second of a change (the
+      // operator ranks pods for a scale-down by them), not only at the 5 s beat.
       const reported = await waitFor("the presence record to show four busy slots", async () => {
         const text = await apiMetrics();
         return sumOf(text, "jetq_worker_busy", { worker: w.id, pool: pool() }) === 4 && text;
-      }, 15_000, 250);
+      }, 4_000, 100);
       expect(samples(reported, "jetq_worker_busy")).toHaveLength(1);
       expect(sumOf(reported, "jetq_worker_concurrency", { worker: w.id, pool: pool() })).toBe(4);
     } finally {
@@ -116,6 +117,7 @@ describe("queue depth", () => {
       return sumOf(text, "jetq_worker_busy_slots", { worker: w.id }) === 0 && text;
     });
     expect(samples(idle, "jetq_worker_busy_slots")).toHaveLength(1);
+    await waitFor("the presence record to show the worker idle", async () => sumOf(await apiMetrics(), "jetq_worker_busy", { worker: w.id, pool: pool() }) === 0, 4_000, 100);
     await waitFor("the pool drained", async () => sumOf(await apiMetrics(), "jetq_pool_depth", { pool: pool() }) === 0);
   });
 });
