@@ -12,11 +12,21 @@ export interface ScalingBounds {
   /** Look-back windows: scale up to the lowest, and down to the highest, recommendation seen in them. */
   scaleUpWindowMs: number;
   scaleDownWindowMs: number;
+  /**
+   * At most this many replicas added within any `maxStepPeriodMs` (the HPA's "Pods" scale-up
+   * policy); unset: a scale-up goes to its target at once.
+   */
+  maxStep?: number;
+  maxStepPeriodMs?: number;
+  /** A pool at zero starts only when depth exceeds this (KEDA's activation threshold); default 0. */
+  activationBacklog?: number;
 }
 
 export interface Recommendation {
   at: number;
   replicas: number;
+  /** The replicas there were when it was made: the base maxStep counts from. */
+  current?: number;
 }
 
 export interface ScalingDecision {
@@ -39,10 +49,13 @@ export function desiredReplicas(
   // Work waiting always gets at least one replica, even when scale-to-zero put the pool at zero.
   if (depth > 0) recommended = Math.max(recommended, 1);
   if (depth === 0 && bounds.scaleToZero) recommended = 0;
+  // A pool at zero stays there until the backlog is worth starting for (activation).
+  if (bounds.scaleToZero && currentReplicas === 0 && depth <= (bounds.activationBacklog ?? 0)) recommended = 0;
   recommended = Math.min(bounds.maxReplicas, Math.max(recommended === 0 && bounds.scaleToZero ? 0 : min, recommended));
 
-  const keep = Math.max(bounds.scaleUpWindowMs, bounds.scaleDownWindowMs);
-  const history = [...input.history.filter((r) => now - r.at <= keep), { at: now, replicas: recommended }];
+  const stepPeriod = bounds.maxStep === undefined ? 0 : (bounds.maxStepPeriodMs ?? 0);
+  const keep = Math.max(bounds.scaleUpWindowMs, bounds.scaleDownWindowMs, stepPeriod);
+  const history = [...input.history.filter((r) => now - r.at <= keep), { at: now, replicas: recommended, current: currentReplicas }];
   const inWindow = (w: number) => history.filter((r) => now - r.at <= w).map((r) => r.replicas);
 
   let desired = currentReplicas;
@@ -53,6 +66,15 @@ export function desiredReplicas(
   } else if (recommended < currentReplicas) {
     desired = Math.min(currentReplicas, Math.max(...inWindow(bounds.scaleDownWindowMs)));
     reason = desired < currentReplicas ? `backlog ${depth} needs only ${recommended}` : "scale-down held by stabilisation window";
+  }
+  if (bounds.maxStep !== undefined && desired > currentReplicas) {
+    // Counted from the fewest replicas in the period, so steps taken in it add up to maxStep.
+    const base = Math.min(...history.filter((r) => r.current !== undefined && now - r.at <= stepPeriod).map((r) => r.current!));
+    const limit = Math.max(currentReplicas, base + bounds.maxStep);
+    if (desired > limit) {
+      desired = limit;
+      reason = `backlog ${depth} wants ${recommended}, limited by maxStep ${bounds.maxStep}`;
+    }
   }
   // Bounds win over everything, including a current count someone set by hand.
   desired = Math.min(bounds.maxReplicas, Math.max(desired, recommended === 0 && bounds.scaleToZero && desired === 0 ? 0 : min));
