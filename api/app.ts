@@ -1,6 +1,6 @@
 // Builds the express app from its parts. No listening, no process wiring: main.ts does that,
 // and tests build the app around their own NATS server.
-import express, { type Express } from "express";
+import express, { type Express, type Router } from "express";
 import type { ApiConfig } from "./config.js";
 import type { LibraryConnection } from "../library/connection.js";
 import { DeadLetterQueue } from "../kernel/dead-letters.js";
@@ -14,7 +14,9 @@ import { errorHandler, requireNats, sendError } from "./http.js";
 import { buildOpenApi } from "./openapi.js";
 import { booksRouter } from "./routes/books.js";
 import { dlqRouter } from "./routes/dlq.js";
-import { opsRouter } from "./routes/ops.js";
+import { openApiRouter, probesRouter } from "./routes/ops.js";
+import { keysRouter } from "./routes/keys.js";
+import { createAccess, type Access } from "./auth/access.js";
 import { ragCompatRouter } from "./routes/rag-compat.js";
 import { tasksRouter } from "./routes/tasks.js";
 import { searchRouter } from "./routes/search.js";
@@ -42,10 +44,24 @@ export interface ApiDeps {
   library?: LibraryDeps;
   /** What sources may be registered: config.documents.sources, the same policy the workers fetch by. */
   sourcePolicy: SourcePolicy;
+  /** Access control (keys, roles, audit); made from config.auth when not given. */
+  access?: Access;
+}
+
+export interface Api {
+  app: Express;
+  /** /metrics, /healthz and /readyz alone, for a port of their own (JETQ_METRICS_PORT). */
+  probes: Router;
+  access: Access;
 }
 
 export function createApp(deps: ApiDeps): Express {
+  return createApi(deps).app;
+}
+
+export function createApi(deps: ApiDeps): Api {
   const metrics = deps.metrics ?? createMetrics("api");
+  const access = deps.access ?? createAccess(deps.conn, deps.config.auth, deps.log);
   const queue = taskQueueFor(deps.conn, deps.registry, { defaultTimeoutSeconds: deps.defaultTimeoutSeconds, metrics });
   const stats = new QueueStats(deps.conn);
   const dlq = new DeadLetterQueue(deps.conn, queue);
@@ -67,6 +83,9 @@ export function createApp(deps: ApiDeps): Express {
     next();
   });
 
+  // Who is asking, and may they: before anything else reads the request (public paths pass).
+  app.use(access.authenticate);
+  app.use(access.authorize);
   app.use(requireNats(() => deps.conn.connected));
   app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
@@ -77,9 +96,12 @@ export function createApp(deps: ApiDeps): Express {
     app.use(searchRouter(deps.library));
     app.use(libraryRouter({ books, vectors: deps.library.vectors, quizzes: deps.conn.quizzes }));
   }
-  app.use(opsRouter({ conn: deps.conn, metrics, stats, openapi: buildOpenApi(deps.registry), limits: { maxUploadFiles: deps.config.maxUploadFiles } }));
+  app.use(keysRouter(access, deps.config.maxBodyBytes));
+  const probes = probesRouter({ conn: deps.conn, metrics, stats });
+  app.use(probes);
+  app.use(openApiRouter({ conn: deps.conn, openapi: buildOpenApi(deps.registry), limits: { maxUploadFiles: deps.config.maxUploadFiles }, authEnabled: access.enabled }));
 
   app.use((req, res) => sendError(res, 404, "not_found", `no route for ${req.method} ${req.path}`));
   app.use(errorHandler(deps.log));
-  return app;
+  return { app, probes, access };
 }

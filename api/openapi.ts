@@ -40,6 +40,8 @@ import { PagedListQuery } from "./listing.js";
 import { DlqBulkBody, DlqBulkQuery, DlqListQuery } from "./routes/dlq.js";
 import { ListQuery as TaskListQuery } from "./routes/tasks.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
+import { KeyCreatedSchema, KeyCreateSchema, KeyListSchema } from "./auth/key-schemas.js";
+import { KeyListQuery } from "./routes/keys.js";
 
 type Schema = Record<string, unknown>;
 
@@ -60,6 +62,8 @@ const integer = { type: "integer" };
 // Why each error status is answered; every one has the body {error:{code,message,details}}.
 const ERROR_STATUSES = {
   400: "malformed request: JSON that does not parse or is not UTF-8, a body or query that does not match the schema (details lists each problem)",
+  401: "no credentials, or credentials that are malformed, unknown, revoked or expired (header WWW-Authenticate: Bearer)",
+  403: "the credentials are good, but their role may not do this (details: role, required)",
   404: "no such resource (ids are UUIDs: anything else names nothing), or no such route",
   409: "the resource is not in a state that allows this",
   413: "the body, a file or the number of files or form fields is over a limit (the message names it)",
@@ -228,7 +232,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       responses: Object.fromEntries(
         Object.entries(ERROR_STATUSES).map(([status, description]) => [
           `E${status}`,
-          { description, ...(status === "503" ? { headers: { "Retry-After": { schema: integer } } } : {}), ...json(ref("Error")) },
+          { description, ...(status === "503" ? { headers: { "Retry-After": { schema: integer } } } : status === "401" ? { headers: { "WWW-Authenticate": { schema: string } } } : {}), ...json(ref("Error")) },
         ]),
       ),
     },
@@ -333,6 +337,21 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       },
       "/api/sources/{id}/sync": {
         post: { summary: "Queue sync_sources for this source now", parameters: [idParam("id", "source")], responses: { "202": ok("queued", answer(SourceSyncAcceptedSchema)), ...errors(404, ...NATS) } },
+      },
+      "/api/keys": {
+        post: {
+          summary: "Make an API key for a tenant and role; the answer holds the key, this once (only its hash is stored)",
+          requestBody: { required: true, ...json(schemaOf(KeyCreateSchema)) },
+          responses: { "201": ok("made: the key is in `key`", answer(KeyCreatedSchema)), ...errors(400, 413, 415, 422, ...NATS) },
+        },
+        get: { summary: "API keys, oldest first: never their secrets or hashes", parameters: queryParameters(KeyListQuery), responses: { "200": ok("the keys", answer(KeyListSchema)), ...errors(400, ...NATS) } },
+      },
+      "/api/keys/{id}": {
+        delete: {
+          summary: "Revoke an API key: refused at once by this process, by every other within JETQ_AUTH_CACHE_TTL_MS",
+          parameters: [idParam("id", "API key")],
+          responses: { "204": { description: "revoked" }, ...errors(404, 409, ...NATS) },
+        },
       },
       "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam("id", "quiz")], responses: { "200": ok("quiz", answer(QuizSchema)), ...errors(404, ...NATS) } } },
       "/rag/add-document": {

@@ -51,7 +51,7 @@ function run(file: string, env: Record<string, string>): JetqProcess {
 /** The API (api/main) on a free port; resolves once /readyz answers 200. */
 export async function startApi(natsUrl: string, dataDir: string): Promise<JetqProcess & { baseUrl: string }> {
   const port = await freePort();
-  const api = run("../api/main.ts", { NATS_URL: natsUrl, PORT: String(port), HOST: "127.0.0.1", JETQ_DATA_DIR: dataDir });
+  const api = run("../api/main.ts", { NATS_URL: natsUrl, PORT: String(port), HOST: "127.0.0.1", JETQ_DATA_DIR: dataDir, JETQ_AUTH: "off" });
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 120_000;
   for (;;) {

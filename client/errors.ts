@@ -6,7 +6,11 @@ export class JetqClientError extends Error {
   constructor(
     /** The HTTP status; 0 when no answer came (the request did not reach the server). */
     readonly status: number,
-    /** The server's error code (`not_found`, `invalid_request`…), or `network_error`, `invalid_response`, `http_<status>`. */
+    /**
+     * The server's error code (`not_found`, `invalid_request`…; for access: 401 `unauthenticated`,
+     * `invalid_credentials`, `credentials_expired`, `invalid_token`, 403 `forbidden`), or
+     * `network_error`, `invalid_response`, `http_<status>`.
+     */
     readonly code: string,
     message: string,
     /** The server's details (a list of {path, message} for schema errors), or null. */

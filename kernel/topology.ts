@@ -29,6 +29,8 @@ export const TOPOLOGY = {
   leasesBucket: "jetq-leases",
   /** Queued task id → its work-stream sequence, so a queued task is found by id in two direct gets. */
   queuedBucket: "jetq-queued",
+  /** API keys by id, stored as hashes (api/auth/key-store.ts). */
+  keysBucket: "jetq-keys",
   cancelSubject: "jetq.control.cancel",
   /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
   taskEventsPrefix: "jetq.task-events",
@@ -197,6 +199,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   // one's never does between renewals. No bucket TTL (buckets made before lose theirs).
   await kvm.create(TOPOLOGY.leasesBucket, { history: 1, storage, replicas });
   await ensureStream(jsm, { name: `KV_${TOPOLOGY.leasesBucket}`, max_age: 0, allow_msg_ttl: true });
+  // API keys: one record per key (its hash, tenant, role, expiry); a revoked key's record is deleted.
+  await kvm.create(TOPOLOGY.keysBucket, { history: 1, storage, replicas });
 
   if (opts.consumersFor) {
     for (const priority of PRIORITIES) {

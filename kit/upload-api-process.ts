@@ -9,7 +9,8 @@ import { connectLibrary } from "../library/connection.js";
 import { createLogger } from "../kernel/logger.js";
 import { documentTaskTypes } from "../library/task-types.js";
 
-const config = loadConfig({ ...process.env, PORT: "0", HOST: "127.0.0.1" });
+// Without credentials (JETQ_AUTH=off) unless the environment says otherwise: it measures uploads, not access.
+const config = loadConfig({ JETQ_AUTH: "off", ...process.env, PORT: "0", HOST: "127.0.0.1" });
 const log = createLogger("upload-api-process", "error"); // errors go to stderr, stdout stays JSON
 const conn = await connectLibrary(config.natsUrl, config.topology, { name: "upload-api-process" });
 const app = createApp({ conn, sourcePolicy: config.documents.sources, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.worker.defaultTimeoutSeconds, log });

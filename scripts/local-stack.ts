@@ -9,6 +9,7 @@ import { connectJetq } from "../kernel/connection.js";
 import { createLogger } from "../kernel/logger.js";
 import { QueueStats } from "../kernel/queue-stats.js";
 import { desiredReplicas, type Recommendation } from "../kernel/scaling-policy.js";
+import { describeListenAddress } from "../api/listen-address.js";
 
 const config = (() => {
   try {
@@ -36,7 +37,9 @@ function run(file: string, env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry(file)], { stdio: "inherit", env: { ...inherited, ...env } });
 }
 
-const api = run("../api/main.ts");
+// On a store without an admin key, the API makes one and prints it, this once (api/auth/announce.ts).
+const api = run("../api/main.ts", { JETQ_PRINT_FIRST_ADMIN_KEY: "true" });
+const where = `API on ${describeListenAddress(config.api.host, config.api.port)}, auth ${config.api.auth.enabled ? "on" : "OFF (JETQ_AUTH=off)"} (try /openapi.json)`;
 const workers: ChildProcess[] = [];
 let history: Recommendation[] = [];
 let nextMetricsPort = config.worker.metricsPort;
@@ -72,10 +75,10 @@ async function reconcile(stats: QueueStats) {
 let timer: NodeJS.Timeout | undefined;
 if (stats) {
   await reconcile(stats);
-  log.info(`jetq is up: API on http://127.0.0.1:${config.api.port} (try /openapi.json), ${workers.length} worker(s), scaling ${bounds.minReplicas}..${bounds.maxReplicas}`);
+  log.info(`jetq is up: ${where}, ${workers.length} worker(s), scaling ${bounds.minReplicas}..${bounds.maxReplicas}`);
   timer = setInterval(() => void reconcile(stats).catch((err) => log.warn("scaling check failed", { error: String(err) })), pool.pollMs);
 } else {
-  log.info(`jetq is up: API on http://127.0.0.1:${config.api.port} (try /openapi.json), no local workers (JETQ_LOCAL_MAX_WORKERS=0)`);
+  log.info(`jetq is up: ${where}, no local workers (JETQ_LOCAL_MAX_WORKERS=0)`);
 }
 
 let stopping = false;

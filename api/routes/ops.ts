@@ -1,4 +1,5 @@
-// Operations endpoints: metrics, liveness, readiness, the OpenAPI document.
+// Operations endpoints: metrics, liveness, readiness (the probes, which JETQ_METRICS_PORT also
+// serves on a port of their own) and the OpenAPI document. All answer without credentials.
 import { Router } from "express";
 import type { JetqConnection } from "../../kernel/connection.js";
 import { registerQueueGauges, type JetqMetrics } from "../../kernel/metrics.js";
@@ -6,6 +7,7 @@ import type { QueueStats } from "../../kernel/queue-stats.js";
 import { TOPOLOGY } from "../../kernel/topology.js";
 import { methodNotAllowed, sendError } from "../http.js";
 import { withServerLimits, type buildOpenApi } from "../openapi.js";
+import { withAccess } from "../auth/openapi-access.js";
 
 export interface OpsRouterDeps {
   conn: JetqConnection;
@@ -14,12 +16,13 @@ export interface OpsRouterDeps {
   openapi: ReturnType<typeof buildOpenApi>;
   /** Settings the document states besides those of the connection (JETQ_MAX_UPLOAD_FILES). */
   limits?: { maxUploadFiles?: number };
+  /** Whether credentials are asked for (JETQ_AUTH): the document states it. */
+  authEnabled: boolean;
 }
 
-export function opsRouter(deps: OpsRouterDeps): Router {
+/** /metrics, /healthz, /readyz. Registers the queue gauges: one per metrics registry. */
+export function probesRouter(deps: Pick<OpsRouterDeps, "conn" | "metrics" | "stats">): Router {
   const r = Router();
-  // The document says what this server accepts, so its configured limits go in.
-  const openapi = withServerLimits(deps.openapi, { maxDeliver: deps.conn.topology.maxDeliver, ...deps.limits });
   registerQueueGauges(deps.metrics, deps.stats);
   r.route("/metrics")
     .get(async (_req, res) => {
@@ -49,6 +52,13 @@ export function opsRouter(deps: OpsRouterDeps): Router {
       }
     })
     .all(methodNotAllowed("GET"));
+  return r;
+}
+
+export function openApiRouter(deps: Pick<OpsRouterDeps, "conn" | "openapi" | "limits" | "authEnabled">): Router {
+  const r = Router();
+  // The document says what this server accepts, so its configured limits and its access rules go in.
+  const openapi = withAccess(withServerLimits(deps.openapi, { maxDeliver: deps.conn.topology.maxDeliver, ...deps.limits }), deps.authEnabled);
   r.route("/openapi.json")
     .get((_req, res) => {
       res.json(openapi);

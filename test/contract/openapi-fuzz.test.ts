@@ -5,15 +5,19 @@
 // accepted, invalid data refused, 405s with Allow…). Zero failures, or the test prints its report.
 //
 // The stack has NO workers: a generated task is queued and never runs, so no source is ever
-// fetched and no traffic leaves 127.0.0.1.
+// fetched and no traffic leaves 127.0.0.1. Authentication is on, as a user runs it: every request
+// carries an admin key (JETQ_ADMIN_KEY, which the API will not revoke), and schemathesis's
+// ignored_auth check sends each operation without it and expects the documented 401.
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newApiKey } from "../../api/auth/api-key.js";
+import { JetqClient } from "../../client/index.js";
 import { documentTaskTypes } from "../../library/task-types.js";
-import { clientOf, startStack, type Stack } from "../support/stack.js";
+import { startStack, type Stack } from "../support/stack.js";
 
 const HERE = resolve(fileURLToPath(import.meta.url), "..");
 const ROOT = resolve(HERE, "..", "..");
@@ -62,15 +66,16 @@ describe("the OpenAPI document against the running API (schemathesis)", () => {
   let schemathesis: string;
   let workDir: string;
   let bookId: string;
+  const adminKey = newApiKey().key;
 
   beforeAll(async () => {
     // Idempotent: the first run installs schemathesis (about 30 s), later ones find it at once.
     const installed = await run(process.execPath, [join(ROOT, "scripts", "python-tools.mjs")], { cwd: ROOT, timeoutMs: 9 * 60_000 });
     if (installed.code !== 0) throw new Error(`installing schemathesis failed:\n${installed.output}`);
     schemathesis = installed.output.trim().split("\n").pop()!;
-    stack = await startStack({ workers: 0, documents: true, registry: documentTaskTypes() });
+    stack = await startStack({ workers: 0, documents: true, registry: documentTaskTypes(), env: { JETQ_AUTH: "on", JETQ_ADMIN_KEY: adminKey } });
     // A book for the generated create_quiz / generate_embeddings tasks to name (see the hooks).
-    const upload = await clientOf(stack).books.upload([{ name: "astrolabes.txt", data: "Brass astrolabes measured the altitude of stars.\n", contentType: "text/plain" }]);
+    const upload = await new JetqClient({ baseUrl: stack.baseUrl, apiKey: adminKey }).books.upload([{ name: "astrolabes.txt", data: "Brass astrolabes measured the altitude of stars.\n", contentType: "text/plain" }]);
     bookId = upload.books[0]!.bookId;
     // schemathesis writes its example database and reports into its working directory.
     workDir = await mkdtemp(join(tmpdir(), "jetq-contract-"));
@@ -88,7 +93,7 @@ describe("the OpenAPI document against the running API (schemathesis)", () => {
       expect(new URL(stack.baseUrl).hostname).toBe("127.0.0.1");
       const droppedLog = join(workDir, "dropped.tsv");
       const hooks = { SCHEMATHESIS_HOOKS: "schemathesis_hooks", PYTHONPATH: HERE, PYTHONDONTWRITEBYTECODE: "1", JETQ_CONTRACT_DROPPED_LOG: droppedLog, JETQ_CONTRACT_BOOK_ID: bookId };
-      const common = ["--checks", "all", "--max-examples", String(MAX_EXAMPLES), "--seed", SEED, "--workers", "1", "--request-timeout", "20", "--generation-database", "none", "--no-color"];
+      const common = ["--header", `Authorization: Bearer ${adminKey}`, "--checks", "all", "--max-examples", String(MAX_EXAMPLES), "--seed", SEED, "--workers", "1", "--request-timeout", "20", "--generation-database", "none", "--no-color"];
       const schema = `${stack.baseUrl}/openapi.json`;
       // A task's event stream stays open while the task is queued, and with no worker it stays
       // queued: the stateful phase (which follows a created task's links) would wait on it for

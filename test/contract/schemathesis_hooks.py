@@ -37,8 +37,8 @@ def map_case(context, case):
 
     A positive create_quiz / generate_embeddings names the book this test uploaded (any other id is
     rightly refused: no such book), a positive listing starts at the first page (a cursor is valid
-    only if this server gave it out), chunkOverlap stays below chunkSize, and an idempotency key
-    stands for one request only.
+    only if this server gave it out), chunkOverlap stays below chunkSize, an idempotency key
+    stands for one request only, and a new API key expires in the future.
     """
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive:
@@ -54,6 +54,9 @@ def map_case(context, case):
             size, overlap = chunking.get("chunkSize"), chunking.get("chunkOverlap")
             if _is_number(size) and _is_number(overlap) and overlap >= size:
                 chunking["chunkOverlap"] = size - 1  # size <= overlap <= 5000: still within bounds
+    # A key's expiry must lie in the future (a date-time schema cannot say "after now").
+    if isinstance(body, dict) and isinstance(body.get("expiresAt"), str) and case.operation.path == "/api/keys":
+        body["expiresAt"] = "2999-12-31T23:59:59Z"
     if isinstance(body, dict) and isinstance(body.get("idempotencyKey"), str):
         # Generated keys repeat ("0", "00"…) across different requests, which the server rightly
         # refuses (422 idempotency_key_reused). A key derived from the request keeps the rule a

@@ -20,6 +20,9 @@ afterAll(() => {
   if (natsPortInUse) spawnSync("pkill", ["-KILL", "-f", `nats-server -js -a 127.0.0.1 -p ${natsPortInUse} `]);
 });
 
+/** The first admin key npm start prints on a fresh store (jetq_<id>_<secret>). */
+const ADMIN_KEY = /jetq_[0-9a-f-]{36}_[0-9a-f]{64}/;
+
 const listening = (port: number) =>
   new Promise<boolean>((res) => {
     const s = connect({ port, host: "127.0.0.1" }, () => (s.destroy(), res(true)));
@@ -49,14 +52,17 @@ describe("npm start", () => {
     proc.stdout!.on("data", (c) => (output += c));
     proc.stderr!.on("data", (c) => (output += c));
     const exited = new Promise<number | null>((r) => proc!.once("exit", (code) => r(code)));
+    let key = "";
     const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method, headers: { "content-type": "application/json", authorization: `Bearer ${key}` }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as any };
     };
     // Pool sizes the local stack logs as it scales: {"message":"local pool",…,"workers":N}.
     const poolSizes = () => output.split("\n").filter((l) => l.includes('"local pool"')).map((l) => JSON.parse(l).workers as number);
 
     await waitFor("the API to be ready (this includes the tsc build)", async () => (await api("GET", "/readyz").catch(() => ({ status: 0 }))).status === 200, 180_000, 250);
+    key = await waitFor("the first admin key in npm start's output", () => ADMIN_KEY.exec(output)?.[0], 10_000);
+    await waitFor("npm start to say where the API listens", () => output.includes(`API on http://127.0.0.1:${apiPort} (this machine only;`), 30_000);
 
     // A backlog: with no worker running (minimum 0), 30 tasks at 5 per worker ask for 6, capped at 2.
     const ids: string[] = [];
@@ -107,7 +113,8 @@ describe("npm start with JETQ_LOCAL_MAX_WORKERS=0", () => {
     const apiPort = await freePort();
     const run = startScript({ JETQ_NATS_PORT: String(await freePort()), PORT: String(apiPort), JETQ_LOCAL_MAX_WORKERS: "0", JETQ_LOCAL_MIN_WORKERS: undefined, JETQ_LOCAL_POLL_MS: "200" });
     const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const authorization = `Bearer ${ADMIN_KEY.exec(run.output)?.[0]}`;
+      const res = await fetch(`http://127.0.0.1:${apiPort}${path}`, { method, headers: { "content-type": "application/json", authorization }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: (await res.json()) as any };
     };
     try {
@@ -115,6 +122,7 @@ describe("npm start with JETQ_LOCAL_MAX_WORKERS=0", () => {
         waitFor("the API to be ready (this includes the tsc build)", async () => (await fetch(`http://127.0.0.1:${apiPort}/readyz`).catch(() => null))?.status === 200, 180_000, 250),
         run.exited.then((code) => Promise.reject(new Error(`npm start exited (${code}) before the API was ready:\n${run.output}`))),
       ]);
+      await waitFor("the first admin key in npm start's output", () => ADMIN_KEY.test(run.output), 10_000);
       const created = await api("POST", "/api/tasks", { type: "sync_sources", payload: {} });
       expect(created.status).toBe(202);
       // A pool would have started a worker within a poll or two (200 ms each), and it would run the

@@ -57,6 +57,7 @@ export const TEST_ENV = {
   JETQ_HARD_TIMEOUT_GRACE_MS: "1000",
   JETQ_PROGRESS_MIN_INTERVAL_MS: "50",
   JETQ_WORKER_METRICS_PORT: "0",
+  JETQ_AUTH: "off", // a test that is about access sets JETQ_AUTH: "on" in its env
 };
 
 const log = process.env.JETQ_TEST_LOGS ? createLogger("test", "debug") : silentLogger();
