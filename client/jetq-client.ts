@@ -33,6 +33,7 @@ import {
   UploadedBooksSchema,
 } from "../library/api-schemas.js";
 import type { SourceCreate } from "../library/sources.js";
+import { KeyCreatedSchema, KeyListSchema, type KeyCreate } from "../api/auth/key-schemas.js";
 import { JetqClientError } from "./errors.js";
 import { readSse } from "./sse.js";
 
@@ -179,6 +180,16 @@ export class JetqClient {
 
   readonly quizzes = {
     get: (id: string) => this.json(QuizSchema, "GET", `/api/quizzes/${enc(id)}`),
+  };
+
+  // --- API keys (admin only; added for the CLI's `jetq keys`) ---
+
+  readonly keys = {
+    /** Makes a key; the answer carries the key itself, the only time it is ever shown. */
+    create: (spec: KeyCreate) => this.json(KeyCreatedSchema, "POST", "/api/keys", { body: spec }),
+    list: () => this.json(KeyListSchema, "GET", "/api/keys"),
+    /** Revokes a key: requests with it are refused from then on. */
+    revoke: (id: string) => this.empty("DELETE", `/api/keys/${enc(id)}`),
   };
 
   /** The earlier Python service's endpoints, with its field and state names. */
