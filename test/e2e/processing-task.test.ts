@@ -316,6 +316,37 @@ describe("ProcessingTask operator", () => {
     expect(Date.now() - t).toBeLessThan(5_000);
   });
 
+  it("two replicas: one leads, the other stands by, and takes over within the lease when the leader is SIGKILLed", async () => {
+    const coordination = cluster.kc.makeApiClient(CoordinationV1Api);
+    const holder = async () => (await coordination.readNamespacedLease({ name: leaseName, namespace: OPERATOR_SA_NAMESPACE })).spec?.holderIdentity;
+    const leaderGauge = async (o: OperatorProcess) => Number(/^jetq_operator_leader (\S+)$/m.exec(await o.metrics())?.[1]);
+    const standby = await runOperator("operator-d");
+    try {
+      // The standby is up (its /metrics answers) but never leads while operator-c renews.
+      await waitFor("the standby's metrics", async () => (await leaderGauge(standby)) === 0, 30_000, 200);
+      await kubectl(["apply", "-f", "-"], JSON.stringify(syncTask("two-replicas-before")));
+      await phase("two-replicas-before", "Succeeded");
+      expect(await holder()).toBe("operator-c");
+      expect(await leaderGauge(standby)).toBe(0);
+      expect(await leaderGauge(operator)).toBe(1);
+
+      const killedAt = Date.now();
+      expect(await operator.stop("SIGKILL")).not.toBe(0);
+      await standby.leading(40_000);
+      const takeoverMs = Date.now() - killedAt;
+      console.log(`[measure] standby took over ${takeoverMs} ms after the leader's SIGKILL (lease 15 s, retry 2 s)`);
+      // client-go's bound: the lease from the last renewal the standby saw, plus its retry period.
+      expect(takeoverMs).toBeLessThan(15_000 + 2 * 2_000 * 1.2 + 1_000);
+      expect(await holder()).toBe("operator-d");
+      await kubectl(["apply", "-f", "-"], JSON.stringify(syncTask("two-replicas-after")));
+      await phase("two-replicas-after", "Succeeded");
+      operator = standby;
+    } catch (err) {
+      await standby.stop("SIGKILL");
+      throw err;
+    }
+  }, 120_000);
+
   it("1,000 ProcessingTasks created at once all reach Succeeded", async () => {
     const count = 1000;
     const cpuBefore = cpuSeconds(operator.child.pid!);
