@@ -10,12 +10,12 @@
 // Between bursts the work stream is purged (there are no workers) and the pool goes back to zero
 // (scale-down window 0), then a random pause puts the next burst at a random point of the poll.
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { ApiextensionsV1Api, AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions, Watch, type KubernetesObject, type V1Deployment } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch, type V1Deployment } from "@kubernetes/client-node";
 import { loadKernelConfig } from "../kernel/config.js";
 import { connectJetq, type JetqConnection } from "../kernel/connection.js";
 import { silentLogger } from "../kernel/logger.js";
@@ -32,6 +32,7 @@ import { WORKER_POOLS } from "../operator/core/resources.js";
 import { createJetStreamDepthSource } from "../operator/depth/jetstream.js";
 import { createPrometheusDepthSource } from "../operator/depth/prometheus.js";
 import { startPrometheus, type PrometheusHandle } from "../test/support/prometheus.js";
+import { installCrds } from "./kube-crds.js";
 import { latencySummary, load, REPO_ROOT, sleep, waitUntil } from "./lib.js";
 
 const { values: args } = parseArgs({
@@ -63,23 +64,6 @@ const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 const objects = kc.makeApiClient(CustomObjectsApi);
 
-/** crds/*.yaml, created when missing, then waited for until Established. */
-async function installCrds() {
-  const client = KubernetesObjectApi.makeApiClient(kc);
-  const ext = kc.makeApiClient(ApiextensionsV1Api);
-  const dir = join(REPO_ROOT, "crds");
-  const crds = readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml"))
-    .flatMap((f) => loadAllYaml(readFileSync(join(dir, f), "utf8")) as KubernetesObject[])
-    .filter((d) => d?.kind === "CustomResourceDefinition");
-  for (const crd of crds) {
-    await client.create(crd).catch((err: { code?: number }) => {
-      if (err.code !== 409) throw err;
-    });
-    await waitUntil(async () => ((await ext.readCustomResourceDefinition({ name: crd.metadata!.name! })).status?.conditions ?? []).some((c) => c.type === "Established" && c.status === "True"), `CRD ${crd.metadata!.name} established`, 60_000, 100);
-  }
-}
-
 /** The kernel's queue gauges on a small HTTP server, for Prometheus to scrape (what the API exports). */
 async function serveQueueGauges(conn: JetqConnection): Promise<Server> {
   const metrics = createMetrics("api");
@@ -101,7 +85,7 @@ async function main() {
   let prometheus: PrometheusHandle | undefined;
   if (MODES.includes("poll-prometheus")) prometheus = await startPrometheus({ targets: () => [`127.0.0.1:${(gauges.address() as AddressInfo).port}`] });
 
-  await installCrds();
+  await installCrds(kc);
   const namespace = `jetq-bench-${randomUUID().slice(0, 8)}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   await waitUntil(() => core.readNamespacedServiceAccount({ name: "default", namespace }).then(() => true, () => false), "default ServiceAccount", 60_000, 100);

@@ -335,8 +335,10 @@ describe("ProcessingTask operator", () => {
       await standby.leading(40_000);
       const takeoverMs = Date.now() - killedAt;
       console.log(`[measure] standby took over ${takeoverMs} ms after the leader's SIGKILL (lease 15 s, retry 2 s)`);
-      // client-go's bound: the lease from the last renewal the standby saw, plus its retry period.
-      expect(takeoverMs).toBeLessThan(15_000 + 2 * 2_000 * 1.2 + 1_000);
+      // client-go's bound: the lease, counted from when the standby saw the last renewal (up to one
+      // jittered retry period, 2.4 s, after it), plus a retry period to notice the expiry; and slack
+      // for a busy machine (18.0 s and 20.4 s measured).
+      expect(takeoverMs).toBeLessThan(15_000 + 3 * 2_400 + 3_000);
       expect(await holder()).toBe("operator-d");
       await kubectl(["apply", "-f", "-"], JSON.stringify(syncTask("two-replicas-after")));
       await phase("two-replicas-after", "Succeeded");
