@@ -314,7 +314,8 @@ describe("WorkerPool controller", () => {
       await waitFor(`${MAX} replicas`, async () => (await deploymentReplicas()) === MAX, 30_000, 100);
       await allEndedInOneAttempt(ids, 60_000);
       await waitFor("the pool back at zero, on JetStream's numbers", async () => (await deploymentReplicas()) === 0, 60_000, 200);
-      expect(scaleDowns.length).toBeGreaterThan(downsBefore);
+      // The test's own watch of the Deployment records scale-downs; it may trail the read above.
+      await waitFor("the scale-down seen by the test's watch", () => scaleDowns.length > downsBefore, 10_000, 100);
       await waitFor("the pool's status to say so", async () => {
         const s = (await pool()).status;
         return s?.depthSource === "jetstream" && s.observedDepth === 0 && s.desiredReplicas === 0;
