@@ -241,7 +241,9 @@ describe("WorkerPool controller", () => {
 
     const short = await createTasks(2000, SHORT_MS);
     await waitFor(`${MAX} replicas`, async () => (await deploymentReplicas()) === MAX, 30_000, 100);
-    // From zero straight to the maximum, in one step.
+    // From zero straight to the maximum, in one step (as the test's own watch saw it: it can trail
+    // the direct read above).
+    await waitFor("the test's watch to see the scale-up", () => replicaChanges.length >= 2, 10_000, 50);
     expect(replicaChanges.map((c) => c.replicas).slice(0, 2)).toEqual([0, MAX]);
     const up = await pool();
     expect(condition(up, "ScalingLimited")).toMatchObject({ status: "True", reason: "TooManyReplicas" });
