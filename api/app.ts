@@ -7,6 +7,7 @@ import { DeadLetterQueue } from "../kernel/dead-letters.js";
 import type { Logger } from "../kernel/logger.js";
 import { createMetrics, type JetqMetrics } from "../kernel/metrics.js";
 import { QueueStats } from "../kernel/queue-stats.js";
+import { QueuedIndexKeeper } from "../kernel/queued-index-keeper.js";
 import type { TaskTypeRegistry } from "../kernel/registry.js";
 import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { TaskEvents } from "../kernel/task-events.js";
@@ -65,6 +66,8 @@ export function createApi(deps: ApiDeps): Api {
   const queue = taskQueueFor(deps.conn, deps.registry, { defaultTimeoutSeconds: deps.defaultTimeoutSeconds, metrics });
   const stats = new QueueStats(deps.conn);
   const dlq = new DeadLetterQueue(deps.conn, queue);
+  // NATS holds the queued index in memory: made whole again after a NATS restart (or an upgrade).
+  void new QueuedIndexKeeper(deps.conn, { logger: deps.log }).start();
   const books = new BookStore(deps.conn);
   const uploads = { queue, books, uploads: deps.conn.uploads, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
 

@@ -14,6 +14,7 @@ import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js"
 import { legacyTaskSubjectById, TASK_ID_HEADER, taskSubject, TOPOLOGY } from "./topology.js";
 import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
 import { Refusal, transition } from "./transitions.js";
+import { workMessageAt } from "./queued-index.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
 export const REVISION_HEADER = "Jetq-Revision";
@@ -181,20 +182,24 @@ export class TaskQueue {
 
   /**
    * The task's state record, or for a queued task its queued record and work-stream sequence from
-   * the queued index: two direct gets (the first a miss), however deep the queue.
+   * the queued index: two direct gets (the first a miss), however deep the queue (a third, of the
+   * work message, for a record too large to be kept in the index).
    */
   async find(id: string): Promise<{ record: TaskRecord; streamSeq?: number } | null> {
     const stored = await this.conn.state.get(id);
     if (stored) return { record: stored.record };
     const queued = await this.conn.queued.entry(id);
-    if (queued) return { record: queued.record, streamSeq: queued.seq };
-    const msg = await this.legacyMessage(id);
-    if (!msg) {
-      // A worker may have taken it between the two reads: its record is there now.
-      const now = await this.conn.state.get(id);
-      return now ? { record: now.record } : null;
+    if (queued?.record) return { record: queued.record, streamSeq: queued.seq };
+    const msg = (queued && (await workMessageAt(this.conn.jsm, queued.seq, id))) || (await this.legacyMessage(id));
+    if (msg) return { record: msg.json<TaskRecord>(), streamSeq: msg.seq };
+    // A worker may have taken it between the reads: its record is there now.
+    const now = await this.conn.state.get(id);
+    if (now) return { record: now.record };
+    // Not indexed, but the index is being rebuilt (NATS lost it): the task may be waiting all the same.
+    if (!(await this.conn.queued.complete())) {
+      throw new UnavailableError("index_rebuilding", "the index of queued tasks is being rebuilt after a NATS restart; try again in a few seconds", { taskId: id });
     }
-    return { record: msg.json<TaskRecord>(), streamSeq: msg.seq };
+    return null;
   }
 
   /** A message written before the queued index, under `jetq.tasks.<p>.<type>.<id>` (its subject names the task). */

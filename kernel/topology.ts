@@ -15,6 +15,8 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { TopologyConfig } from "./config.js";
 import { PRIORITIES, type Priority } from "./task.js";
+import { COMPLETE_KEY } from "./queued-index.js";
+import { isConflict } from "./state-store.js";
 
 const ms = (n: number) => n * 1_000_000; // JetStream durations are nanoseconds
 
@@ -27,8 +29,13 @@ export const TOPOLOGY = {
   idempotencyBucket: "jetq-idempotency",
   workersBucket: "jetq-workers",
   leasesBucket: "jetq-leases",
-  /** Queued task id → its work-stream sequence, so a queued task is found by id in two direct gets. */
-  queuedBucket: "jetq-queued",
+  /**
+   * Queued task id → its work-stream sequence and record, so a queued task is found by id in two
+   * direct gets; held in memory by NATS and rebuilt from the work stream when lost (queued-index.ts).
+   */
+  queuedBucket: "jetq-waiting",
+  /** The queued index of versions before it moved to memory (file-stored); removed once rebuilt. */
+  legacyQueuedBucket: "jetq-queued",
   /** API keys by id, stored as hashes (api/auth/key-store.ts). */
   keysBucket: "jetq-keys",
   cancelSubject: "jetq.control.cancel",
@@ -187,10 +194,7 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
     republish,
   });
   await ensureStream(jsm, { name: `KV_${TOPOLOGY.stateBucket}`, republish }); // buckets made before it existed
-  // Entries live as long as their task waits; a worker's first write removes one with a delete
-  // marker that itself expires (markerTTL lets markers carry a TTL), so the bucket holds about one
-  // entry per queued task.
-  await kvm.create(TOPOLOGY.queuedBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
+  await ensureQueuedIndexBucket(nc, jsm, replicas);
   await kvm.create(TOPOLOGY.idempotencyBucket, { history: 1, storage, replicas, markerTTL: 60_000 });
   // Worker presence: each worker refreshes its key; a dead worker's key ages out.
   await kvm.create(TOPOLOGY.workersBucket, { history: 1, storage, replicas, ttl: 30_000 });
@@ -211,4 +215,21 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
       );
     }
   }
+}
+
+/**
+ * The queued index's bucket (queued-index.ts). Entries live as long as their task waits; a worker's
+ * first write removes one with a delete marker that itself expires (markerTTL lets markers carry a
+ * TTL), so the bucket holds about one entry per queued task. Memory storage: a random lookup in a
+ * file-stored bucket of a million entries loads a 4 MB block (bench/README.md). Made here when the
+ * work stream is empty, the index is complete at once; otherwise the API's keeper fills it from the
+ * work stream (queued-index-keeper.ts), which also makes the bucket again after a NATS restart.
+ */
+export async function ensureQueuedIndexBucket(nc: NatsConnection, jsm: JetStreamManager, replicas: number) {
+  const kv = await new Kvm(nc).create(TOPOLOGY.queuedBucket, { history: 1, storage: StorageType.Memory, replicas, markerTTL: 60_000 });
+  const { state } = await jsm.streams.info(TOPOLOGY.tasksStream);
+  if (state.messages > 0) return;
+  await kv.create(COMPLETE_KEY, JSON.stringify({ at: new Date().toISOString(), entries: 0, by: "an empty work stream" })).catch((err: unknown) => {
+    if (!isConflict(err)) throw err;
+  });
 }

@@ -1,0 +1,180 @@
+// Keeps the queued index whole. NATS holds the index in memory, so a NATS restart (of a one-node
+// server) drops it; its contents can be derived from the work stream, whose messages are the queued
+// records with the task id in a header. The API runs a keeper: every few seconds it looks for the
+// index's COMPLETE_KEY, and when that is missing it makes the bucket again if need be, indexes every
+// waiting message of the work stream, then writes COMPLETE_KEY. This is also how a store written by
+// a version with the file-stored index is migrated: the new bucket starts without COMPLETE_KEY.
+//
+// Safe alongside live traffic: entries are written create-only, so a create's own entry or a
+// worker's delete marker written meanwhile wins; a message whose task has a state record already
+// is in a worker's hands and gets no entry. Replicas take a lock (a key with a TTL) so that one
+// rebuilds at a time.
+import { JetStreamApiError, type StoredMsg } from "@nats-io/jetstream";
+import type { JetqConnection } from "./connection.js";
+import { getMany, isNoMessage, kvStream } from "./kv-scan.js";
+import { isKvMarker } from "./kv-live.js";
+import type { Logger } from "./logger.js";
+import { COMPLETE_KEY, entryValue, queuedIndexSubject, REBUILD_LOCK_KEY } from "./queued-index.js";
+import { isConflict } from "./state-store.js";
+import { ensureQueuedIndexBucket, TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
+
+export interface QueuedIndexKeeperOptions {
+  /** How often to look for COMPLETE_KEY (one direct get). Default 2 s. */
+  checkEveryMs?: number;
+  logger?: Logger;
+  /** Names the lock's holder; default the connection's name and pid. */
+  owner?: string;
+}
+
+export type CheckOutcome = { outcome: "complete" } | { outcome: "rebuilt"; entries: number; skipped: number; ms: number } | { outcome: "busy" } | { outcome: "failed"; error: string };
+
+/** Messages read per batched direct get while rebuilding. */
+const BATCH = 512;
+const LOCK_TTL_SECONDS = 30;
+const LOCK_RENEW_MS = 10_000;
+/** The work stream's subjects of today's layout (the legacy layout's are found by subject). */
+const WORK_SUBJECTS = "jetq.tasks.*.*";
+
+export class QueuedIndexKeeper {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<CheckOutcome> | null = null;
+  private readonly owner: string;
+
+  constructor(
+    private readonly conn: JetqConnection,
+    private readonly opts: QueuedIndexKeeperOptions = {},
+  ) {
+    this.owner = opts.owner ?? `${conn.nc.info?.client_id ?? "client"}-${process.pid}`;
+  }
+
+  /** Checks (and rebuilds if needed) now, then every checkEveryMs; resolves after the first check. */
+  async start(): Promise<CheckOutcome> {
+    const first = await this.check();
+    const every = this.opts.checkEveryMs ?? 2_000;
+    const tick = () => {
+      this.timer = setTimeout(() => void this.check().then(() => this.timer && tick()), every);
+      this.timer.unref();
+    };
+    tick();
+    return first;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** One look; a rebuild when the index is not complete. Never throws. */
+  check(): Promise<CheckOutcome> {
+    if (this.conn.nc.isClosed()) {
+      this.stop(); // the connection's owner has closed it: nothing left to keep
+      return Promise.resolve({ outcome: "failed", error: "connection closed" });
+    }
+    this.running ??= this.checkOnce().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async checkOnce(): Promise<CheckOutcome> {
+    if (!this.conn.connected) return { outcome: "failed", error: "not connected to NATS" };
+    try {
+      if (await this.conn.queued.complete()) return { outcome: "complete" };
+      await ensureQueuedIndexBucket(this.conn.nc, this.conn.jsm, this.conn.topology.replicas);
+      if (await this.conn.queued.complete()) return { outcome: "complete" };
+      if (!(await this.lock())) return { outcome: "busy" };
+      const renew = setInterval(() => void this.renewLock(), LOCK_RENEW_MS);
+      try {
+        const t0 = performance.now();
+        const counts = await this.rebuild();
+        await this.conn.publisher.publish(queuedIndexSubject(COMPLETE_KEY), JSON.stringify({ at: new Date().toISOString(), entries: counts.entries, by: this.owner }));
+        const ms = Math.round(performance.now() - t0);
+        this.opts.logger?.info("queued index rebuilt from the work stream", { ...counts, ms });
+        await this.dropLegacyBucket();
+        return { outcome: "rebuilt", ...counts, ms };
+      } finally {
+        clearInterval(renew);
+        this.conn.queued.forget(REBUILD_LOCK_KEY);
+      }
+    } catch (err) {
+      const error = String((err as Error).message ?? err);
+      this.opts.logger?.warn("queued index check failed; lookups of waiting tasks answer 503 until it is rebuilt", { error });
+      return { outcome: "failed", error };
+    }
+  }
+
+  /** Claims the rebuild lock: create-only, or over an expired holder's marker. */
+  private async lock(): Promise<boolean> {
+    const subject = queuedIndexSubject(REBUILD_LOCK_KEY);
+    const opts = (last: number) => ({ expectLastSubjectSequence: last, ttl: `${LOCK_TTL_SECONDS}s` });
+    try {
+      await this.conn.publisher.publish(subject, this.owner, opts(0));
+      return true;
+    } catch (err) {
+      if (!isConflict(err)) throw err;
+    }
+    const held = await this.conn.jsm.direct.getMessage(kvStream(TOPOLOGY.queuedBucket), { last_by_subj: subject }).catch((err: unknown) => {
+      if (isNoMessage(err)) return null;
+      throw err;
+    });
+    if (held && !isKvMarker(held)) return false;
+    try {
+      await this.conn.publisher.publish(subject, this.owner, opts(held?.seq ?? 0));
+      return true;
+    } catch (err) {
+      if (isConflict(err)) return false;
+      throw err;
+    }
+  }
+
+  private async renewLock() {
+    await this.conn.publisher.publish(queuedIndexSubject(REBUILD_LOCK_KEY), this.owner, { ttl: `${LOCK_TTL_SECONDS}s` }).catch(() => undefined);
+  }
+
+  /** Indexes every message of today's layout on the work stream up to its end when we started. */
+  private async rebuild(): Promise<{ entries: number; skipped: number }> {
+    const { state } = await this.conn.jsm.streams.info(TOPOLOGY.tasksStream);
+    const last = state.last_seq;
+    let seq = Math.max(1, state.first_seq);
+    let entries = 0;
+    let skipped = 0;
+    while (seq <= last) {
+      const batch: StoredMsg[] = [];
+      try {
+        for await (const m of await this.conn.jsm.direct.getBatch(TOPOLOGY.tasksStream, { seq, batch: BATCH, next_by_subj: WORK_SUBJECTS })) {
+          if (m.seq <= last) batch.push(m);
+        }
+      } catch (err) {
+        if (isNoMessage(err)) break;
+        throw err;
+      }
+      if (batch.length === 0) break;
+      seq = batch[batch.length - 1]!.seq + 1;
+      const waiting = batch.map((m) => ({ m, id: m.header?.get(TASK_ID_HEADER) ?? "" })).filter((w) => w.id);
+      // A task with a state record is running, retrying or ended: only waiting ones get an entry.
+      const withState = await getMany(this.conn.jsm, TOPOLOGY.stateBucket, waiting.map((w) => w.id));
+      const writes = waiting
+        .filter((w) => !withState.has(w.id))
+        .map(({ m, id }) =>
+          this.conn.publisher
+            .publish(queuedIndexSubject(id), entryValue(m.seq, m.string()), { expectLastSubjectSequence: 0 })
+            .then(() => "written" as const)
+            .catch((err: unknown) => {
+              if (isConflict(err)) return "there" as const; // its create (or a worker's marker) came first
+              throw err;
+            }),
+        );
+      for (const w of await Promise.all(writes)) if (w === "written") entries++;
+      skipped += batch.length - writes.length;
+    }
+    return { entries, skipped };
+  }
+
+  /** The file-stored index of earlier versions, superseded once this one is complete. */
+  private async dropLegacyBucket() {
+    try {
+      await this.conn.jsm.streams.delete(kvStream(TOPOLOGY.legacyQueuedBucket));
+      this.opts.logger?.info("removed the file-stored queued index of an earlier version", { bucket: TOPOLOGY.legacyQueuedBucket });
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.status === 404)) throw err;
+    }
+  }
+}
