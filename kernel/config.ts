@@ -17,14 +17,32 @@ export const list = (def: string) =>
     .default(def)
     .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean));
 
+/**
+ * A NATS server address as the client takes it: `nats://host:port`, `tls://host:port` or a bare
+ * `host[:port]` (user and password may be in it).
+ */
+export function isNatsServerAddress(address: string): boolean {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `nats://${address}`);
+    return (url.protocol === "nats:" || url.protocol === "tls:") && url.hostname !== "" && (url.pathname === "" || url.pathname === "/");
+  } catch {
+    return false;
+  }
+}
+
 /** The kernel's settings: where NATS is, the JetStream topology, task defaults, logging. */
 export const KERNEL_SETTINGS = z.object({
-  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  // One server, or several of one cluster, comma-separated: the client connects to one of them and
+  // fails over to the others when it goes away (a cluster also tells the client about its peers).
+  NATS_URL: list("nats://127.0.0.1:4222")
+    .refine((servers) => servers.length > 0 && servers.every(isNatsServerAddress), "one NATS server address (nats://host:port, tls://host:port or host:port) or several, comma-separated")
+    .transform((servers) => servers.join(",")),
   JETQ_DATA_DIR: z.string().default("./.jetq"),
   LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug", "silly"]).default("info"),
 
   // JetStream topology
-  JETQ_REPLICAS: int(1, 1),
+  // JetStream keeps at most 5 copies; a value above the cluster's size fails at start (connection.ts).
+  JETQ_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   JETQ_MAX_DELIVER: int(5, 1),
   JETQ_ACK_WAIT_MS: int(30_000, 1000),
   JETQ_DUPLICATE_WINDOW_MS: int(120_000, 1000),
@@ -48,6 +66,7 @@ export interface TopologyConfig {
 }
 
 export interface KernelConfig {
+  /** One NATS server address or several, comma-separated (trimmed, checked). */
   natsUrl: string;
   dataDir: string;
   logLevel: KernelSettings["LOG_LEVEL"];

@@ -1,9 +1,9 @@
 // Connects to NATS, makes sure the kernel's topology exists, and opens the handles every program
 // uses. The library's buckets are not the kernel's business: library/connection.ts adds them.
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { jetstream, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { TopologyConfig } from "./config.js";
+import { ConfigError, type TopologyConfig } from "./config.js";
 import type { Logger } from "./logger.js";
 import { TaskStateStore } from "./state-store.js";
 import { QueuedIndex } from "./queued-index.js";
@@ -35,7 +35,8 @@ export interface ConnectOptions extends EnsureOptions {
 
 export async function connectJetq(natsUrl: string, topology: TopologyConfig, opts: ConnectOptions): Promise<JetqConnection> {
   const nc = await connect({
-    servers: natsUrl.split(","),
+    // Every server of a cluster: the client fails over between them (and learns of others from it).
+    servers: natsUrl.split(",").map((s) => s.trim()).filter(Boolean),
     name: opts.name,
     // Keep trying for ever: a NATS restart must not take api or workers down with it.
     maxReconnectAttempts: -1,
@@ -55,7 +56,12 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
   })();
   const js = jetstream(nc, { timeout: 10_000 });
   const jsm = await jetstreamManager(nc, { timeout: 10_000 });
-  await ensureTopology(nc, jsm, topology, opts);
+  try {
+    await ensureTopology(nc, jsm, topology, opts);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw replicasRefused(err, topology.replicas) ?? err;
+  }
   const kvm = new Kvm(js);
   const stateKv = await kvm.open(TOPOLOGY.stateBucket);
   const publisher = new StreamPublisher(nc);
@@ -78,4 +84,14 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+// JetStream's refusals of a stream's replica count: a single server (10074), or a cluster with
+// fewer JetStream servers than replicas (10005 no suitable peers, 10023 insufficient resources).
+const REPLICA_REFUSALS = new Set([10074, 10005, 10023]);
+
+/** A refusal that is JETQ_REPLICAS not fitting the servers, said as a setting that is wrong. */
+function replicasRefused(err: unknown, replicas: number): ConfigError | null {
+  if (!(err instanceof JetStreamApiError) || !REPLICA_REFUSALS.has(err.code)) return null;
+  return new ConfigError(`invalid configuration:\n  JETQ_REPLICAS: ${replicas} copies of every stream, which these NATS servers cannot keep (${err.message}); use 1 with a single server, and at most the number of JetStream servers in a cluster`);
 }

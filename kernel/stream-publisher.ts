@@ -45,6 +45,14 @@ export class PublishNotSentError extends Error {
 }
 
 /**
+ * The write got no answer from a stream leader: none acknowledged in time, the client could not
+ * send it, or no stream listened (503: in a cluster, while a stream elects a new leader). The
+ * same write may work in a moment; after a timeout it may also have landed.
+ */
+export const isUnconfirmedPublish = (err: unknown): boolean =>
+  err instanceof PublishTimeoutError || err instanceof PublishNotSentError || (err instanceof PublishRejected && err.status === 503);
+
+/**
  * publishConfirmed() gave up before the server confirmed the write. `maybeStored`: at least one
  * attempt went out without a definite answer, so the server may still store it (a frozen server
  * holds it in its socket buffer); false when every attempt was refused before it was stored.

@@ -15,6 +15,14 @@ import { Refusal, transition, type AttemptStamp, type TaskEvent } from "../kerne
 import { EscapedError, type EscapeTarget } from "./escaped-errors.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";
+import { isUnconfirmedPublish } from "../kernel/stream-publisher.js";
+
+/**
+ * How long an attempt keeps re-sending a state write no stream leader confirmed (a clustered
+ * bucket elects a new leader in about 5 s after a node dies), and the pause between tries.
+ */
+const UNCONFIRMED_WRITE_RETRY_MS = 30_000;
+const UNCONFIRMED_WRITE_PAUSE_MS = 250;
 
 /** Prefix of the term() reason; the dead-letter mover reads the task id from it. */
 export const DEAD_LETTER_REASON = "jetq:dead-letter:";
@@ -329,22 +337,38 @@ export class TaskAttempt implements EscapeTarget {
    */
   private write(event: TaskEvent): Promise<StoredTask> {
     const run = async (): Promise<StoredTask> => {
-      // Five writes at most; the sixth turn only looks at what the fifth conflict left.
-      for (let i = 0; ; i++) {
+      // In a cluster, the state bucket's leader may be gone for an election (a NATS node died): an
+      // unconfirmed write is sent again until this deadline, not left to a redelivery that would
+      // run the handler a second time. A conflict after one may be that very write, stored.
+      const giveUpAt = Date.now() + UNCONFIRMED_WRITE_RETRY_MS;
+      let unconfirmed: string | null = null;
+      // Five conflicts at most; the sixth turn only looks at what the fifth left.
+      for (let conflicts = 0; ; ) {
         const next = transition(this.current.record, event);
         // Cancelled (or ended by another delivery of the same task): this attempt's result is moot.
         // The same refusal keeps a late progress write from reopening a task this attempt ended.
         if (next instanceof Refusal) throw new CancelledElsewhere(next.message);
-        if (i === 5) throw new StaleRevisionError(this.current.record.id);
+        if (conflicts === 5) throw new StaleRevisionError(this.current.record.id);
         try {
           this.current = { record: next, revision: await this.deps.conn.state.write(next, this.current.revision) };
           this.wroteRecord();
           return this.current;
         } catch (err) {
+          if (isUnconfirmedPublish(err) && Date.now() < giveUpAt) {
+            unconfirmed = JSON.stringify(next);
+            await new Promise((r) => setTimeout(r, UNCONFIRMED_WRITE_PAUSE_MS));
+            continue;
+          }
           if (!(err instanceof StaleRevisionError)) throw err;
+          conflicts++;
           const fresh = await this.deps.conn.state.get(this.current.record.id);
           if (!fresh) throw new CancelledElsewhere("the task's record is gone");
           this.current = fresh;
+          if (unconfirmed !== null && JSON.stringify(fresh.record) === unconfirmed) {
+            this.wroteRecord();
+            return fresh;
+          }
+          unconfirmed = null;
         }
       }
     };
