@@ -6,7 +6,7 @@
 //
 //   node --import tsx bench/vector-store-scale.ts [--points 1000000] [--dims 512] [--centres 2000]
 //        [--sigma 0.03] [--queries 200] [--k 10] [--per-book 100] [--dir /tmp/x] [--keep]
-//        [--store library/vectors/local-vector-store.ts]
+//        [--store library/vectors/local-vector-store.ts] [--bits 1]
 //
 // Measures, printed and written to bench/results/vector-store-scale-<points>.json:
 //   load      upserting the N points, 5,000 per call (mergeInsert by point id), no ANN index yet
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     dir: { type: "string" },
     keep: { type: "boolean", default: false },
     store: { type: "string", default: "library/vectors/local-vector-store.ts" },
+    bits: { type: "string", default: "1" }, // the index's RaBitQ bits per dimension (JETQ_VECTOR_INDEX_BITS)
     sweep: { type: "string", default: "10x10,20x10,20x20,40x20" }, // nprobes×refineFactor settings searched besides the defaults
     reader: { type: "boolean", default: false }, // internal: the search process
   },
@@ -270,7 +271,7 @@ async function main(): Promise<void> {
   await bulk.close();
   log(`load ${(loadMs / 1000).toFixed(1)} s`);
 
-  const store = new Store(storeDir);
+  const store = new Store(storeDir, { index: { indexBits: Number(args.bits) } });
   t = performance.now();
   await store.maintain?.();
   const indexMs = performance.now() - t;
@@ -349,7 +350,7 @@ async function main(): Promise<void> {
     diskMiBPruned: prunedBytes / 2 ** 20,
   };
   console.log(JSON.stringify(result, null, 2));
-  const out = join(REPO, "bench", "results", `vector-store-scale-${N}${args.store === "library/vectors/local-vector-store.ts" ? "" : "-other"}.json`);
+  const out = join(REPO, "bench", "results", `vector-store-scale-${N}${args.store === "library/vectors/local-vector-store.ts" ? "" : "-other"}${args.bits === "1" ? "" : `-bits${args.bits}`}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
   if (!args.keep && !args.dir) await rm(dir, { recursive: true, force: true });

@@ -25,6 +25,7 @@ export const LIBRARY_SETTINGS = z.object({
   // The embedded vector store's ANN index (library/vectors/lance-collection.ts)
   JETQ_VECTOR_INDEX_MIN_ROWS: int(DEFAULT_VECTOR_INDEX_SETTINGS.indexMinRows, 256),
   JETQ_VECTOR_INDEX_TAIL_ROWS: int(DEFAULT_VECTOR_INDEX_SETTINGS.indexTailRows, 1),
+  JETQ_VECTOR_INDEX_BITS: int(DEFAULT_VECTOR_INDEX_SETTINGS.indexBits, 1).pipe(z.number().max(8)),
   JETQ_VECTOR_NPROBES: int(DEFAULT_VECTOR_INDEX_SETTINGS.nprobes, 1),
   JETQ_VECTOR_REFINE_FACTOR: int(DEFAULT_VECTOR_INDEX_SETTINGS.refineFactor, 1),
   JETQ_SOURCES_ROOT: z.string().default(""),
@@ -92,6 +93,7 @@ export function libraryConfig(e: LibrarySettings): DocumentsConfig {
       ...DEFAULT_VECTOR_INDEX_SETTINGS,
       indexMinRows: e.JETQ_VECTOR_INDEX_MIN_ROWS,
       indexTailRows: e.JETQ_VECTOR_INDEX_TAIL_ROWS,
+      indexBits: e.JETQ_VECTOR_INDEX_BITS,
       nprobes: e.JETQ_VECTOR_NPROBES,
       refineFactor: e.JETQ_VECTOR_REFINE_FACTOR,
     },

@@ -181,6 +181,7 @@ export class LanceCollection {
               // RaBitQ codes (1 bit a dimension: 64 bytes a point at 512) need no codebook training,
               // so the build is the IVF k-means alone: measured 36 s at 100,000 points where IVF_PQ
               // took over 6 minutes (bench/vector-store-scale.ts)
+              numBits: this.settings.indexBits,
               maxIterations: 10,
               sampleRate: 128,
             }),

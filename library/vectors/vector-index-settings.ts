@@ -12,6 +12,11 @@ export interface VectorIndexSettings {
    * every search scans them in full, and every fold costs a rewrite (measured 43 s at 1,000,000).
    */
   indexTailRows: number;
+  /**
+   * Bits per dimension of the index's RaBitQ codes (1–8). More bits estimate distances better, so
+   * fewer candidates need re-scoring with their full vectors (refineFactor), at a larger index.
+   */
+  indexBits: number;
   /** IVF partitions searched per query. */
   nprobes: number;
   /** Candidates re-scored with their full vectors: refineFactor × k. Recall@10 at 1,000,000 points (bench/vector-store-scale.ts): 0.83 at 20 × 10, 0.95 at 20 × 20, 0.99 at 10 × 30. */
@@ -27,6 +32,7 @@ export interface VectorIndexSettings {
 export const DEFAULT_VECTOR_INDEX_SETTINGS: VectorIndexSettings = {
   indexMinRows: 5_000,
   indexTailRows: 2_000,
+  indexBits: 1,
   nprobes: 10,
   refineFactor: 30,
   versionRetentionMs: 60_000,
