@@ -17,6 +17,8 @@ import { booksRouter } from "./routes/books.js";
 import { dlqRouter } from "./routes/dlq.js";
 import { openApiRouter, probesRouter } from "./routes/ops.js";
 import { keysRouter } from "./routes/keys.js";
+import { whoamiRouter } from "./routes/whoami.js";
+import { rootRedirect, webViewRouter } from "./web-view.js";
 import { createAccess, type Access } from "./auth/access.js";
 import { ragCompatRouter } from "./routes/rag-compat.js";
 import { tasksRouter } from "./routes/tasks.js";
@@ -47,6 +49,8 @@ export interface ApiDeps {
   sourcePolicy: SourcePolicy;
   /** Access control (keys, roles, audit); made from config.auth when not given. */
   access?: Access;
+  /** The built web view (default: web/dist at the repository's top). */
+  webViewDir?: string;
 }
 
 export interface Api {
@@ -86,6 +90,7 @@ export function createApi(deps: ApiDeps): Api {
     next();
   });
 
+  app.use(rootRedirect); // `/` → the web view: a redirect, nothing read
   // Who is asking, and may they: before anything else reads the request (public paths pass).
   app.use(access.authenticate);
   app.use(access.authorize);
@@ -100,10 +105,12 @@ export function createApi(deps: ApiDeps): Api {
     app.use(libraryRouter({ books, vectors: deps.library.vectors, quizzes: deps.conn.quizzes }));
   }
   app.use(keysRouter(access, deps.config.maxBodyBytes));
+  app.use(whoamiRouter());
   const probes = probesRouter({ conn: deps.conn, metrics, stats });
   app.use(probes);
   app.use(openApiRouter({ conn: deps.conn, openapi: buildOpenApi(deps.registry), limits: { maxUploadFiles: deps.config.maxUploadFiles }, authEnabled: access.enabled }));
 
+  app.use(webViewRouter(deps.webViewDir)); // the web view's files, public: the data they show is not
   app.use((req, res) => sendError(res, 404, "not_found", `no route for ${req.method} ${req.path}`));
   app.use(errorHandler(deps.log));
   return { app, probes, access };

@@ -17,6 +17,7 @@ import {
   TaskAcceptedSchema,
   TaskPageSchema,
   TaskStatusSchema,
+  TaskDetailSchema,
 } from "../kernel/api-schemas.js";
 import { TaskSpecSchema } from "../kernel/task-queue.js";
 import { PRIORITIES } from "../kernel/task.js";
@@ -41,6 +42,7 @@ import { DlqBulkBody, DlqBulkQuery, DlqListQuery } from "./routes/dlq.js";
 import { ListQuery as TaskListQuery } from "./routes/tasks.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 import { KeyCreatedSchema, KeyCreateSchema, KeyListSchema } from "./auth/key-schemas.js";
+import { WhoAmISchema } from "./auth/whoami-schema.js";
 import { KeyListQuery } from "./routes/keys.js";
 
 type Schema = Record<string, unknown>;
@@ -89,7 +91,8 @@ function queryField(field: z.ZodType): Schema {
   const empty = field.safeParse("");
   if (!empty.success || empty.data !== undefined) return parsed;
   const pattern = parsed.pattern;
-  if (typeof pattern === "string" && pattern.startsWith("^") && pattern.endsWith("$")) return { ...parsed, pattern: `^(${pattern.slice(1, -1)})?$` };
+  // A pattern can say "or empty"; a format (date-time) cannot, so that one takes the anyOf below.
+  if (typeof pattern === "string" && pattern.startsWith("^") && pattern.endsWith("$") && !parsed.format) return { ...parsed, pattern: `^(${pattern.slice(1, -1)})?$` };
   const { description, ...rest } = parsed;
   return { ...(description ? { description } : {}), anyOf: [{ const: "" }, rest] };
 }
@@ -228,6 +231,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         MaxAttempts: { ...base.properties.maxAttempts, description: "at most the consumers' max_deliver (JETQ_MAX_DELIVER)" } as Schema,
         UploadFiles: { type: "array", items: uploadFile, minItems: 1, description: "at most JETQ_MAX_UPLOAD_FILES files" } as Schema,
         TaskStatus: answer(TaskStatusSchema),
+        TaskDetail: answer(TaskDetailSchema),
       },
       responses: Object.fromEntries(
         Object.entries(ERROR_STATUSES).map(([status, description]) => [
@@ -255,8 +259,8 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
           },
         },
       },
-      "/api/tasks/{id}/status": { get: { summary: "A task's status", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskStatus")), ...errors(404, ...NATS) } } },
-      "/api/tasks/{id}": { get: { summary: "A task's status (alias of /api/tasks/{id}/status)", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskStatus")), ...errors(404, ...NATS) } } },
+      "/api/tasks/{id}/status": { get: { summary: "A task's status, with the payload and idempotency key it was created with", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskDetail")), ...errors(404, ...NATS) } } },
+      "/api/tasks/{id}": { get: { summary: "A task's status (alias of /api/tasks/{id}/status)", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskDetail")), ...errors(404, ...NATS) } } },
       "/api/tasks/{id}/events": {
         get: {
           summary: "Server-Sent Events (status, progress, then end with the final state) until the task ends",
@@ -353,6 +357,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
           responses: { "204": { description: "revoked" }, ...errors(404, 409, ...NATS) },
         },
       },
+      "/api/whoami": { get: { summary: "The caller: how it signed in, its key id or subject, tenant and role (what the web view may offer)", responses: { "200": ok("the caller", answer(WhoAmISchema)), ...errors(...NATS) } } },
       "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam("id", "quiz")], responses: { "200": ok("quiz", answer(QuizSchema)), ...errors(404, ...NATS) } } },
       "/rag/add-document": {
         post: {

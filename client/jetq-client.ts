@@ -13,6 +13,7 @@ import {
   ReadySchema,
   TaskAcceptedSchema,
   TaskGoneSchema,
+  TaskDetailSchema,
   TaskPageSchema,
   TaskStatusSchema,
   type TaskStatusView,
@@ -34,6 +35,7 @@ import {
 } from "../library/api-schemas.js";
 import type { SourceCreate } from "../library/sources.js";
 import { KeyCreatedSchema, KeyListSchema, type KeyCreate } from "../api/auth/key-schemas.js";
+import { WhoAmISchema } from "../api/auth/whoami-schema.js";
 import { JetqClientError } from "./errors.js";
 import { readSse } from "./sse.js";
 
@@ -57,6 +59,14 @@ export interface CursorPageOptions extends PageOptions {
 export interface TaskListOptions extends CursorPageOptions {
   status?: TaskStatus;
   type?: string;
+  priority?: Priority;
+  /** The task created with this idempotency key. */
+  idempotencyKey?: string;
+  /** `path=value`: a payload field (dotted path) with this value, compared as text. */
+  payload?: string;
+  /** ISO times (with Z or an offset): created at or after, before. */
+  createdAfter?: string;
+  createdBefore?: string;
 }
 /** Which dead-lettered tasks a bulk operation takes: one type, or explicitly all of them. */
 export type DlqBulkFilter = { type: string } | { all: true };
@@ -104,8 +114,9 @@ export class JetqClient {
   createTask(spec: TaskSpec | (Omit<TaskSpec, "payload"> & { payload?: unknown })) {
     return this.json(TaskAcceptedSchema, "POST", "/api/tasks", { body: spec });
   }
+  /** The task's status with the payload and idempotency key it was created with. */
   getTask(id: string) {
-    return this.json(TaskStatusSchema, "GET", `/api/tasks/${enc(id)}/status`);
+    return this.json(TaskDetailSchema, "GET", `/api/tasks/${enc(id)}/status`);
   }
   listTasks(options: TaskListOptions = {}) {
     return this.json(TaskPageSchema, "GET", "/api/tasks", { query: { ...options } });
@@ -200,6 +211,11 @@ export class JetqClient {
   };
 
   // --- operations ---
+
+  /** Who the server takes the caller for: tenant and role (what it may do). */
+  whoami() {
+    return this.json(WhoAmISchema, "GET", "/api/whoami");
+  }
 
   health() {
     return this.json(HealthSchema, "GET", "/healthz");

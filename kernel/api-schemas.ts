@@ -53,6 +53,13 @@ export const TaskStatusSchema = z.looseObject({
 });
 export type TaskStatusView = z.infer<typeof TaskStatusSchema>;
 
+/** `GET /api/tasks/{id}`: the status view plus what the task was created with (not in listings or events). */
+export const TaskDetailSchema = TaskStatusSchema.extend({
+  payload: z.unknown().optional(),
+  idempotencyKey: z.string().optional(),
+});
+export type TaskDetailView = z.infer<typeof TaskDetailSchema>;
+
 /** The answer to a create (202): where to follow the task. `created: false` for a replay. */
 export const TaskAcceptedSchema = z.looseObject({
   id: uuidString,

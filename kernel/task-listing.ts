@@ -29,6 +29,34 @@ export interface TaskListQuery {
   offset?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string;
+  /** Search filters, applied to each record read (no count is kept for them, so `total` is null). */
+  search?: TaskSearch;
+}
+
+/** What the view's search matches on besides status and type: every field given must match. */
+export interface TaskSearch {
+  priority?: TaskRecord["priority"];
+  idempotencyKey?: string;
+  /** A payload field (a dotted path) and the value it must have, compared as text. */
+  payload?: { path: string[]; value: string };
+  /** ISO times: created at or after, before. */
+  createdAfter?: string;
+  createdBefore?: string;
+}
+
+/** True when the record matches every filter of the search. */
+export function matchesSearch(r: TaskRecord, s: TaskSearch | undefined): boolean {
+  if (!s) return true;
+  if (s.priority && r.priority !== s.priority) return false;
+  if (s.idempotencyKey !== undefined && r.idempotencyKey !== s.idempotencyKey) return false;
+  if (s.createdAfter && r.createdAt < s.createdAfter) return false;
+  if (s.createdBefore && r.createdAt >= s.createdBefore) return false;
+  if (s.payload) {
+    let v: unknown = r.payload;
+    for (const key of s.payload.path) v = v !== null && typeof v === "object" && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+    if (v === undefined || v === null || typeof v === "object" || String(v) !== s.payload.value) return false;
+  }
+  return true;
 }
 
 export interface TaskPage {
@@ -75,13 +103,13 @@ export class TaskListing {
   ) {}
 
   async page(q: TaskListQuery): Promise<TaskPage> {
-    const filterKey = `${q.status ?? ""}|${q.type ?? ""}`;
+    const filterKey = `${q.status ?? ""}|${q.type ?? ""}${q.search ? `|${JSON.stringify(q.search)}` : ""}`;
     const cursor = q.cursor ? decodeCursor(q.cursor, filterKey) : null;
     const deadline = Date.now() + (this.opts.budgetMs ?? PAGE_BUDGET_MS);
     const useWork = !q.status || q.status === "queued";
     const useLog = q.status !== "queued";
     // Read at once what the estimate may need, so that it costs no round trip of its own.
-    const typedQueued = q.status === "queued" && q.type ? this.conn.jsm.streams.info(TOPOLOGY.tasksStream, { subjects_filter: `jetq.tasks.*.${q.type}` }) : null;
+    const typedQueued = q.status === "queued" && q.type && !q.search ? this.conn.jsm.streams.info(TOPOLOGY.tasksStream, { subjects_filter: `jetq.tasks.*.${q.type}` }) : null;
     const [workInfo, logInfo] = await Promise.all([
       useWork ? this.conn.jsm.streams.info(TOPOLOGY.tasksStream) : null,
       useLog ? this.conn.jsm.streams.info(kvStream(TOPOLOGY.stateBucket)) : null,
@@ -129,8 +157,8 @@ export class TaskListing {
     // hold an expired marker. No count by type or by a started status is kept.
     let total: number | null = null;
     if (typedQueued) total = Object.values((await typedQueued).state.subjects ?? {}).reduce((n, c) => n + c, 0);
-    else if (q.status === "queued") total = workInfo!.state.messages;
-    else if (!q.status && !q.type) total = workInfo!.state.messages + logInfo!.state.messages;
+    else if (q.status === "queued" && !q.search) total = workInfo!.state.messages;
+    else if (!q.status && !q.type && !q.search) total = workInfo!.state.messages + logInfo!.state.messages;
     return { items, total, totalExact: false, offset: cursor ? 0 : (q.offset ?? 0), nextCursor };
   }
 
@@ -147,6 +175,7 @@ export class TaskListing {
         if (state && state.status !== "queued") continue;
         const r = state ?? record;
         if (q.type && r.type !== q.type) continue; // legacy subjects are not filtered by the server
+        if (!matchesSearch(r, q.search)) continue;
         out.push({ seq: m.seq, time: m.time.getTime(), record: r });
       }
       return out;
@@ -161,7 +190,7 @@ export class TaskListing {
         if (isKvMarker(m)) continue;
         const r = safeJson<TaskRecord>(m);
         if (!r || r.status === "queued") continue; // queued ones are listed from the work stream
-        if ((q.status && r.status !== q.status) || (q.type && r.type !== q.type)) continue;
+        if ((q.status && r.status !== q.status) || (q.type && r.type !== q.type) || !matchesSearch(r, q.search)) continue;
         out.push({ seq: m.seq, time: m.time.getTime(), record: r });
       }
       return out;

@@ -9,6 +9,7 @@ import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureNatsServer, ensureNodeModules, natsServerEnv } from "./tools.mjs";
+import { buildWebView } from "./build-web.mjs";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const log = (msg) => console.error(`[jetq] ${msg}`);
@@ -38,6 +39,7 @@ async function orExit(what, fn) {
 }
 
 await orExit("installing npm packages failed", () => ensureNodeModules({ cwd: root }));
+await orExit("building the web view failed", () => buildWebView({ log }));
 const children = [];
 let stack; // the local stack (API + worker pool), once it is started
 let stopping = false;

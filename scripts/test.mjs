@@ -6,6 +6,9 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureNatsServer, ensureNodeModules, ensurePrometheus } from "./tools.mjs";
 import { e2eCluster, runsE2eTests } from "./e2e-cluster.mjs";
+import { ensureHelm } from "./tools/helm.mjs";
+import { ensureChromium } from "./tools/chromium.mjs";
+import { buildWebView } from "./build-web.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -29,6 +32,11 @@ try {
   process.env.NATS_SERVER_BIN = await ensureNatsServer({});
   // And test/support/prometheus.ts this one (the end-to-end tests' Prometheus).
   process.env.PROMETHEUS_BIN = await ensurePrometheus({});
+  process.env.CHROMIUM_BIN = await ensureChromium();
+  // The web view the API serves and test/browser drives (skipped when web/dist is fresh).
+  await buildWebView({ log: (line) => console.log(`[test] ${line}`) });
+  // And test/support/helm.ts this helm (the chart tests; built once with go install).
+  process.env.HELM_BIN = await ensureHelm({});
   // And test/support/cluster.ts this cluster.
   if (cluster) process.env.JETQ_TEST_KUBECONFIG = await cluster.start();
 } catch (err) {

@@ -50,6 +50,7 @@ export const ROUTE_POLICY: Record<string, Partial<Record<Method, OperationPolicy
   "/api/quizzes/{id}": { get: viewer },
   "/api/keys": { get: audited("admin", "key.list"), post: audited("admin", "key.create") },
   "/api/keys/{id}": { delete: audited("admin", "key.revoke") },
+  "/api/whoami": { get: viewer },
   "/rag/add-document": { post: member },
   "/rag/add-documents-batch": { post: member },
   "/rag/task/{task_id}": { get: viewer },
@@ -73,8 +74,13 @@ const compiled = Object.entries(ROUTE_POLICY)
 
 const publicPaths = new Set<string>(PUBLIC_PATHS);
 
+/** The web view's files (api/web-view.ts) are under this prefix: the code is public, the data it shows is not. */
+export const WEB_VIEW_PREFIX = "/ui";
+
 export function isPublicPath(path: string): boolean {
-  return publicPaths.has(path.toLowerCase().replace(/(.)\/$/, "$1"));
+  const p = path.toLowerCase();
+  if (p === WEB_VIEW_PREFIX || p.startsWith(`${WEB_VIEW_PREFIX}/`)) return true;
+  return publicPaths.has(p.replace(/(.)\/$/, "$1"));
 }
 
 /** The policy of a request: its table entry, or admin for anything the table does not list. */

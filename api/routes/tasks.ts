@@ -3,7 +3,8 @@ import express, { Router } from "express";
 import { z } from "zod";
 import type { QueueStats } from "../../kernel/queue-stats.js";
 import { TaskQueue } from "../../kernel/task-queue.js";
-import { statusView, TASK_STATUSES } from "../../kernel/task.js";
+import { PRIORITIES, statusView, TASK_STATUSES, type TaskRecord } from "../../kernel/task.js";
+import type { TaskSearch } from "../../kernel/task-listing.js";
 import type { TaskEvents } from "../../kernel/task-events.js";
 import type { TaskStateStore } from "../../kernel/state-store.js";
 import { jsonBody } from "../json-body.js";
@@ -24,6 +25,11 @@ export const statusUrl = (id: string) => `/api/tasks/${id}/status`;
 /** How far `offset` reaches in the task listing: each skipped task is read, so go further by cursor. */
 export const TASK_OFFSET_MAX = 10_000;
 
+// A payload field path (dotted names) and the value it must have.
+const PAYLOAD_MATCH = /^[A-Za-z0-9_$-]{1,64}(\.[A-Za-z0-9_$-]{1,64}){0,7}=[\s\S]*$/;
+// A time with its offset (or Z) that Date reads: a leap second or a 13th month is refused, not a 500.
+const isoTime = z.iso.datetime({ offset: true }).refine((v) => !Number.isNaN(Date.parse(v)), "a real time");
+
 // Filters: `type` empty or absent means every type; a status must be one of the statuses.
 export const ListQuery = z.object({
   status: z.enum(TASK_STATUSES).optional(),
@@ -32,7 +38,31 @@ export const ListQuery = z.object({
   offset: queryInt(0, TASK_OFFSET_MAX, 0),
   /** `nextCursor` of the previous page; wins over offset. */
   cursor: z.string().min(1).max(2048).optional(),
+  // Search (the web view's): each record read is matched, so a rare match may take several short pages.
+  priority: optionalFilter(z.enum(PRIORITIES)).describe("only tasks of this priority"),
+  idempotencyKey: optionalFilter(z.string().min(1).max(256)).describe("only the task created with this idempotency key"),
+  payload: optionalFilter(z.string().max(1024).regex(PAYLOAD_MATCH, "path=value")).describe("only tasks whose payload field has this value: `path=value`, a dotted path for a nested field, compared as text (`bookId=…`, `options.lang=en`)"),
+  createdAfter: optionalFilter(isoTime).describe("only tasks created at or after this time"),
+  createdBefore: optionalFilter(isoTime).describe("only tasks created before this time"),
 });
+
+/** The listing's search filters from the parsed query; undefined when none is given. */
+function searchOf(q: z.infer<typeof ListQuery>): TaskSearch | undefined {
+  const search: TaskSearch = {
+    ...(q.priority ? { priority: q.priority } : {}),
+    ...(q.idempotencyKey ? { idempotencyKey: q.idempotencyKey } : {}),
+    ...(q.createdAfter ? { createdAfter: new Date(q.createdAfter).toISOString() } : {}),
+    ...(q.createdBefore ? { createdBefore: new Date(q.createdBefore).toISOString() } : {}),
+  };
+  if (q.payload) {
+    const eq = q.payload.indexOf("=");
+    search.payload = { path: q.payload.slice(0, eq).split("."), value: q.payload.slice(eq + 1) };
+  }
+  return Object.keys(search).length ? search : undefined;
+}
+
+/** A task as its own page shows it: the status view plus what it was created with. */
+const taskDetail = (r: TaskRecord) => ({ ...statusView(r), payload: r.payload, ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}) });
 
 export function tasksRouter(deps: TasksRouterDeps): Router {
   const r = Router();
@@ -49,7 +79,8 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     .post(requireJson, json, create)
     .get(async (req, res) => {
       const q = parseQuery(ListQuery, req);
-      const page = await deps.queue.list(q); // a cursor it did not give out is a 400 invalid_query
+      const search = searchOf(q);
+      const page = await deps.queue.list({ status: q.status, type: q.type, limit: q.limit, offset: q.offset, cursor: q.cursor, ...(search ? { search } : {}) }); // a cursor it did not give out is a 400 invalid_query
       res.json({ items: page.items.map(statusView), total: page.total, totalExact: page.totalExact, limit: q.limit, offset: page.offset, nextCursor: page.nextCursor });
     })
     .all(methodNotAllowed("GET", "POST"));
@@ -61,7 +92,7 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     .all(methodNotAllowed("GET"));
 
   const status: express.RequestHandler = async (req, res) => {
-    res.json(statusView(await deps.queue.get(idParam(req, "task"))));
+    res.json(taskDetail(await deps.queue.get(idParam(req, "task"))));
   };
   r.route("/api/tasks/:id/status").get(status).all(methodNotAllowed("GET"));
   r.route("/api/tasks/:id").get(status).all(methodNotAllowed("GET"));

@@ -55,6 +55,7 @@ const EXPECTED_ROLE: Record<string, Role> = {
   "DELETE /api/sources/{id}": "member",
   "POST /api/sources/{id}/sync": "member",
   "GET /api/quizzes/{id}": "viewer",
+  "GET /api/whoami": "viewer",
   "POST /api/keys": "admin",
   "GET /api/keys": "admin",
   "DELETE /api/keys/{id}": "admin",
