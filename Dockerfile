@@ -16,6 +16,9 @@ COPY operator ./operator
 COPY client ./client
 COPY scripts ./scripts
 RUN npx tsc -p tsconfig.build.json
+# The web view the API serves at /ui/ (Vite is a dev dependency, so it is built here).
+COPY web ./web
+RUN node scripts/build-web.mjs
 
 # 2. Production dependencies only (what test/integration/image-install.test.ts installs and starts).
 FROM ${NODE_IMAGE} AS deps
@@ -36,6 +39,7 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/web/dist ./web/dist
 COPY package.json ./
 COPY scripts/image/entrypoint.sh ./scripts/image/entrypoint.sh
 RUN mkdir -p /var/lib/jetq && chown 10001:10001 /var/lib/jetq

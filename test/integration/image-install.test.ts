@@ -5,7 +5,7 @@
 // `helm test` script gets one task through, and every metric the Grafana dashboard and the alert
 // rules name is exported by the live /metrics of the API, a worker or the operator.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -82,6 +82,8 @@ beforeAll(async () => {
   await run("npm", ["ci", "--omit=dev", "--no-audit", "--no-fund", "--prefer-offline", "--ignore-scripts=false"], { cwd: app, maxBuffer: 16 << 20, env: { ...process.env, NODE_ENV: "production" } });
   mkdirSync(join(app, "scripts", "image"), { recursive: true });
   copyFileSync(join(REPO_ROOT, "scripts", "image", "entrypoint.sh"), join(app, "scripts", "image", "entrypoint.sh"));
+  // And the web view its build stage makes (npm test has built web/dist already).
+  cpSync(join(REPO_ROOT, "web", "dist"), join(app, "web", "dist"), { recursive: true });
   before = snapshot(app);
 
   nats = await startNatsServer();
@@ -111,6 +113,10 @@ describe("a production-only install of the built output", () => {
   it("starts the API, which answers /healthz and /readyz", { timeout: 90_000 }, async () => {
     await waitFor(`api /readyz (log:\n${tail("api")})`, async () => (await answers(`http://127.0.0.1:${ports.api}/readyz`)) === 200, 60_000, 250);
     expect(await answers(`http://127.0.0.1:${ports.api}/healthz`)).toBe(200);
+    // The web view is in the image: its page is served, not "not built".
+    const page = await fetch(`http://127.0.0.1:${ports.api}/ui/`);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<script type="module"[^>]*src="\/ui\/assets\//);
   });
 
   it("starts a worker, which answers /healthz", { timeout: 90_000 }, async () => {
