@@ -3,8 +3,8 @@
 // the OS page cache shares between processes), not a copy of its own.
 //
 // Search: cosine over an IVF_RQ index (RaBitQ) with a refine step (the rows of the best nprobes
-// partitions scored by their 1-bit codes, then refineFactor × k candidates re-scored with their
-// full vectors),
+// partitions scored by their indexBits-bit codes, then refineFactor × k candidates re-scored with
+// their full vectors: 4-bit codes rank well enough that 5 × k suffice, where 1-bit ones needed 30),
 // plus an exact scan of the rows not yet in the index, which LanceDB does by itself: a point is
 // searchable as soon as its upsert returns. Until the table holds `indexMinRows` points there is
 // no index and every search is exact. A search for one book is always exact over that book's rows
@@ -36,12 +36,21 @@ const MAINTENANCE_LOCK_STALE_MS = 2 * 60 * 60_000;
 const WRITES_PER_COMPACTION = 200;
 /** Train the index again once the table holds this many times the rows it was trained on. */
 const RETRAIN_GROWTH = 4;
+/**
+ * An index built with fewer bits than the settings ask for (one of an earlier version: 1 bit, whose
+ * note names no bits) serves until its replacement commits; its coarser codes need this many
+ * candidates re-scored per result to keep recall@10 ≈ 0.99 (bench/vector-store-scale.ts).
+ */
+const COARSE_INDEX_REFINE_FACTOR = 30;
+/** How long a process trusts what it last read of the index's note (which bits it was built with). */
+const NOTE_CACHE_MS = 30_000;
 
 export class LanceCollection {
   private maintaining?: Promise<void>;
   private writesSinceMaintenance = 0;
   private writtenWhileMaintaining = false;
   private closed = false;
+  private note?: { read: number; value: Promise<TrainingNote | undefined> };
 
   private constructor(
     private readonly table: Table,
@@ -95,7 +104,7 @@ export class LanceCollection {
     let query = this.table.vectorSearch(unitVector(vector, this.dimensions)).distanceType("cosine").limit(k).select(["payload", "_distance"]);
     query =
       bookId === undefined
-        ? query.nprobes(this.settings.nprobes).refineFactor(this.settings.refineFactor)
+        ? query.nprobes(this.settings.nprobes).refineFactor(await this.refineFactor())
         : query.where(`bookId = ${sqlString(bookId)}`).bypassVectorIndex();
     const rows = (await query.toArray()) as { payload: string; _distance: number }[];
     return rows.map((r) => ({ score: Math.max(-1, Math.min(1, 1 - r._distance)), payload: JSON.parse(r.payload) as ChunkPayload }));
@@ -123,14 +132,24 @@ export class LanceCollection {
 
   // ——— maintenance ———
 
-  /** Rows the index was trained on, as its builder noted next to the lock; undefined if unknown. */
-  private async trainedRows(): Promise<number | undefined> {
+  /** What the index's builder noted next to the lock (rows trained on, code bits); undefined if unknown. */
+  private async trainingNote(): Promise<TrainingNote | undefined> {
     try {
-      const noted = JSON.parse(await readFile(this.trainingPath, "utf8")) as { trainedRows?: unknown };
-      return typeof noted.trainedRows === "number" ? noted.trainedRows : undefined;
+      const noted = JSON.parse(await readFile(this.trainingPath, "utf8")) as { trainedRows?: unknown; bits?: unknown };
+      if (typeof noted.trainedRows !== "number") return undefined;
+      // Notes written before the bits were a setting name none: those indexes have 1-bit codes.
+      return { trainedRows: noted.trainedRows, bits: typeof noted.bits === "number" ? noted.bits : 1 };
     } catch {
       return undefined;
     }
+  }
+
+  /** The refine factor for the index that serves now: more re-scoring for one with coarser codes. */
+  private async refineFactor(): Promise<number> {
+    const now = Date.now();
+    if (!this.note || now - this.note.read > NOTE_CACHE_MS) this.note = { read: now, value: this.trainingNote() };
+    const note = await this.note.value;
+    return note && note.bits < this.settings.indexBits ? Math.max(this.settings.refineFactor, COARSE_INDEX_REFINE_FACTOR) : this.settings.refineFactor;
   }
 
   private wrote(): void {
@@ -168,8 +187,10 @@ export class LanceCollection {
       // The IVF partitions are trained once; new rows are added to them by optimize. Once the table
       // has grown to RETRAIN_GROWTH times the rows they were trained on, partitions hold too many
       // rows each, so the index is trained again (the old one serves until the new one commits).
-      const trainedOn = await this.trainedRows();
-      const vectorIndexDue = !indices.has(VECTOR_INDEX) || (trainedOn !== undefined && rows >= RETRAIN_GROWTH * trainedOn);
+      // …and when it was built with other code bits than the settings ask for (an upgrade).
+      const note = await this.trainingNote();
+      const vectorIndexDue =
+        !indices.has(VECTOR_INDEX) || (note !== undefined && (rows >= RETRAIN_GROWTH * note.trainedRows || note.bits !== this.settings.indexBits));
       if (vectorIndexDue && rows >= this.settings.indexMinRows) {
         await retryingConflicts(() =>
           this.table.createIndex("vector", {
@@ -187,7 +208,8 @@ export class LanceCollection {
             }),
           }),
         );
-        await writeFile(this.trainingPath, JSON.stringify({ trainedRows: rows, at: new Date().toISOString() }));
+        await writeFile(this.trainingPath, JSON.stringify({ trainedRows: rows, bits: this.settings.indexBits, at: new Date().toISOString() }));
+        this.note = undefined; // this process searches the new index with its own refine factor at once
         this.writesSinceMaintenance -= writes;
         return;
       }
@@ -210,4 +232,10 @@ export const TABLE_NAME = /^dim_(\d+)$/;
 /** A SQL string literal for LanceDB filters. */
 function sqlString(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** The note an index's builder leaves next to the maintenance lock. */
+interface TrainingNote {
+  trainedRows: number;
+  bits: number;
 }

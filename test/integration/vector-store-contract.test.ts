@@ -3,7 +3,7 @@
 // reopen, several processes sharing one directory, an ANN index that never hides a fresh write,
 // and the migration of the earlier store's point logs.
 import { spawn } from "node:child_process";
-import { appendFile, cp, mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { QdrantClient } from "@qdrant/js-client-rest";
@@ -290,6 +290,28 @@ describe("local vector store on disk", () => {
     expect(after.some((h) => h.payload.bookId === old.payload.bookId)).toBe(false);
     await store.close();
   }, 60_000);
+
+  it("rebuilds an index of an earlier version (1-bit codes, no bits in its note) with the configured bits, and searches it well meanwhile", async () => {
+    const many = Array.from({ length: 600 }, (_, n) => chunk(`book-${n % 6}`, n));
+    const earlier = open({ index: { indexMinRows: 256, indexTailRows: 1_000_000, indexBits: 1 } });
+    await earlier.upsert(many);
+    await earlier.maintain();
+    await earlier.close();
+    const notePath = join(dir, (await readdir(dir)).find((f) => /^index-.*\.json$/.test(f))!);
+    const { bits: _bits, ...asEarlierWrote } = JSON.parse(await readFile(notePath, "utf8")) as Record<string, unknown>;
+    await writeFile(notePath, JSON.stringify(asEarlierWrote)); // what the version before the setting left
+
+    const store = open({ index: { indexMinRows: 256, indexTailRows: 1_000_000, indexBits: 4 } });
+    // Searched before the rebuild: the coarse index still finds each point first.
+    for (const p of [many[5]!, many[321]!]) expect((await store.search(p.vector, 1))[0]!.payload).toEqual(p.payload);
+    await store.maintain();
+    expect(JSON.parse(await readFile(notePath, "utf8"))).toMatchObject({ trainedRows: 600, bits: 4 });
+    expect(await (await store.collectionOf(DIMS))!.indexCoverage()).toEqual({ indexedRows: 600, unindexedRows: 0 });
+    for (const p of [many[5]!, many[321]!]) expect((await store.search(p.vector, 1))[0]!.payload).toEqual(p.payload);
+    await store.maintain(); // the same bits now: nothing to rebuild
+    expect(JSON.parse(await readFile(notePath, "utf8"))).toMatchObject({ bits: 4 });
+    await store.close();
+  }, 120_000);
 
   it("builds the index and folds new points into it in the background of the writing process", async () => {
     const store = open({ index: { indexMinRows: 300, indexTailRows: 100 } });
