@@ -12,6 +12,7 @@ import { CustomObjectsApi, type KubeConfig, type KubernetesListObject } from "@k
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "../../kernel/logger.js";
+import type { PoolStatus } from "../../kernel/pool-status.js";
 import { desiredReplicas, type Recommendation } from "../../kernel/scaling-policy.js";
 import { DeploymentNotFoundError, DeploymentScaler } from "../actuators/deployment-scale.js";
 import { PodDeletionCosts } from "../actuators/pod-deletion-cost.js";
@@ -56,6 +57,8 @@ export interface WorkerPoolControllerDeps {
   burst?: { enabled?: boolean; debounceMs?: number };
   /** Pools reconciled at once (default 4): one pool's slow Prometheus never holds up the others. */
   concurrency?: number;
+  /** Where each reconcile's outcome is published for the API (kernel/pool-status.ts); none in tests that do not read it. */
+  publishPoolStatus?: (status: PoolStatus, ttlSeconds: number) => Promise<void>;
 }
 
 /** What the controller remembers of a pool between reconciles (in memory only). */
@@ -208,7 +211,7 @@ export function workerPoolController(deps: WorkerPoolControllerDeps): Controller
       void deps.recorder.record(pool, "Normal", direction === "up" ? "ScaledUp" : "ScaledDown", message);
       log.info("scaled", { pool: key, from: scale.replicas, to: desired, depth: reading.depth, source: reading.source, burst: reading.burst, reason: decision.reason });
     }
-    deps.metrics.scaleDecision(key, direction, desired, reading.depth);
+    deps.metrics.scaleDecision(key, direction, desired, reading.depth, { current: scale.currentReplicas, max: pool.spec.maxReplicas });
     m.lastDesired = desired;
 
     const conditions = applyConditions(
@@ -230,6 +233,25 @@ export function workerPoolController(deps: WorkerPoolControllerDeps): Controller
       observedGeneration: generation,
       conditions,
     });
+    // For the API and the web view: kept for three polls (at least 30 s), so it fades if we stop.
+    await deps
+      .publishPoolStatus?.(
+        {
+          namespace,
+          name: pool.metadata!.name!,
+          deployment,
+          taskTypes: pool.spec.taskTypes,
+          minReplicas: pool.spec.minReplicas ?? 0,
+          maxReplicas: pool.spec.maxReplicas,
+          desiredReplicas: desired,
+          currentReplicas: scale.currentReplicas,
+          depth: reading.depth,
+          depthSource: reading.source,
+          updatedAt: new Date(now).toISOString(),
+        },
+        Math.max(30, (3 * interval) / 1000),
+      )
+      .catch((err: unknown) => log.warn("could not publish the pool's status to NATS", { pool: key, err: errorText(err) }));
     return { requeueAfterMs: interval };
   }
 

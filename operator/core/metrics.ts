@@ -43,6 +43,18 @@ export class OperatorMetrics {
     labelNames: ["pool"],
     registers: [this.registry],
   });
+  readonly currentReplicas = new Gauge({
+    name: "jetq_operator_current_replicas",
+    help: "Replicas the WorkerPool's Deployment had at the last reconcile (its scale's status)",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
+  readonly maxReplicas = new Gauge({
+    name: "jetq_operator_max_replicas",
+    help: "The WorkerPool's maxReplicas at the last reconcile",
+    labelNames: ["pool"],
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: "jetq_operator_leader",
     help: "1 while this replica holds the leader lease, else 0",
@@ -63,10 +75,14 @@ export class OperatorMetrics {
     this.workQueueDepth.set({ controller }, depth);
   }
 
-  scaleDecision(pool: string, direction: ScaleDirection, desired: number, observedDepth: number): void {
+  scaleDecision(pool: string, direction: ScaleDirection, desired: number, observedDepth: number, replicas?: { current: number; max: number }): void {
     this.scaleDecisions.inc({ pool, direction });
     this.desiredReplicas.set({ pool }, desired);
     this.poolDepthObserved.set({ pool }, observedDepth);
+    if (replicas) {
+      this.currentReplicas.set({ pool }, replicas.current);
+      this.maxReplicas.set({ pool }, replicas.max);
+    }
   }
 
   setLeader(isLeader: boolean): void {
@@ -77,6 +93,8 @@ export class OperatorMetrics {
   forgetPool(pool: string): void {
     this.poolDepthObserved.remove({ pool });
     this.desiredReplicas.remove({ pool });
+    this.currentReplicas.remove({ pool });
+    this.maxReplicas.remove({ pool });
     for (const direction of ["up", "down", "none"] as const) this.scaleDecisions.remove({ pool, direction });
   }
 

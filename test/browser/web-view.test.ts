@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writePoolStatus } from "../../kernel/pool-status.js";
 import { createTask, startStack, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 import { collectPageErrors, launchBrowser, screenshot } from "./browser.js";
@@ -86,6 +87,19 @@ describe("the web view", () => {
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
     expect(await page.locator("figure.spark", { hasText: "Depth" }).locator("polyline").count()).toBe(1); // a line: several samples
     await screenshot(page, "overview");
+  });
+
+  it("the overview shows the WorkerPools an operator reports, desired vs current, and updates them", async () => {
+    await page.goto(url("/ui/"));
+    await until("no pool yet", () => text("[data-testid=pools-empty]"), (v) => /No operator has reported a WorkerPool/.test(v));
+    // What the operator's WorkerPool controller publishes after each reconcile (kernel/pool-status.ts).
+    const pool = { namespace: "jobs", name: "books", deployment: "jetq-worker", taskTypes: ["process_book"], minReplicas: 0, maxReplicas: 8, desiredReplicas: 5, currentReplicas: 2, depth: 40, depthSource: "prometheus" as const, updatedAt: new Date().toISOString() };
+    await writePoolStatus(stack.conn, pool, 60);
+    await until("the pool on the page", () => text("[data-testid=pool-replicas]"), (v) => v === "5 / 2");
+    expect(await text("[data-testid=pools]")).toMatch(/jobs\/books → jetq-worker[\s\S]*0–8[\s\S]*40 \(prometheus\)/);
+    await writePoolStatus(stack.conn, { ...pool, currentReplicas: 5, updatedAt: new Date().toISOString() }, 60);
+    await until("the pool caught up", () => text("[data-testid=pool-replicas]"), (v) => v === "5 / 5");
+    await screenshot(page, "overview-pools");
   });
 
   it("a task page's progress bar moves and its events stream until the end; re-run makes a new task with the same payload", async () => {

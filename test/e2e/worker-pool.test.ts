@@ -15,6 +15,7 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, Watch, type CoreV1Event, type V
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, silentLogger } from "../../kernel/logger.js";
 import { taskQueueFor } from "../../kernel/task-queue-for.js";
+import { writePoolStatus } from "../../kernel/pool-status.js";
 import type { TaskQueue } from "../../kernel/task-queue.js";
 import { documentTaskTypes } from "../../library/task-types.js";
 import { POD_DELETION_COST } from "../../operator/actuators/pod-deletion-cost.js";
@@ -71,6 +72,7 @@ function startController(burst: boolean) {
     logger: log,
     namespaces: [namespace.name],
     burst: { enabled: burst },
+    publishPoolStatus: (status, ttlSeconds) => writePoolStatus(stack.conn, status, ttlSeconds),
   });
   return controller.start();
 }
@@ -248,6 +250,13 @@ describe("WorkerPool controller", () => {
     const up = await pool();
     expect(condition(up, "ScalingLimited")).toMatchObject({ status: "True", reason: "TooManyReplicas" });
     await eventSeen("ScaledUp", /0 → 4: .*\(depth from Prometheus\)/);
+    // What the API (and the web view) show of the pool: the operator's last decision, through NATS.
+    const shown = await waitFor("the pool in GET /api/pools", async () => {
+      const items = (await stack.api("GET", "/api/pools")).body.items as { name: string; desiredReplicas: number; depth: number }[];
+      return items.find((p) => p.name === up.metadata!.name && p.desiredReplicas === MAX);
+    }, 30_000, 200);
+    expect(shown).toMatchObject({ namespace: namespace.name, deployment: up.spec.deploymentName, maxReplicas: MAX, depthSource: "prometheus" });
+    expect(shown.depth).toBeGreaterThan(0);
 
     // Once every pod's worker runs, three long tasks join the queue: they will keep one to three
     // pods busy well past the end of the burst, when the backlog allows a scale-down.

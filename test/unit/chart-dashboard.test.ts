@@ -35,7 +35,7 @@ describe("the Grafana dashboard", () => {
     ["DLQ depth", /jetq_dlq_depth/],
     ["worker utilisation", /jetq_workers?_utilisation/],
     ["desired replicas per WorkerPool", /jetq_operator_desired_replicas/],
-    ["current workers", /jetq_worker_concurrency/],
+    ["current replicas per WorkerPool", /jetq_operator_current_replicas/],
     ["operator leader", /jetq_operator_leader/],
   ])("shows %s", (_what, pattern) => {
     expect(panelFor(pattern)).toBeDefined();

@@ -1,5 +1,6 @@
 // Overview: depth by priority and type, arrival and completion rates, completion time against the
-// 10-minute objective, the error rate against 1 %, workers' slots and the DLQ, updated live.
+// 10-minute objective, the error rate against 1 %, workers' slots, WorkerPools (as the operator
+// last reconciled them) and the DLQ, updated live.
 import { useRef } from "preact/hooks";
 import { Sparkline } from "../components/sparkline.js";
 import { fmtDuration, fmtPercent } from "../format.js";
@@ -32,6 +33,8 @@ export function Overview({ session }: { session: Session }) {
   const { client, me } = session;
   const queue = usePoll<QueueState & { at: number }>(async () => ({ ...(await loadQueueState(client, me.role)), at: Date.now() }), 2_000, [client]);
   const stats = usePoll<WindowStats & { at: number }>(async () => ({ ...(await loadWindowStats(client)), at: Date.now() }), 4_000, [client]);
+  const isAdmin = roleAllows(me.role, "admin");
+  const pools = usePoll(async () => (isAdmin ? (await client.pools()).items : []), 4_000, [client, isAdmin]);
   const history = useHistory();
   const q = queue.data;
   const s = stats.data;
@@ -150,9 +153,44 @@ export function Overview({ session }: { session: Session }) {
           <p class="muted">No worker is reporting.</p>
         )}
         <h3>WorkerPools</h3>
-        <p class="muted">
-          WorkerPools (desired and current replicas) live in Kubernetes, which the API does not read: see <code>kubectl get wpool</code>. Their depth is the queue depth above.
-        </p>
+        {!isAdmin ? (
+          <p class="muted">WorkerPools (desired and current replicas) are shown to admins.</p>
+        ) : pools.error ? (
+          <p role="alert" class="error">
+            WorkerPools: {describeError(pools.error)}
+          </p>
+        ) : pools.data && pools.data.length > 0 ? (
+          <table class="table" data-testid="pools">
+            <thead>
+              <tr>
+                <th scope="col">Pool</th>
+                <th scope="col">Desired / current</th>
+                <th scope="col">Min–max</th>
+                <th scope="col">Depth (source)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {pools.data.map((p) => (
+                <tr key={`${p.namespace}/${p.name}`}>
+                  <td class="wrap">
+                    {p.namespace}/{p.name} <span class="muted">→ {p.deployment}</span>
+                  </td>
+                  <td data-testid="pool-replicas">
+                    {p.desiredReplicas} / {p.currentReplicas}
+                  </td>
+                  <td>
+                    {p.minReplicas}–{p.maxReplicas}
+                  </td>
+                  <td>
+                    {p.depth} ({p.depthSource})
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <p class="muted" data-testid="pools-empty">No operator has reported a WorkerPool in the last minute (it publishes each pool it scales).</p>
+        )}
         {!roleAllows(me.role, "admin") && <p class="muted">Signed in as {me.role}.</p>}
       </section>
     </main>
