@@ -103,7 +103,7 @@ export type QueueSnapshotView = z.infer<typeof QueueSnapshotSchema>;
 
 /** A dead-lettered task with its last error (kernel/dead-letters.ts `DeadLetter`). */
 export const DeadLetterSchema = z.looseObject({
-  task: z.looseObject({ id: z.string(), type: z.string(), payload: z.unknown().optional(), priority: z.string().optional() }),
+  task: z.looseObject({ id: z.string(), type: z.string(), payload: z.unknown().optional(), priority: z.string().optional(), tenant: z.string().optional().describe("the tenant the task belongs to (absent on tasks created before tenants: `default`)") }),
   error: TaskErrorSchema,
   attempts: z.int(),
   reason: z.enum(["max_deliveries", "terminated"]),

@@ -5,7 +5,7 @@ import { headers as natsHeaders } from "@nats-io/transport-node";
 import type { JetqConnection } from "./connection.js";
 import { ConflictError, notFound, type TaskError } from "./errors.js";
 import { StaleRevisionError } from "./state-store.js";
-import type { TaskMessage, TaskRecord } from "./task.js";
+import { tenantOf, type TaskMessage, type TaskRecord } from "./task.js";
 import type { TaskQueue } from "./task-queue.js";
 import { Refusal, transition, type TaskEvent } from "./transitions.js";
 import { dlqSubject, TOPOLOGY } from "./topology.js";
@@ -25,7 +25,16 @@ export interface DeadLetter {
 
 export interface DeadLetterFilter {
   type?: string;
+  /** Only this tenant's entries (the tenant of the task they hold); absent: every tenant's. */
+  tenant?: string;
 }
+
+/** Whose entries a single-entry call may touch: one tenant's, or every tenant's when absent. */
+export interface DeadLetterScope {
+  tenant?: string;
+}
+
+const inScope = (e: DeadLetter, scope: DeadLetterScope) => scope.tenant === undefined || tenantOf(e.task) === scope.tenant;
 
 export class DeadLetterQueue {
   constructor(
@@ -45,6 +54,7 @@ export class DeadLetterQueue {
   }
 
   async count(filter: DeadLetterFilter = {}): Promise<number> {
+    if (filter.tenant !== undefined) return (await this.entries(filter)).length; // the tenant is in the entry, not its subject
     return (await this.subjects(filter)).length;
   }
 
@@ -54,14 +64,16 @@ export class DeadLetterQueue {
     return { items: all.slice(filter.offset, filter.offset + filter.limit), total: all.length };
   }
 
-  async get(taskId: string): Promise<DeadLetter> {
-    return (await this.find(taskId)).entry;
+  /** An entry in `scope`: another tenant's is a 404 like a missing one. */
+  async get(taskId: string, scope: DeadLetterScope = {}): Promise<DeadLetter> {
+    return (await this.find(taskId, scope)).entry;
   }
 
-  private async find(taskId: string): Promise<{ entry: DeadLetter; seq: number }> {
+  private async find(taskId: string, scope: DeadLetterScope = {}): Promise<{ entry: DeadLetter; seq: number }> {
     const msg = await this.conn.jsm.direct.getMessage(TOPOLOGY.dlqStream, { next_by_subj: `jetq.dlq.*.${taskId}`, seq: 1 }).catch(() => null);
-    if (!msg) throw notFound("dead-lettered task", taskId);
-    return { entry: msg.json<DeadLetter>(), seq: msg.seq };
+    const entry = msg?.json<DeadLetter>();
+    if (!msg || !entry || !inScope(entry, scope)) throw notFound("dead-lettered task", taskId);
+    return { entry, seq: msg.seq };
   }
 
   /**
@@ -70,8 +82,8 @@ export class DeadLetterQueue {
    * stale entry, never a lost task. Removal is by sequence, so if the replay already died again
    * and has a new entry, that one stays.
    */
-  async retry(taskId: string): Promise<TaskRecord> {
-    const { entry, seq } = await this.find(taskId);
+  async retry(taskId: string, scope: DeadLetterScope = {}): Promise<TaskRecord> {
+    const { entry, seq } = await this.find(taskId, scope);
     const replay: TaskEvent = { kind: "replay", at: new Date().toISOString() };
     let stored = await this.conn.state.update(taskId, (r) => {
       const next = transition(r, replay);
@@ -97,16 +109,16 @@ export class DeadLetterQueue {
   }
 
   /** Discards an entry; its state record stays `failed` until it expires. */
-  async delete(taskId: string): Promise<void> {
-    await this.get(taskId);
+  async delete(taskId: string, scope: DeadLetterScope = {}): Promise<void> {
+    await this.get(taskId, scope);
     await this.remove(taskId);
   }
 
   async retryMany(filter: DeadLetterFilter): Promise<{ retried: string[]; errors: { id: string; message: string }[] }> {
     const retried: string[] = [];
     const errors: { id: string; message: string }[] = [];
-    for (const subject of await this.subjects(filter)) {
-      const id = subject.split(".")[3]!;
+    const ids = filter.tenant !== undefined ? (await this.entries(filter)).map((e) => e.task.id) : (await this.subjects(filter)).map((s) => s.split(".")[3]!);
+    for (const id of ids) {
       try {
         await this.retry(id);
         retried.push(id);
@@ -118,6 +130,12 @@ export class DeadLetterQueue {
   }
 
   async deleteMany(filter: DeadLetterFilter): Promise<{ deleted: number }> {
+    if (filter.tenant !== undefined) {
+      // Subjects do not name the tenant: one tenant's entries are removed one by one.
+      const mine = await this.entries(filter);
+      for (const e of mine) await this.remove(e.task.id);
+      return { deleted: mine.length };
+    }
     const res = await this.conn.jsm.streams.purge(TOPOLOGY.dlqStream, { filter: filter.type ? `jetq.dlq.${filter.type}.*` : "jetq.dlq.>" });
     return { deleted: res.purged };
   }
@@ -139,7 +157,10 @@ export class DeadLetterQueue {
       const batch = await Promise.all(
         subjects.slice(i, i + 64).map((s) => this.conn.jsm.direct.getMessage(TOPOLOGY.dlqStream, { last_by_subj: s }).catch(() => null)),
       );
-      for (const m of batch) if (m) out.push(m.json<DeadLetter>());
+      for (const m of batch) {
+        const e = m?.json<DeadLetter>();
+        if (e && inScope(e, filter)) out.push(e);
+      }
     }
     return out.sort((a, b) => (a.deadLetteredAt < b.deadLetteredAt ? 1 : -1));
   }

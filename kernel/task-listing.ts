@@ -18,7 +18,7 @@ import type { JetqConnection } from "./connection.js";
 import { InvalidCursorError } from "./kv-index.js";
 import { isKvMarker } from "./kv-live.js";
 import { getMany, isNoMessage, kvStream } from "./kv-scan.js";
-import type { TaskRecord, TaskStatus } from "./task.js";
+import { tenantOf, type TaskRecord, type TaskStatus } from "./task.js";
 import { TOPOLOGY } from "./topology.js";
 
 export interface TaskListQuery {
@@ -35,6 +35,8 @@ export interface TaskListQuery {
 
 /** What the view's search matches on besides status and type: every field given must match. */
 export interface TaskSearch {
+  /** Only this tenant's tasks (records without one are DEFAULT_TENANT's): what a non-admin caller's listing always has. */
+  tenant?: string;
   priority?: TaskRecord["priority"];
   idempotencyKey?: string;
   /** A payload field (a dotted path) and the value it must have, compared as text. */
@@ -47,6 +49,7 @@ export interface TaskSearch {
 /** True when the record matches every filter of the search. */
 export function matchesSearch(r: TaskRecord, s: TaskSearch | undefined): boolean {
   if (!s) return true;
+  if (s.tenant !== undefined && tenantOf(r) !== s.tenant) return false;
   if (s.priority && r.priority !== s.priority) return false;
   if (s.idempotencyKey !== undefined && r.idempotencyKey !== s.idempotencyKey) return false;
   if (s.createdAfter && r.createdAt < s.createdAfter) return false;

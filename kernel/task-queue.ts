@@ -9,7 +9,7 @@ import { ConflictError, InvalidError, InvalidRequestError, JetqError, notFound, 
 import type { TaskTypeRegistry } from "./registry.js";
 import { isLiveEntry } from "./kv-live.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
-import { PRIORITIES, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
+import { DEFAULT_TENANT, PRIORITIES, tenantOf, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js";
 import { legacyTaskSubjectById, TASK_ID_HEADER, taskSubject, TOPOLOGY } from "./topology.js";
 import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
@@ -45,6 +45,16 @@ export interface TaskQueueOptions {
   publishAttemptMs?: number;
   /** Where tasks put on the work stream are counted (jetq_tasks_created_total); none in a process without metrics. */
   metrics?: Pick<JetqMetrics, "tasksCreated">;
+}
+
+/** Who a task is created for (issue #11): the caller's tenant; absent: DEFAULT_TENANT. */
+export interface CreateOptions {
+  tenant?: string;
+}
+
+/** Whose tasks a read may see: one tenant's, or (admin, the workers) every tenant's when `tenant` is absent. */
+export interface TenantScope {
+  tenant?: string;
 }
 
 export interface CreateResult {
@@ -94,14 +104,15 @@ export class TaskQueue {
    * find()); the record starts with its first transition, written by the worker that takes it, or
    * by a cancel.
    */
-  async create(body: unknown): Promise<CreateResult> {
+  async create(body: unknown, opts: CreateOptions = {}): Promise<CreateResult> {
     const spec = this.validate(body);
+    const tenant = opts.tenant ?? DEFAULT_TENANT;
     const def = this.registry.get(spec.type)!;
     await def.admit?.(spec.payload, this.conn);
     let id: string = randomUUID();
 
     if (spec.idempotencyKey) {
-      const claimed = await this.claimIdempotencyKey(spec.idempotencyKey, id);
+      const claimed = await this.claimIdempotencyKey(spec.idempotencyKey, id, tenant);
       if (claimed !== id) {
         const existing = await this.find(claimed);
         if (existing) {
@@ -109,6 +120,8 @@ export class TaskQueue {
           // must not pass silently as a replay. (Priority may differ: the same work, scheduled
           // differently, as when a scheduled and a manual sync find the same new document.)
           const r = existing.record;
+          // Keys are claimed per tenant, so the owner is this tenant's; never hand out another's.
+          if (tenantOf(r) !== tenant) throw new ConflictError("conflict", "the idempotency key's task belongs to another tenant");
           if (r.type !== spec.type || canonicalJson(r.payload) !== canonicalJson(spec.payload)) {
             throw new InvalidError("idempotency_key_reused", `idempotencyKey was already used for a different request (task ${r.id})`, { taskId: r.id });
           }
@@ -128,6 +141,7 @@ export class TaskQueue {
       maxAttempts: Math.min(spec.maxAttempts ?? def.defaultMaxAttempts ?? this.opts.maxDeliver, this.opts.maxDeliver),
       timeoutSeconds: spec.timeoutSeconds ?? def.defaultTimeoutSeconds ?? this.opts.defaultTimeoutSeconds,
       createdAt: new Date().toISOString(),
+      tenant,
       ...(spec.idempotencyKey ? { idempotencyKey: spec.idempotencyKey } : {}),
       status: "queued",
       attempts: 0,
@@ -174,9 +188,10 @@ export class TaskQueue {
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
   }
 
-  async get(id: string): Promise<TaskRecord> {
+  /** The task, when it is in `scope`: another tenant's is a 404 like a missing one (its existence is not revealed). */
+  async get(id: string, scope: TenantScope = {}): Promise<TaskRecord> {
     const found = await this.find(id);
-    if (!found) throw notFound("task", id);
+    if (!found || !inScope(found.record, scope)) throw notFound("task", id);
     return found.record;
   }
 
@@ -212,7 +227,9 @@ export class TaskQueue {
    * picks the task up later, or finishes it now, sees `cancelled` and drops it. The broadcast tells
    * a worker running it to abort its handler at once.
    */
-  async cancel(id: string): Promise<TaskRecord> {
+  async cancel(id: string, scope: TenantScope = {}): Promise<TaskRecord> {
+    // A task's tenant never changes, so one check before the compare-and-set loop is enough.
+    if (scope.tenant !== undefined) await this.get(id, scope);
     for (let i = 0; i < 5; i++) {
       let endedAs: TaskStatus | undefined;
       const result = await this.conn.state.update(id, (r) => {
@@ -255,8 +272,8 @@ export class TaskQueue {
    * Records `taskId` as the owner of an idempotency key unless one already does; returns the owner.
    * A KV key per idempotency key outlives the stream's dedupe window; it expires with finished tasks.
    */
-  private async claimIdempotencyKey(key: string, taskId: string): Promise<string> {
-    const kvKey = createHash("sha256").update(key).digest("hex");
+  private async claimIdempotencyKey(key: string, taskId: string, tenant: string): Promise<string> {
+    const kvKey = idempotencyKvKey(tenant, key);
     const subject = `$KV.${TOPOLOGY.idempotencyBucket}.${kvKey}`;
     const ttl = `${this.conn.topology.finishedTtlSeconds}s`;
     try {
@@ -278,6 +295,20 @@ export class TaskQueue {
       throw new UnavailableError("unavailable", "NATS did not answer in time; the task was not queued: try again (with the same idempotencyKey)", { outcome: "not_queued", cause: String((err as Error).message) });
     }
   }
+}
+
+/** Whether a task is in a read's scope: any task when the scope names no tenant. */
+export const inScope = (r: TaskRecord, scope: TenantScope): boolean => scope.tenant === undefined || tenantOf(r) === scope.tenant;
+
+/**
+ * The idempotency bucket's key for a tenant's key. DEFAULT_TENANT keeps the bare hash it had before
+ * tenants (so a key claimed then still finds its task); any other tenant's sits under
+ * `t.<hash of tenant>.`, a shape a bare hash (no dots) can never take, so no two tenants share one.
+ */
+export function idempotencyKvKey(tenant: string, key: string): string {
+  const hash = createHash("sha256").update(key).digest("hex");
+  if (tenant === DEFAULT_TENANT) return hash;
+  return `t.${createHash("sha256").update(tenant).digest("hex").slice(0, 32)}.${hash}`;
 }
 
 /**

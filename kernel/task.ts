@@ -35,7 +35,15 @@ export interface TaskMessage {
   maxAttempts: number;
   timeoutSeconds: number;
   createdAt: string;
+  /** Whose task this is (issue #11): absent on records written before tenants, read as DEFAULT_TENANT. */
+  tenant?: string;
 }
+
+/** The tenant of every caller with JETQ_AUTH=off, and of records written before tenants existed. */
+export const DEFAULT_TENANT = "default";
+
+/** The tenant a task belongs to; old records without one belong to DEFAULT_TENANT, so they stay readable. */
+export const tenantOf = (r: Pick<TaskMessage, "tenant">): string => r.tenant ?? DEFAULT_TENANT;
 
 /** What a task was queued as: its message, without anything its attempts added to its record. */
 export const taskMessageOf = (r: TaskMessage): TaskMessage => ({
@@ -46,6 +54,7 @@ export const taskMessageOf = (r: TaskMessage): TaskMessage => ({
   maxAttempts: r.maxAttempts,
   timeoutSeconds: r.timeoutSeconds,
   createdAt: r.createdAt,
+  ...(r.tenant !== undefined ? { tenant: r.tenant } : {}),
 });
 
 /** The task's state record in KV: what `GET /api/tasks/{id}/status` shows. */

@@ -11,6 +11,7 @@ import { isLiveEntry } from "../kernel/kv-live.js";
 import { digestHex, readObject } from "../kernel/object-read.js";
 import { isConflict } from "../kernel/state-store.js";
 import { TOPOLOGY } from "../kernel/topology.js";
+import { DEFAULT_TENANT } from "../kernel/task.js";
 import { LIBRARY_TOPOLOGY } from "./topology.js";
 import type { VectorStore } from "./vectors/vector-store.js";
 
@@ -78,7 +79,12 @@ export interface ContentClaim {
   taskId?: string;
 }
 
-const contentKey = (sha256: string) => `hash.${sha256}`;
+/**
+ * The claim on some content, per tenant (issue #11): a duplicate is found only among the uploader's
+ * own tenant's books, so an upload never reveals another tenant's book. DEFAULT_TENANT keeps the key
+ * it had before tenants.
+ */
+const contentKey = (sha256: string, tenant: string = DEFAULT_TENANT) => (tenant === DEFAULT_TENANT ? `hash.${sha256}` : `hash.${sha256}.${tenant}`);
 
 /** What `GET /api/books/{id}` shows of a book that is uploaded and waiting for its process_book. */
 export interface UploadedBookView {
@@ -138,8 +144,8 @@ export class BookStore {
    * that still exists holds it, that book is the owner and nothing changes; a claim whose book is
    * gone is taken over.
    */
-  async claimContent(sha256: string, bookId: string): Promise<{ won: boolean; owner: ContentClaim }> {
-    const key = contentKey(sha256);
+  async claimContent(sha256: string, bookId: string, tenant?: string): Promise<{ won: boolean; owner: ContentClaim }> {
+    const key = contentKey(sha256, tenant);
     const mine: ContentClaim = { bookId };
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
@@ -163,25 +169,29 @@ export class BookStore {
   }
 
   /** Notes the task that processes the content's owner, for later duplicates to point at. */
-  async recordContentTask(sha256: string, bookId: string, taskId: string): Promise<void> {
-    const current = await this.conn.books.get(contentKey(sha256));
+  async recordContentTask(sha256: string, bookId: string, taskId: string, tenant?: string): Promise<void> {
+    const current = await this.conn.books.get(contentKey(sha256, tenant));
     if (!isLiveEntry(current) || current.json<ContentClaim>().bookId !== bookId) return;
-    await this.conn.books.update(contentKey(sha256), JSON.stringify({ bookId, taskId } satisfies ContentClaim), current.revision).catch((err) => {
+    await this.conn.books.update(contentKey(sha256, tenant), JSON.stringify({ bookId, taskId } satisfies ContentClaim), current.revision).catch((err) => {
       if (!isConflict(err)) throw err;
     });
   }
 
   /** The current claim on some content, if any. */
-  async contentOwner(sha256: string): Promise<ContentClaim | null> {
-    const current = await this.conn.books.get(contentKey(sha256));
+  async contentOwner(sha256: string, tenant?: string): Promise<ContentClaim | null> {
+    const current = await this.conn.books.get(contentKey(sha256, tenant));
     return isLiveEntry(current) ? current.json<ContentClaim>() : null;
   }
 
-  /** Gives the content up if `bookId` holds it, so the same file can be uploaded again. */
-  async releaseContent(sha256: string, bookId: string): Promise<void> {
-    const current = await this.conn.books.get(contentKey(sha256));
+  /**
+   * Gives the content up if `bookId` holds it, so the same file can be uploaded again. (A claim left
+   * behind, as book deletion leaves another tenant's for now, is harmless: the next claim of that
+   * content finds its book gone and takes it over.)
+   */
+  async releaseContent(sha256: string, bookId: string, tenant?: string): Promise<void> {
+    const current = await this.conn.books.get(contentKey(sha256, tenant));
     if (!isLiveEntry(current) || current.json<ContentClaim>().bookId !== bookId) return;
-    await this.conn.books.delete(contentKey(sha256), { previousSeq: current.revision }).catch((err) => {
+    await this.conn.books.delete(contentKey(sha256, tenant), { previousSeq: current.revision }).catch((err) => {
       if (!isConflict(err)) throw err; // claimed anew meanwhile: not ours to release
     });
   }

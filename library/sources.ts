@@ -10,6 +10,7 @@ import { isLiveEntry } from "../kernel/kv-live.js";
 import { scanKv } from "../kernel/kv-scan.js";
 import { TOPOLOGY } from "../kernel/topology.js";
 import { LIBRARY_TOPOLOGY } from "./topology.js";
+import { DEFAULT_TENANT } from "../kernel/task.js";
 
 // Discriminated on `kind`, so an unknown kind gets one issue that names the kinds there are,
 // instead of every variant's complaints.
@@ -55,6 +56,8 @@ export interface SyncSummary {
 
 export type SourceRecord = SourceCreate & {
   id: string;
+  /** Whose source this is (issue #11); absent on sources registered before tenants: DEFAULT_TENANT. */
+  tenant?: string;
   createdAt: string;
   lastSyncAt?: string;
   lastResult?: SyncSummary;
@@ -82,13 +85,13 @@ const src = (id: string) => `src.${id}`;
 const docs = (id: string) => `docs.${id}`;
 
 export class SourceRegistry {
-  /** The API's listing index, built at the first page asked for. */
-  private index: KvSortedIndex | null = null;
+  /** The API's listing indexes, built at the first page asked for: "" for every tenant's, else one per tenant. */
+  private readonly indexes = new Map<string, KvSortedIndex>();
 
   constructor(private readonly conn: LibraryConnection) {}
 
-  async create(def: SourceCreate): Promise<SourceRecord> {
-    const record: SourceRecord = { ...def, id: randomUUID(), createdAt: new Date().toISOString() };
+  async create(def: SourceCreate, tenant: string = DEFAULT_TENANT): Promise<SourceRecord> {
+    const record: SourceRecord = { ...def, id: randomUUID(), tenant, createdAt: new Date().toISOString() };
     await this.conn.sources.create(src(record.id), JSON.stringify(record));
     return record;
   }
@@ -105,9 +108,11 @@ export class SourceRegistry {
   }
 
   /** One page of sources, oldest first, for the API (see KvSortedIndex: no consumer, no full scan). */
-  page(q: PageQuery): Promise<Page<SourceRecord>> {
-    this.index ??= createdAtIndex(this.conn.jsm, LIBRARY_TOPOLOGY.sourcesBucket, "src.*", "asc");
-    return this.index.page<SourceRecord>(q);
+  page(q: PageQuery, scope: { tenant?: string } = {}): Promise<Page<SourceRecord>> {
+    const key = scope.tenant ?? "";
+    let index = this.indexes.get(key);
+    if (!index) this.indexes.set(key, (index = createdAtIndex(this.conn.jsm, LIBRARY_TOPOLOGY.sourcesBucket, "src.*", "asc", scope.tenant)));
+    return index.page<SourceRecord>(q);
   }
 
   async recordSync(id: string, result: SyncSummary): Promise<void> {

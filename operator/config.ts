@@ -5,8 +5,10 @@ import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, int, KERNEL_SETTINGS, kernelConfig, list, readSettings, type KernelConfig } from "../kernel/config.js";
+import type { NamespaceTenancy } from "./tasks/tenant-of-namespace.js";
 
 const KUBE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const NAMESPACE_TENANT = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?=[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export const OPERATOR_SETTINGS = z.object({
   KUBECONFIG: z.string().optional(),
@@ -26,6 +28,10 @@ export const OPERATOR_SETTINGS = z.object({
   JETQ_OPERATOR_RESYNC_MS: int(30_000, 100),
   JETQ_OPERATOR_TASK_CONCURRENCY: int(16, 1),
   JETQ_PROMETHEUS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** on: a ProcessingTask's task belongs to the tenant named like its namespace; off: to `default`. */
+  JETQ_TENANT_FROM_NAMESPACE: z.enum(["on", "off"]).default("on"),
+  /** `namespace=tenant` pairs, comma-separated: tenants for namespaces not named like them. */
+  JETQ_NAMESPACE_TENANTS: list("").pipe(z.array(z.string().regex(NAMESPACE_TENANT, "namespace=tenant pairs, comma-separated (both DNS labels)"))),
 });
 
 /** Where the operator finds the cluster: a kubeconfig file, or the pod's own service account. */
@@ -44,6 +50,8 @@ export interface OperatorConfig {
   taskConcurrency: number;
   /** Prometheus for WorkerPools that name none. */
   defaultPrometheusUrl?: string;
+  /** Which tenant a ProcessingTask's task belongs to (operator/tasks/tenant-of-namespace.ts). */
+  tenancy: NamespaceTenancy;
 }
 
 export function operatorConfig(e: z.infer<typeof OPERATOR_SETTINGS>, pid = process.pid): OperatorConfig {
@@ -71,6 +79,10 @@ export function operatorConfig(e: z.infer<typeof OPERATOR_SETTINGS>, pid = proce
     watchNamespaces: [...new Set(e.JETQ_WATCH_NAMESPACES)],
     resyncMs: e.JETQ_OPERATOR_RESYNC_MS,
     taskConcurrency: e.JETQ_OPERATOR_TASK_CONCURRENCY,
+    tenancy: {
+      fromNamespace: e.JETQ_TENANT_FROM_NAMESPACE === "on",
+      byNamespace: Object.fromEntries(e.JETQ_NAMESPACE_TENANTS.map((pair) => pair.split("=") as [string, string])),
+    },
     ...(e.JETQ_PROMETHEUS_URL ? { defaultPrometheusUrl: e.JETQ_PROMETHEUS_URL } : {}),
   };
 }

@@ -91,7 +91,7 @@ export class SyncScheduler {
     for (const s of await this.sources.list()) {
       if (!s.intervalSeconds || !SourceRegistry.isDue(s, now)) continue;
       const slot = Math.floor(now / (s.intervalSeconds * 1000));
-      const { created, record } = await this.queue.create({ type: "sync_sources", payload: { sourceId: s.id }, priority: "low", idempotencyKey: `sync:${s.id}:${slot}` });
+      const { created, record } = await this.queue.create({ type: "sync_sources", payload: { sourceId: s.id }, priority: "low", idempotencyKey: `sync:${s.id}:${slot}` }, { tenant: s.tenant }); // the source's tenant's task
       if (created) this.log.info("scheduled source sync", { sourceId: s.id, taskId: record.id });
     }
   }

@@ -310,7 +310,8 @@ export class TaskAttempt implements EscapeTarget {
     this.progress(percent, message);
   }
   async enqueue(spec: Parameters<TaskContext["enqueue"]>[0]) {
-    return (await this.deps.queue.create(spec)).record;
+    // A chained task belongs to its parent's tenant (absent on old records: the default tenant).
+    return (await this.deps.queue.create(spec, { tenant: this.current?.record.tenant })).record;
   }
 
   private progress(percent: number, message?: string) {

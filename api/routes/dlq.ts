@@ -5,21 +5,28 @@ import type { DeadLetterQueue } from "../../kernel/dead-letters.js";
 import { InvalidRequestError } from "../../kernel/errors.js";
 import { statusView } from "../../kernel/task.js";
 import { jsonBody } from "../json-body.js";
+import { readScopeOf } from "../tenant-scope.js";
+import { TENANT_PATTERN } from "../auth/roles.js";
 import { TASK_TYPE_NAME } from "../../kernel/registry.js";
 import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, requireJson } from "../http.js";
 
 // The type goes into a subject filter, so it must be a plain type name; empty or absent: every type.
 const typeFilter = optionalFilter(z.string().regex(TASK_TYPE_NAME, "a task type name")).describe("only this task type (empty or absent: every type)");
 // Exported for the OpenAPI document, which is generated from them.
-export const DlqListQuery = z.object({ type: typeFilter, ...pagination });
-export const DlqBulkBody = z.object({ type: typeFilter, all: z.boolean().optional() }).strict();
-export const DlqBulkQuery = z.object({ type: typeFilter, all: z.enum(["true", "false"]).optional() });
+// An admin may narrow to one tenant; anyone else always sees only their own tenant's entries.
+const tenantFilter = optionalFilter(z.string().regex(TENANT_PATTERN, "a tenant name")).describe("only this tenant's entries (an admin's choice; any other caller sees only its own tenant's)");
+export const DlqListQuery = z.object({ type: typeFilter, tenant: tenantFilter, ...pagination });
+export const DlqBulkBody = z.object({ type: typeFilter, tenant: tenantFilter, all: z.boolean().optional() }).strict();
+export const DlqBulkQuery = z.object({ type: typeFilter, tenant: tenantFilter, all: z.enum(["true", "false"]).optional() });
 
-/** Bulk operations need a type or an explicit all=true, so an empty body never wipes the DLQ. */
-function bulkFilter(f: { type?: string; all?: boolean }) {
-  if (!f.type && !f.all) throw new InvalidRequestError("filter_required", "give a task type, or all=true to act on every dead-lettered task");
-  return f.type ? { type: f.type } : {};
+/** Bulk operations need a type, a tenant or an explicit all=true, so an empty body never wipes the DLQ. */
+function bulkFilter(f: { type?: string; tenant?: string; all?: boolean }) {
+  if (!f.type && !f.tenant && !f.all) throw new InvalidRequestError("filter_required", "give a task type, a tenant, or all=true to act on every dead-lettered task");
+  return { ...(f.type ? { type: f.type } : {}), ...(f.tenant ? { tenant: f.tenant } : {}) };
 }
+
+/** The tenant a DLQ call is limited to: the caller's, or for an admin the one asked for (if any). */
+const tenantOfCall = (req: Parameters<typeof readScopeOf>[0], asked: string | undefined) => readScopeOf(req).tenant ?? asked;
 
 export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
   const r = Router();
@@ -28,11 +35,12 @@ export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
   r.route("/api/dlq")
     .get(async (req, res) => {
       const q = parseQuery(DlqListQuery, req);
-      res.json({ ...(await dlq.list(q)), limit: q.limit, offset: q.offset });
+      const tenant = tenantOfCall(req, q.tenant);
+      res.json({ ...(await dlq.list({ type: q.type, limit: q.limit, offset: q.offset, ...(tenant ? { tenant } : {}) })), limit: q.limit, offset: q.offset });
     })
     .delete(async (req, res) => {
       const q = parseQuery(DlqBulkQuery, req);
-      res.json(await dlq.deleteMany(bulkFilter({ type: q.type, all: q.all === "true" })));
+      res.json(await dlq.deleteMany(bulkFilter({ type: q.type, tenant: tenantOfCall(req, q.tenant), all: q.all === "true" })));
     })
     .all(methodNotAllowed("GET", "DELETE"));
 
@@ -40,23 +48,23 @@ export function dlqRouter(dlq: DeadLetterQueue, maxBodyBytes: number): Router {
     .post(requireJson, json, async (req, res) => {
       const body = DlqBulkBody.safeParse(req.body ?? {});
       if (!body.success) throw new InvalidRequestError("invalid_request", "the body is not valid", body.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })));
-      res.json(await dlq.retryMany(bulkFilter(body.data)));
+      res.json(await dlq.retryMany(bulkFilter({ ...body.data, tenant: tenantOfCall(req, body.data.tenant) })));
     })
     .all(methodNotAllowed("POST"));
 
   r.route("/api/dlq/:id")
     .get(async (req, res) => {
-      res.json(await dlq.get(idParam(req, "dead-lettered task")));
+      res.json(await dlq.get(idParam(req, "dead-lettered task"), readScopeOf(req)));
     })
     .delete(async (req, res) => {
-      await dlq.delete(idParam(req, "dead-lettered task"));
+      await dlq.delete(idParam(req, "dead-lettered task"), readScopeOf(req));
       res.status(204).end();
     })
     .all(methodNotAllowed("GET", "DELETE"));
 
   r.route("/api/dlq/:id/retry")
     .post(async (req, res) => {
-      const record = await dlq.retry(idParam(req, "dead-lettered task"));
+      const record = await dlq.retry(idParam(req, "dead-lettered task"), readScopeOf(req));
       res.status(202).json(statusView(record));
     })
     .all(methodNotAllowed("POST"));

@@ -5,6 +5,7 @@ import type { TaskQueue } from "../../kernel/task-queue.js";
 import type { TaskRecord, TaskStatus } from "../../kernel/task.js";
 import { idParam, methodNotAllowed } from "../http.js";
 import { uploadBooks, type BooksRouterDeps } from "./books.js";
+import { readScopeOf } from "../tenant-scope.js";
 
 const CELERY_STATE: Record<TaskStatus, string> = {
   queued: "PENDING",
@@ -47,7 +48,7 @@ export function ragCompatRouter(deps: BooksRouterDeps & { queue: TaskQueue }): R
     .all(methodNotAllowed("POST"));
   r.route("/rag/task/:task_id")
     .get(async (req, res) => {
-      res.json(legacyStatus(await deps.queue.get(idParam(req, "task", "task_id"))));
+      res.json(legacyStatus(await deps.queue.get(idParam(req, "task", "task_id"), readScopeOf(req))));
     })
     .all(methodNotAllowed("GET"));
   return r;

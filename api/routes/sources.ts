@@ -8,11 +8,19 @@ import { jsonBody } from "../json-body.js";
 import { idParam, methodNotAllowed, requireJson } from "../http.js";
 import { listPage } from "../listing.js";
 import { statusUrl } from "./tasks.js";
+import { ownerTenantOf, readScopeOf } from "../tenant-scope.js";
+import { DEFAULT_TENANT } from "../../kernel/task.js";
 
 export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue; maxBodyBytes: number; policy: SourcePolicy }): Router {
   const r = Router();
   const json = jsonBody(deps.maxBodyBytes);
-  const find = async (id: string) => (await deps.sources.get(id)) ?? Promise.reject(notFound("source", id));
+  // Another tenant's source is a 404 like a missing one: its existence is not revealed.
+  const find = async (req: express.Request, id: string) => {
+    const source = await deps.sources.get(id);
+    const tenant = readScopeOf(req).tenant;
+    if (!source || (tenant !== undefined && (source.tenant ?? DEFAULT_TENANT) !== tenant)) throw notFound("source", id);
+    return source;
+  };
 
   r.route("/api/sources")
     .post(requireJson, json, async (req, res) => {
@@ -30,21 +38,21 @@ export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue;
         const more = refusals.length > 1 ? ` (and ${refusals.length - 1} more)` : "";
         throw new InvalidError("source_not_allowed", `${first.message}${more}`, refusals);
       }
-      const source = await deps.sources.create(parsed.data);
+      const source = await deps.sources.create(parsed.data, ownerTenantOf(req));
       res.status(201).location(`/api/sources/${source.id}`).json(source);
     })
     .get(async (req, res) => {
-      res.json(await listPage(req, (q) => deps.sources.page(q)));
+      res.json(await listPage(req, (q) => deps.sources.page(q, readScopeOf(req))));
     })
     .all(methodNotAllowed("GET", "POST"));
 
   r.route("/api/sources/:id")
     .get(async (req, res) => {
-      const source = await find(idParam(req, "source"));
+      const source = await find(req, idParam(req, "source"));
       res.json({ ...source, documents: Object.values(await deps.sources.documents(source.id)) });
     })
     .delete(async (req, res) => {
-      const source = await find(idParam(req, "source"));
+      const source = await find(req, idParam(req, "source"));
       await deps.sources.delete(source.id);
       res.status(204).end();
     })
@@ -52,8 +60,9 @@ export function sourcesRouter(deps: { sources: SourceRegistry; queue: TaskQueue;
 
   r.route("/api/sources/:id/sync")
     .post(async (req, res) => {
-      const source = await find(idParam(req, "source"));
-      const { record } = await deps.queue.create({ type: "sync_sources", payload: { sourceId: source.id } });
+      const source = await find(req, idParam(req, "source"));
+      // The sync, and the books it makes, belong to the source's tenant (an admin may sync anyone's).
+      const { record } = await deps.queue.create({ type: "sync_sources", payload: { sourceId: source.id } }, { tenant: source.tenant ?? DEFAULT_TENANT });
       res.status(202).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id) });
     })
     .all(methodNotAllowed("POST"));

@@ -11,6 +11,7 @@ import { jsonBody } from "../json-body.js";
 import { TASK_TYPE_NAME } from "../../kernel/registry.js";
 import { idParam, methodNotAllowed, optionalFilter, pagination, parseQuery, queryInt, requireJson } from "../http.js";
 import { streamTaskEvents } from "../sse.js";
+import { ownerTenantOf, readScopeOf } from "../tenant-scope.js";
 
 export interface TasksRouterDeps {
   queue: TaskQueue;
@@ -69,7 +70,7 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
   const json = jsonBody(deps.maxBodyBytes);
 
   const create: express.RequestHandler = async (req, res) => {
-    const { record, created } = await deps.queue.create(req.body);
+    const { record, created } = await deps.queue.create(req.body, { tenant: ownerTenantOf(req) });
     if (!created) res.setHeader("Idempotent-Replayed", "true");
     res.status(202).location(statusUrl(record.id)).json({ id: record.id, status: record.status, statusUrl: statusUrl(record.id), created });
   };
@@ -79,7 +80,8 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     .post(requireJson, json, create)
     .get(async (req, res) => {
       const q = parseQuery(ListQuery, req);
-      const search = searchOf(q);
+      const tenant = readScopeOf(req).tenant;
+      const search = tenant === undefined ? searchOf(q) : { ...searchOf(q), tenant }; // a member's listing holds only its tenant's tasks
       const page = await deps.queue.list({ status: q.status, type: q.type, limit: q.limit, offset: q.offset, cursor: q.cursor, ...(search ? { search } : {}) }); // a cursor it did not give out is a 400 invalid_query
       res.json({ items: page.items.map(statusView), total: page.total, totalExact: page.totalExact, limit: q.limit, offset: page.offset, nextCursor: page.nextCursor });
     })
@@ -92,20 +94,20 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
     .all(methodNotAllowed("GET"));
 
   const status: express.RequestHandler = async (req, res) => {
-    res.json(taskDetail(await deps.queue.get(idParam(req, "task"))));
+    res.json(taskDetail(await deps.queue.get(idParam(req, "task"), readScopeOf(req))));
   };
   r.route("/api/tasks/:id/status").get(status).all(methodNotAllowed("GET"));
   r.route("/api/tasks/:id").get(status).all(methodNotAllowed("GET"));
 
   r.route("/api/tasks/:id/events")
     .get(async (req, res) => {
-      await streamTaskEvents(req, res, { state: deps.state, events: deps.events }, await deps.queue.get(idParam(req, "task")));
+      await streamTaskEvents(req, res, { state: deps.state, events: deps.events }, await deps.queue.get(idParam(req, "task"), readScopeOf(req)));
     })
     .all(methodNotAllowed("GET"));
 
   r.route("/api/tasks/:id/cancel")
     .post(async (req, res) => {
-      const record = await deps.queue.cancel(idParam(req, "task"));
+      const record = await deps.queue.cancel(idParam(req, "task"), readScopeOf(req));
       res.json(statusView(record));
     })
     .all(methodNotAllowed("POST"));

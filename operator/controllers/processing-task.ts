@@ -4,7 +4,8 @@
 // - Create: the task goes through the kernel's TaskQueue, with the API's validation and metrics,
 //   and the resource's UID as idempotency key: a re-reconcile, a stale cache or an operator
 //   restart gets the same task back, never a second one. A refusal is final: phase Failed with
-//   the kernel's message and a Warning Event.
+//   the kernel's message and a Warning Event. The task belongs to the tenant of the resource's
+//   namespace (tenantOf: JETQ_TENANT_FROM_NAMESPACE, JETQ_NAMESPACE_TENANTS).
 // - Mirror: one subscription to every task event ("*") wakes the resource whose status names the
 //   task; its reconcile reads the task's stored state (the events are core NATS, so a periodic
 //   resync covers any that were lost) and patches status when it changed, with an Event when
@@ -15,7 +16,7 @@ import { JetqError } from "../../kernel/errors.js";
 import type { Logger } from "../../kernel/logger.js";
 import type { TaskEvents } from "../../kernel/task-events.js";
 import type { TaskQueue } from "../../kernel/task-queue.js";
-import { isTerminal, type TaskRecord } from "../../kernel/task.js";
+import { DEFAULT_TENANT, isTerminal, type TaskRecord } from "../../kernel/task.js";
 import type { Controller } from "../core/controller.js";
 import type { EventRecorder } from "../core/events.js";
 import { createInformer, type Informer } from "../core/informer.js";
@@ -40,6 +41,8 @@ export interface ProcessingTaskControllerDeps {
   resyncMs: number;
   /** Namespaces to watch; empty or absent: all. */
   watchNamespaces?: string[];
+  /** The tenant a resource's task belongs to, from its namespace (JETQ_TENANT_FROM_NAMESPACE); absent: `default`. */
+  tenantOf?: (namespace: string | undefined) => string;
   /** Resources reconciled at once. Default 16 (JETQ_OPERATOR_TASK_CONCURRENCY). */
   concurrency?: number;
 }
@@ -135,7 +138,8 @@ export function processingTaskController(deps: ProcessingTaskControllerDeps): Co
     const { type, payload, priority, maxAttempts, timeoutSeconds } = obj.spec;
     let record: TaskRecord;
     try {
-      ({ record } = await deps.queue.create({ type, payload, priority, maxAttempts, timeoutSeconds, idempotencyKey: obj.metadata!.uid }));
+      const tenant = deps.tenantOf?.(obj.metadata!.namespace) ?? DEFAULT_TENANT;
+      ({ record } = await deps.queue.create({ type, payload, priority, maxAttempts, timeoutSeconds, idempotencyKey: obj.metadata!.uid }, { tenant }));
     } catch (err) {
       // NATS not answering is retried (the same key never creates twice); anything else is jetq
       // refusing this task, for good.
