@@ -36,6 +36,12 @@ export const API_SETTINGS = z.object({
   JETQ_JWT_AUDIENCE: z.string().min(1).optional(),
   JETQ_JWT_TENANT_CLAIM: claimName.default("tenant"),
   JETQ_JWT_ROLE_CLAIM: claimName.default("role"),
+
+  // Per-tenant limits (api/limits/); 0 = unlimited, the default, so nothing trips them unasked.
+  JETQ_RATE_CREATES: int(0),
+  JETQ_RATE_UPLOADS: int(0),
+  JETQ_RATE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  JETQ_TENANT_MAX_BYTES: int(0),
 });
 
 export interface JwtConfig {
@@ -69,6 +75,18 @@ export interface ApiConfig {
   maxUploadBytes: number;
   maxUploadFiles: number;
   auth: AuthConfig;
+  limits: LimitsConfig;
+}
+
+/** Per-tenant rate limits and quotas; 0 = unlimited. */
+export interface LimitsConfig {
+  /** Task creates (POST /api/tasks, /api/tasks/create, a source sync, a DLQ replay) per window. */
+  createsPerWindow: number;
+  /** Upload requests (POST /api/books, /rag/add-document, /rag/add-documents-batch) per window. */
+  uploadsPerWindow: number;
+  windowSeconds: number;
+  /** Bytes of uploaded books a tenant may hold. */
+  maxStoredBytes: number;
 }
 
 function jwtConfig(e: z.infer<typeof API_SETTINGS>): JwtConfig | null {
@@ -96,6 +114,7 @@ export function apiConfig(e: z.infer<typeof API_SETTINGS>): ApiConfig {
       printFirstAdminKey: e.JETQ_PRINT_FIRST_ADMIN_KEY,
       jwt: jwtConfig(e),
     },
+    limits: { createsPerWindow: e.JETQ_RATE_CREATES, uploadsPerWindow: e.JETQ_RATE_UPLOADS, windowSeconds: e.JETQ_RATE_WINDOW_SECONDS, maxStoredBytes: e.JETQ_TENANT_MAX_BYTES },
   };
 }
 

@@ -10,12 +10,16 @@ import { methodNotAllowed } from "../http.js";
 import { listPage } from "../listing.js";
 import { discardUploads, receiveUploads, type StoredUpload, type UploadLimits } from "../uploads.js";
 import { statusUrl } from "./tasks.js";
+import { ownerTenantOf } from "../tenant-scope.js";
+import type { UploadAccounting } from "../limits/limits.js";
 
 export interface BooksRouterDeps {
   queue: TaskQueue;
   books: BookStore;
   uploads: ObjectStore;
   limits: Omit<UploadLimits, "fileFields">;
+  /** Counts stored bytes against the caller's tenant quota (api/limits/); absent: not counted. */
+  storedBytes?: UploadAccounting;
 }
 
 /** One file of an upload request: queued as a new book, or the book that already has its bytes. */
@@ -55,6 +59,7 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
   const claimed: StoredUpload[] = [];
   const out: UploadedBook[] = [];
   let current: StoredUpload | undefined; // the file whose task is being created
+  let reserved = 0; // bytes counted against the tenant's stored-bytes quota (api/limits/)
   try {
     const form = readFields(fields);
     const specOf = (file: StoredUpload) => ({
@@ -70,19 +75,24 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
     });
     // Validate every task before queueing any, so a bad form field queues nothing.
     for (const f of files) deps.queue.validate(specOf(f));
+    const total = files.reduce((n, f) => n + f.size, 0);
+    await deps.storedBytes?.reserve(req, total); // over the quota: 413 quota_exceeded, nothing queued
+    reserved = total;
     for (const file of files) {
       current = file;
       if (form.duplicate === "existing") {
-        const { won, owner } = await deps.books.claimContent(file.sha256, file.bookId);
+        const { won, owner } = await deps.books.claimContent(file.sha256, file.bookId, ownerTenantOf(req));
         if (!won) {
           await discardUploads(deps.uploads, [file]);
-          out.push({ file: { ...file, bookId: owner.bookId }, task: await existingTask(deps.queue, owner.taskId), duplicate: true });
+          await deps.storedBytes?.release(req, file.size); // a duplicate stores nothing
+          reserved -= file.size;
+          out.push({ file: { ...file, bookId: owner.bookId }, task: await existingTask(deps.queue, owner.taskId, ownerTenantOf(req)), duplicate: true });
           continue;
         }
         claimed.push(file);
       }
-      const { record } = await deps.queue.create(specOf(file));
-      if (form.duplicate === "existing") await deps.books.recordContentTask(file.sha256, file.bookId, record.id);
+      const { record } = await deps.queue.create(specOf(file), { tenant: ownerTenantOf(req) });
+      if (form.duplicate === "existing") await deps.books.recordContentTask(file.sha256, file.bookId, record.id, ownerTenantOf(req));
       out.push({ file, task: record, duplicate: false });
     }
     return out;
@@ -99,7 +109,8 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
       if (!cancelled) keep.add(q.file.bookId);
     }
     await discardUploads(deps.uploads, files.filter((f) => !keep.has(f.bookId)));
-    await Promise.allSettled(claimed.filter((f) => !keep.has(f.bookId)).map((f) => deps.books.releaseContent(f.sha256, f.bookId)));
+    await deps.storedBytes?.release(req, reserved - files.filter((f) => keep.has(f.bookId)).reduce((n, f) => n + f.size, 0));
+    await Promise.allSettled(claimed.filter((f) => !keep.has(f.bookId)).map((f) => deps.books.releaseContent(f.sha256, f.bookId, ownerTenantOf(req))));
     if (unknown) {
       throw (err as JetqError).withDetails({ bookId: current!.bookId });
     }
@@ -108,9 +119,9 @@ export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof 
 }
 
 /** The task a duplicate points at, if it is still known (finished tasks expire). */
-async function existingTask(queue: TaskQueue, taskId: string | undefined): Promise<TaskRecord | null> {
+async function existingTask(queue: TaskQueue, taskId: string | undefined, tenant: string): Promise<TaskRecord | null> {
   if (!taskId) return null;
-  return queue.get(taskId).catch((err) => {
+  return queue.get(taskId, { tenant }).catch((err) => {
     if (err instanceof NotFoundError) return null;
     throw err;
   });
