@@ -17,7 +17,7 @@ import { sendError } from "./http.js";
 
 const config = loadApiProgramConfig();
 const log = createLogger("jetq-api", config.logLevel);
-const conn = await connectLibrary(config.natsUrl, config.topology, { name: "jetq-api", logger: log });
+const conn = await connectLibrary(config.natsUrl, config.topology, { name: "jetq-api", logger: log, credentials: config.natsCredentials });
 const library = { embedder: createEmbedder(config.documents), vectors: createVectorStore(config.documents) };
 const metrics = createMetrics("api");
 const { app, probes, access } = createApi({ conn, registry: documentTaskTypes(), config: config.api, defaultTimeoutSeconds: config.defaultTimeoutSeconds, log, library, sourcePolicy: config.documents.sources, metrics });

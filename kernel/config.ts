@@ -37,6 +37,11 @@ export const KERNEL_SETTINGS = z.object({
   NATS_URL: list("nats://127.0.0.1:4222")
     .refine((servers) => servers.length > 0 && servers.every(isNatsServerAddress), "one NATS server address (nats://host:port, tls://host:port or host:port) or several, comma-separated")
     .transform((servers) => servers.join(",")),
+  // The NATS user this program connects as, and its password: both or neither (a server without
+  // authorization). The user name is also the program's inbox prefix, `_INBOX_<user>`
+  // (kernel/nats-permissions.ts), so it is letters, digits, `_` and `-`.
+  NATS_USER: z.string().regex(/^[A-Za-z0-9_-]+$/, "letters, digits, _ and - only").optional(),
+  NATS_PASSWORD: z.string().optional(),
   JETQ_DATA_DIR: z.string().default("./.jetq"),
   LOG_LEVEL: z.enum(["error", "warn", "info", "http", "verbose", "debug", "silly"]).default("info"),
 
@@ -65,9 +70,16 @@ export interface TopologyConfig {
   pool: string;
 }
 
+export interface NatsCredentials {
+  user: string;
+  password: string;
+}
+
 export interface KernelConfig {
   /** One NATS server address or several, comma-separated (trimmed, checked). */
   natsUrl: string;
+  /** Who this program is to NATS; undefined for a server without authorization. */
+  natsCredentials?: NatsCredentials;
   dataDir: string;
   logLevel: KernelSettings["LOG_LEVEL"];
   topology: TopologyConfig;
@@ -75,9 +87,19 @@ export interface KernelConfig {
   defaultTimeoutSeconds: number;
 }
 
+/** NATS_USER and NATS_PASSWORD go together: one without the other is a mistake, said at start. */
+function natsCredentials(e: KernelSettings): NatsCredentials | undefined {
+  if (e.NATS_USER === undefined && e.NATS_PASSWORD === undefined) return undefined;
+  if (e.NATS_USER === undefined) throw new ConfigError("invalid configuration:\n  NATS_USER: missing, while NATS_PASSWORD is set (set both, or neither for a NATS server without authorization)");
+  if (e.NATS_PASSWORD === undefined) throw new ConfigError("invalid configuration:\n  NATS_PASSWORD: missing, while NATS_USER is set (set both, or neither for a NATS server without authorization)");
+  return { user: e.NATS_USER, password: e.NATS_PASSWORD };
+}
+
 export function kernelConfig(e: KernelSettings): KernelConfig {
+  const credentials = natsCredentials(e);
   return {
     natsUrl: e.NATS_URL,
+    ...(credentials ? { natsCredentials: credentials } : {}),
     dataDir: e.JETQ_DATA_DIR,
     logLevel: e.LOG_LEVEL,
     topology: {

@@ -3,7 +3,8 @@
 import { jetstream, JetStreamApiError, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { ConfigError, type TopologyConfig } from "./config.js";
+import { ConfigError, type NatsCredentials, type TopologyConfig } from "./config.js";
+import { inboxPrefixOf } from "./nats-permissions.js";
 import type { Logger } from "./logger.js";
 import { TaskStateStore } from "./state-store.js";
 import { QueuedIndex } from "./queued-index.js";
@@ -31,10 +32,16 @@ export interface JetqConnection {
 export interface ConnectOptions extends EnsureOptions {
   name: string;
   logger?: Logger;
+  /** NATS_USER and NATS_PASSWORD (kernel/config.ts); none for a server without authorization. */
+  credentials?: NatsCredentials;
 }
 
 export async function connectJetq(natsUrl: string, topology: TopologyConfig, opts: ConnectOptions): Promise<JetqConnection> {
   const nc = await connect({
+    ...(opts.credentials
+      ? // Replies to its own inbox prefix: the server's permissions keep other users out of it.
+        { user: opts.credentials.user, pass: opts.credentials.password, inboxPrefix: inboxPrefixOf(opts.credentials.user) }
+      : {}),
     // Every server of a cluster: the client fails over between them (and learns of others from it).
     servers: natsUrl.split(",").map((s) => s.trim()).filter(Boolean),
     name: opts.name,
@@ -45,6 +52,8 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     pingInterval: 10_000,
     // No stack capture for every request: it cost a third of the worker's CPU (bench/README.md).
     noAsyncTraces: true,
+  }).catch((err: unknown) => {
+    throw credentialsRefused(err, opts) ?? err;
   });
   let connected = true;
   void (async () => {
@@ -94,4 +103,18 @@ const REPLICA_REFUSALS = new Set([10074, 10005, 10023]);
 function replicasRefused(err: unknown, replicas: number): ConfigError | null {
   if (!(err instanceof JetStreamApiError) || !REPLICA_REFUSALS.has(err.code)) return null;
   return new ConfigError(`invalid configuration:\n  JETQ_REPLICAS: ${replicas} copies of every stream, which these NATS servers cannot keep (${err.message}); use 1 with a single server, and at most the number of JetStream servers in a cluster`);
+}
+
+/**
+ * An authorization failure at connect, said as the setting that is wrong. The client gives up on
+ * a server that refuses the same credentials twice, so this comes at start rather than never.
+ */
+function credentialsRefused(err: unknown, opts: ConnectOptions): ConfigError | null {
+  const text = `${err instanceof Error ? err.message : String(err)} ${err instanceof Error && err.cause instanceof Error ? err.cause.message : ""}`;
+  if (!/authorization violation|authentication|user authentication expired/i.test(text)) return null;
+  return new ConfigError(
+    opts.credentials
+      ? `NATS refused the credentials of ${opts.name} (NATS_USER=${opts.credentials.user}): check NATS_USER and NATS_PASSWORD`
+      : `NATS refused ${opts.name}, which has no credentials: this server needs NATS_USER and NATS_PASSWORD`,
+  );
 }

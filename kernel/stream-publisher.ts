@@ -2,7 +2,8 @@
 // request object, timer and inbox per call. All replies come to one subscription and are matched
 // by token; one sweep times out what the server never answered. Measured on the benchmark, the
 // per-publish cost of `js.publish` was most of a worker's CPU (bench/README.md).
-import { createInbox, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connectionInbox } from "./inbox.js";
 
 export interface PublishOptions {
   /** Nats-Msg-Id: the stream drops a repeat within its duplicate window. */
@@ -39,9 +40,19 @@ export class PublishTimeoutError extends Error {
   override name = "TimeoutError"; // as nats.js names its own timeouts
 }
 
-/** The client refused to send the message at all (connection closed or draining): nothing was stored. */
+/**
+ * The client refused to send the message at all: nothing was stored. Either the connection was
+ * closed or draining (another try, on another connection, may work), or the message itself cannot
+ * be sent (`aboutTheMessage`: over the server's max_payload, a bad subject): no try ever will.
+ */
 export class PublishNotSentError extends Error {
   override name = "PublishNotSentError";
+  constructor(
+    message: string,
+    readonly aboutTheMessage = false,
+  ) {
+    super(message);
+  }
 }
 
 /**
@@ -50,7 +61,7 @@ export class PublishNotSentError extends Error {
  * same write may work in a moment; after a timeout it may also have landed.
  */
 export const isUnconfirmedPublish = (err: unknown): boolean =>
-  err instanceof PublishTimeoutError || err instanceof PublishNotSentError || (err instanceof PublishRejected && err.status === 503);
+  err instanceof PublishTimeoutError || (err instanceof PublishNotSentError && !err.aboutTheMessage) || (err instanceof PublishRejected && err.status === 503);
 
 /**
  * publishConfirmed() gave up before the server confirmed the write. `maybeStored`: at least one
@@ -84,7 +95,7 @@ interface Pending {
 const decoder = new TextDecoder();
 
 export class StreamPublisher {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly pending = new Map<number, Pending>();
   private readonly sub: Subscription;
   private readonly sweeper: NodeJS.Timeout;
@@ -94,6 +105,7 @@ export class StreamPublisher {
     private readonly nc: NatsConnection,
     private readonly timeoutMs = 10_000,
   ) {
+    this.prefix = connectionInbox(nc);
     this.sub = nc.subscribe(`${this.prefix}.*`, { callback: (_err, msg) => this.settle(msg) });
     // Often enough for the shortest per-call timeout callers use (publishConfirmed's attempts).
     this.sweeper = setInterval(() => this.sweep(), Math.min(250, timeoutMs));
@@ -116,7 +128,8 @@ export class StreamPublisher {
         this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, ...(h ? { headers: h } : {}) });
       } catch (err) {
         this.pending.delete(token);
-        reject(new PublishNotSentError((err as Error).message));
+        // An open connection refuses only what is wrong with the message (it buffers while reconnecting).
+        reject(new PublishNotSentError((err as Error).message, !this.nc.isClosed() && !this.nc.isDraining()));
       }
     });
   }

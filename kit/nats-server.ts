@@ -7,6 +7,7 @@ import { mkdtemp } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { availableParallelism, homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { generateNatsCredentials, writeNatsServerConfig, type NatsCredentials } from "../scripts/nats-auth.js";
 
 export interface NatsServerHandle {
   url: string;
@@ -14,6 +15,8 @@ export interface NatsServerHandle {
   storeDir: string;
   /** The HTTP monitoring endpoint (/connz, /jsz…), when started with `monitor: true`. */
   monitorUrl?: string;
+  /** Each program's user and password, when started with `auth: true` (anonymous clients are refused). */
+  credentials?: NatsCredentials;
   stop(): Promise<void>;
   restart(): Promise<void>;
   kill(): void;
@@ -32,7 +35,7 @@ const POLL_INTERVAL_MS = 50;
 const STOP_GRACE_MS = 5_000;
 const LOG_TAIL_CHARS = 4_000;
 
-function natsServerBin(): string {
+export function natsServerBin(): string {
   const bin = process.env.NATS_SERVER_BIN || join(CACHE_DIR, "bin", "nats-server");
   try {
     accessSync(bin, constants.X_OK);
@@ -43,7 +46,7 @@ function natsServerBin(): string {
 }
 
 /** As natsServerEnv() in scripts/tools.mjs: Go on half the cores, as `npm start` runs it. */
-function serverEnv(): NodeJS.ProcessEnv {
+export function serverEnv(): NodeJS.ProcessEnv {
   const procs = process.env.GOMAXPROCS || process.env.JETQ_NATS_GOMAXPROCS || String(Math.max(1, Math.floor(availableParallelism() / 2)));
   return { ...process.env, GOMAXPROCS: procs };
 }
@@ -117,9 +120,22 @@ function installHooks(): void {
   }
 }
 
+/** Kills `p` and removes `dir` when this process ends, whatever ends it (kit/nats-cluster.ts too). */
+export function cleanUpOnExit(p: ChildProcess | undefined, dir?: string): void {
+  installHooks();
+  if (p) liveServers.add(p);
+  if (dir) tempDirs.add(dir);
+}
+
+/** Forgets what cleanUpOnExit was given once its owner has stopped it. */
+export function forgetOnExit(p: ChildProcess | undefined, dir?: string): void {
+  if (p) liveServers.delete(p);
+  if (dir) tempDirs.delete(dir);
+}
+
 // --- Server lifecycle --------------------------------------------------------
 
-export async function startNatsServer(opts: { storeDir?: string; port?: number; monitor?: boolean } = {}): Promise<NatsServerHandle> {
+export async function startNatsServer(opts: { storeDir?: string; port?: number; monitor?: boolean; auth?: boolean } = {}): Promise<NatsServerHandle> {
   installHooks();
   const bin = natsServerBin();
   const port = opts.port ?? (await freePort());
@@ -131,6 +147,9 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
     tempDirs.add(storeDir);
   }
   const dir = storeDir;
+  // With `auth`, the users and permissions `npm start` gives its own server (scripts/nats-auth.ts).
+  const credentials = opts.auth ? generateNatsCredentials() : undefined;
+  const configArgs = credentials ? ["-c", writeNatsServerConfig(dir, credentials)] : [];
   // Unique per handle, unchanged across restart(); lets readiness checks
   // recognise this very server.
   const serverName = `jetq-test-${process.pid}-${port}-${Date.now().toString(36)}`;
@@ -141,7 +160,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
   async function start(): Promise<void> {
     logTail = "";
     const monitorArgs = monitorPort ? ["-m", String(monitorPort)] : [];
-    const child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", serverName, ...monitorArgs], {
+    const child = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, "-n", serverName, ...monitorArgs, ...configArgs], {
       stdio: ["ignore", "pipe", "pipe"],
       env: serverEnv(),
     });
@@ -188,6 +207,7 @@ export async function startNatsServer(opts: { storeDir?: string; port?: number; 
     port,
     storeDir: dir,
     ...(monitorPort ? { monitorUrl: `http://127.0.0.1:${monitorPort}` } : {}),
+    ...(credentials ? { credentials } : {}),
     stop,
     async restart() {
       await stop();

@@ -2,6 +2,7 @@
 // the kernel's scaling policy from the queue depth — the same algorithm the operator applies to a
 // Deployment, with child processes as the actuator.
 import { spawn, type ChildProcess } from "node:child_process";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadLocalStackConfig } from "./local-pool-config.js";
 import { ConfigError } from "../kernel/config.js";
@@ -10,6 +11,7 @@ import { createLogger } from "../kernel/logger.js";
 import { QueueStats } from "../kernel/queue-stats.js";
 import { desiredReplicas, type Recommendation } from "../kernel/scaling-policy.js";
 import { describeListenAddress } from "../api/listen-address.js";
+import { loadOrCreateNatsCredentials, natsCredentialsEnv, type NatsCredentials } from "./nats-auth.js";
 
 const config = (() => {
   try {
@@ -22,23 +24,30 @@ const config = (() => {
   }
 })();
 const log = createLogger("jetq-local", config.logLevel);
+// On the NATS server npm start runs itself, each program has its own user (scripts/nats-auth.ts):
+// start.mjs names the file, this process sizes the pool as the operator does, and each child gets
+// its own. Otherwise every process connects with the environment's NATS_USER/NATS_PASSWORD, if any.
+const localCredentialsFile = process.env.JETQ_LOCAL_NATS_CREDENTIALS;
+const localCredentials: NatsCredentials | null = localCredentialsFile ? loadOrCreateNatsCredentials(dirname(localCredentialsFile)) : null;
+const poolCredentials = localCredentials ? { user: localCredentials.operator.user, password: localCredentials.operator.password } : config.natsCredentials;
+const childCredentials = (program: "api" | "worker") => (localCredentials ? natsCredentialsEnv(localCredentials[program]) : {});
 // Built (dist/…/*.js, what `npm start` runs) or from source through tsx (development).
 const fromSource = import.meta.url.endsWith(".ts");
 const entry = (p: string) => fileURLToPath(new URL(fromSource ? p : p.replace(/\.ts$/, ".js"), import.meta.url));
 const { localPool: pool } = config;
 // With no local workers (JETQ_LOCAL_MAX_WORKERS=0) there is no pool to size: no connection, and no
 // depth polled every few seconds (a cost that grows with the backlog, measured by bench:deep).
-const conn = pool.maxWorkers > 0 ? await connectJetq(config.natsUrl, config.topology, { name: "jetq-local-pool", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } }) : null;
+const conn = pool.maxWorkers > 0 ? await connectJetq(config.natsUrl, config.topology, { name: "jetq-local-pool", logger: log, ...(poolCredentials ? { credentials: poolCredentials } : {}), consumersFor: { taskTypes: config.worker.taskTypes } }) : null;
 const stats = conn ? new QueueStats(conn) : null;
 
 function run(file: string, env: Record<string, string> = {}): ChildProcess {
   // A worker id set for this process (npm start inside a pod) would be shared by every local worker.
-  const { JETQ_WORKER_ID: _id, POD_NAME: _pod, ...inherited } = process.env;
+  const { JETQ_WORKER_ID: _id, POD_NAME: _pod, JETQ_LOCAL_NATS_CREDENTIALS: _creds, ...inherited } = process.env;
   return spawn(process.execPath, [...(fromSource ? ["--import", "tsx"] : []), entry(file)], { stdio: "inherit", env: { ...inherited, ...env } });
 }
 
 // On a store without an admin key, the API makes one and prints it, this once (api/auth/announce.ts).
-const api = run("../api/main.ts", { JETQ_PRINT_FIRST_ADMIN_KEY: "true" });
+const api = run("../api/main.ts", { JETQ_PRINT_FIRST_ADMIN_KEY: "true", ...childCredentials("api") });
 const where = `API on ${describeListenAddress(config.api.host, config.api.port)}, auth ${config.api.auth.enabled ? "on" : "OFF (JETQ_AUTH=off)"} (try /openapi.json)`;
 const workers: ChildProcess[] = [];
 let history: Recommendation[] = [];
@@ -59,7 +68,7 @@ async function reconcile(stats: QueueStats) {
   while (workers.length < decision.desiredReplicas) {
     // Each worker gets its own metrics port so they can all be scraped.
     const port = config.worker.metricsPort > 0 ? nextMetricsPort++ : 0;
-    const w = run("../worker/main.ts", { JETQ_WORKER_METRICS_PORT: String(port) });
+    const w = run("../worker/main.ts", { JETQ_WORKER_METRICS_PORT: String(port), ...childCredentials("worker") });
     w.on("exit", () => {
       const i = workers.indexOf(w);
       if (i >= 0) workers.splice(i, 1);

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ensureNatsServer, ensureNodeModules, natsServerEnv } from "./tools.mjs";
 import { buildWebView } from "./build-web.mjs";
 
@@ -99,6 +99,16 @@ function watchForeignNats(port) {
   timer.unref();
 }
 
+// Run the compiled JavaScript: faster, and without tsx's source-map cost in every process. Built
+// before NATS starts, whose credentials and config come from dist/scripts/nats-auth.js.
+log("building (tsc)…");
+const built = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.build.json")], { cwd: root, stdio: "inherit" });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+// Credentials of the programs on a NATS server npm start runs itself (none for one it found: the
+// environment's NATS_USER and NATS_PASSWORD, if any, are every program's).
+let natsCredentialsFile;
+
 if (startNats) {
   const found = await probe(natsPort);
   if (found && !found.nats) {
@@ -109,13 +119,20 @@ if (startNats) {
     process.exit(1);
   } else if (found) {
     log(`using the NATS server already on 127.0.0.1:${natsPort} (${found.nats.server_name ?? "unnamed"}, v${found.nats.version}, JetStream on); npm start did not start it and will not stop it (set NATS_URL to be explicit)`);
+    if (found.nats.auth_required && !process.env.NATS_USER) log(`that NATS server requires credentials: set NATS_USER and NATS_PASSWORD`);
     watchForeignNats(natsPort);
   } else {
     const bin = await orExit("cannot start NATS", () => ensureNatsServer({ log }));
     mkdirSync(join(dataDir, "nats"), { recursive: true });
+    // One user per program with the permissions it needs, made once and kept (0600) in the data
+    // dir; the config is written again at every start so it follows the permissions of this version.
+    const auth = await import(pathToFileURL(join(root, "dist", "scripts", "nats-auth.js")).href);
+    const credentials = await orExit("cannot make NATS credentials", () => auth.loadOrCreateNatsCredentials(dataDir));
+    const natsConfig = auth.writeNatsServerConfig(dataDir, credentials);
+    natsCredentialsFile = join(dataDir, auth.CREDENTIALS_FILE);
     // Its own process group: Ctrl-C in the terminal reaches the API and workers at once, but NATS
     // only after they have drained (stop() below), or their last writes would have nowhere to go.
-    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local"], {
+    const nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(natsPort), "-sd", join(dataDir, "nats"), "-n", "jetq-local", "-c", natsConfig], {
       stdio: ["ignore", "ignore", "inherit"],
       env: natsServerEnv(),
       detached: true,
@@ -131,19 +148,21 @@ if (startNats) {
       void stop("NATS exit", 1);
     });
     for (let i = 0; i < 200 && !(await reachable(natsPort)); i++) await new Promise((r) => setTimeout(r, 50));
-    log(`nats-server with JetStream on ${natsUrl}, store ${join(dataDir, "nats")}`);
+    log(`nats-server with JetStream on ${natsUrl}, store ${join(dataDir, "nats")}, a user per program (credentials in ${natsCredentialsFile}; anonymous clients are refused)`);
   }
 }
 
-// Run the compiled JavaScript: faster, and without tsx's source-map cost in every process.
-log("building (tsc)…");
-const built = spawnSync(process.execPath, [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", join(root, "tsconfig.build.json")], { cwd: root, stdio: "inherit" });
-if (built.status !== 0) process.exit(built.status ?? 1);
 
 stack = spawn(process.execPath, [join(root, "dist", "scripts", "local-stack.js")], {
   cwd: root,
   stdio: "inherit",
-  env: { ...process.env, NATS_URL: natsUrl, JETQ_DATA_DIR: dataDir },
+  env: {
+    ...process.env,
+    NATS_URL: natsUrl,
+    JETQ_DATA_DIR: dataDir,
+    // The local stack hands each child its own user (scripts/local-stack.ts).
+    ...(natsCredentialsFile ? { JETQ_LOCAL_NATS_CREDENTIALS: natsCredentialsFile } : {}),
+  },
 });
 children.unshift(stack);
 

@@ -20,7 +20,7 @@ const swept = await sweepStaleBookDirs();
 if (swept.length > 0) log.info("removed temporary book folders of workers that are gone", { folders: swept });
 
 const serves = config.worker.taskTypes.length ? config.worker.taskTypes : registry.names();
-const conn = await connectLibrary(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, consumersFor: { taskTypes: config.worker.taskTypes } });
+const conn = await connectLibrary(config.natsUrl, config.topology, { name: "jetq-worker", logger: log, credentials: config.natsCredentials, consumersFor: { taskTypes: config.worker.taskTypes } });
 const pipeline = createPipeline(conn, config.documents);
 const handlers = documentHandlers(pipeline);
 const worker = new Worker({ conn, registry, config: config.worker, log });

@@ -2,7 +2,8 @@
 // (no_wait, so a worker can try high before normal before low without waiting on an empty
 // priority) or a long poll when the worker is idle. nats.js's fetch() has no no_wait and a 1 s
 // minimum wait, which would let an empty low-priority queue stall high-priority work.
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { connectionInbox } from "../kernel/inbox.js";
 
 export interface DeliveryInfo {
   stream: string;
@@ -55,7 +56,7 @@ interface OpenRequest {
 }
 
 export class PullSource {
-  private readonly prefix = createInbox();
+  private readonly prefix: string;
   private readonly open = new Map<string, OpenRequest>();
   /**
    * Subscriptions of requests the server has finished, kept for the next requests: a SUB and an
@@ -71,7 +72,9 @@ export class PullSource {
     readonly consumer: string,
     /** `fromLongPoll`: the delivery answered an idle long poll rather than an immediate pull. */
     private readonly onDelivery: (d: Delivery, fromLongPoll: boolean) => void,
-  ) {}
+  ) {
+    this.prefix = connectionInbox(nc);
+  }
 
   /** Messages asked for by immediate pulls and not delivered yet: capacity the worker has promised. */
   get outstanding() {

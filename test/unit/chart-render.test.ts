@@ -1,13 +1,14 @@
 // charts/jetq rendered by the real helm: lint, the objects of the default install and of each
 // non-default value set (what each must and must not contain), every program setting reachable
 // as a value, restricted security, and schema violations failing with the value's name.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { API_SETTINGS } from "../../api/config.js";
 import { KERNEL_SETTINGS } from "../../kernel/config.js";
+import { NATS_PROGRAMS, natsPermissions, natsPermissionsJson } from "../../kernel/nats-permissions.js";
 import { LIBRARY_SETTINGS } from "../../library/config.js";
 import { OPERATOR_SETTINGS } from "../../operator/config.js";
 import { WORKER_SETTINGS } from "../../worker/config.js";
@@ -30,6 +31,14 @@ async function valuesFile(name: string, values: object): Promise<string> {
 
 const deployments = (objs: K8sObject[]) => objs.filter((o) => o.kind === "Deployment");
 const container = (o: K8sObject) => o.spec.template.spec.containers[0];
+
+/**
+ * The users of a rendered nats.conf's authorization block: one `{user: …, password: $VAR,
+ * permissions: {JSON}}` line each (the chart's format), read back as objects.
+ */
+function natsUsers(conf: string): Array<{ user: string; password: string; permissions: unknown }> {
+  return [...conf.matchAll(/^\s*\{user: ("[^"]+"), password: (\$[A-Z_]+), permissions: (\{.*\})\}$/gm)].map((m) => ({ user: JSON.parse(m[1]!), password: m[2]!, permissions: JSON.parse(m[3]!) }));
+}
 
 describe("helm lint", () => {
   it("passes --strict with the defaults and with the other value sets", { timeout: T }, async () => {
@@ -68,6 +77,9 @@ describe("the default install", () => {
         "Pod/jetq-test",
         "Role/jetq-operator-leader-election",
         "RoleBinding/jetq-operator-leader-election",
+        "Secret/jetq-nats-api",
+        "Secret/jetq-nats-operator",
+        "Secret/jetq-nats-worker",
         "Service/jetq-api",
         "Service/jetq-nats",
         "Service/jetq-nats-headless",
@@ -78,7 +90,8 @@ describe("the default install", () => {
         "WorkerPool/jetq-worker",
       ].sort(),
     );
-    expect(objs.some((o) => o.kind === "Secret")).toBe(false); // secrets are referenced, never made
+    // The only Secrets the chart makes: each program's NATS password; the others are referenced.
+    expect(objs.filter((o) => o.kind === "Secret").map((o) => o.metadata.name).sort()).toEqual(["jetq-nats-api", "jetq-nats-operator", "jetq-nats-worker"]);
     expect(objs.some((o) => o.apiVersion.startsWith("monitoring.coreos.com"))).toBe(false);
   });
 
@@ -93,6 +106,26 @@ describe("the default install", () => {
     expect(sts.spec.replicas).toBe(1);
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("10Gi");
     expect(find(objs, "ConfigMap", "jetq-nats").data["nats.conf"]).not.toContain("cluster {");
+  });
+
+  it("gives each program its own NATS user from its own Secret, and NATS those users with kernel/nats-permissions.ts's permissions", () => {
+    for (const program of NATS_PROGRAMS) {
+      const secret = find(objs, "Secret", `jetq-nats-${program}`);
+      expect(Buffer.from(secret.data.user, "base64").toString()).toBe(program);
+      expect(Buffer.from(secret.data.password, "base64").toString()).toMatch(/^[A-Za-z0-9]{48}$/);
+      expect(secret.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+      expect(envOf(container(find(objs, "Deployment", `jetq-${program}`)))).toMatchObject({ NATS_USER: `secret:jetq-nats-${program}/user`, NATS_PASSWORD: `secret:jetq-nats-${program}/password` });
+    }
+    const natsEnv = envOf(container(find(objs, "StatefulSet", "jetq-nats")));
+    expect(natsEnv).toMatchObject({ JETQ_NATS_API_PASSWORD: "secret:jetq-nats-api/password", JETQ_NATS_WORKER_PASSWORD: "secret:jetq-nats-worker/password", JETQ_NATS_OPERATOR_PASSWORD: "secret:jetq-nats-operator/password" });
+    expect(natsUsers(find(objs, "ConfigMap", "jetq-nats").data["nats.conf"])).toEqual(
+      NATS_PROGRAMS.map((p) => ({ user: p, password: `$JETQ_NATS_${p.toUpperCase()}_PASSWORD`, permissions: natsPermissions(p) })),
+    );
+  });
+
+  it("keeps the chart's copy of the permissions equal to kernel/nats-permissions.ts", async () => {
+    const copy = await readFile(join(CHART_DIR, "files", "nats-permissions.json"), "utf8");
+    expect(copy, "charts/jetq/files/nats-permissions.json is out of date: run `npx tsx scripts/nats-auth.ts chart-permissions`").toBe(natsPermissionsJson());
   });
 
   it("runs each program by its argument, with probes on its health endpoints", () => {
@@ -164,6 +197,25 @@ describe("non-default value sets", () => {
     expect(objs.filter((o) => /nats/.test(o.metadata.name)).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
     expect(objs.some((o) => o.kind === "StatefulSet")).toBe(false);
     for (const d of deployments(objs)) expect(envOf(container(d)), d.metadata.name).toMatchObject({ NATS_URL: url, JETQ_REPLICAS: "3" });
+    // No Secrets of its own for a NATS it does not run: without names, no credentials.
+    for (const d of deployments(objs)) expect(envOf(container(d)), d.metadata.name).not.toHaveProperty("NATS_USER");
+  });
+
+  it("external NATS with each program's Secret named: credentials from those, none made", { timeout: T }, async () => {
+    const auth = { api: { existingSecret: "a-nats" }, worker: { existingSecret: "w-nats" }, operator: { existingSecret: "o-nats" } };
+    const objs = await renderChart(["-f", await valuesFile("external-auth", { nats: { external: { url: "nats://nats.example:4222" }, auth } })]);
+    expect(objs.some((o) => o.kind === "Secret" && o.metadata.name.includes("nats"))).toBe(false);
+    for (const program of NATS_PROGRAMS) {
+      const secret = auth[program].existingSecret;
+      expect(envOf(container(find(objs, "Deployment", `jetq-${program}`)))).toMatchObject({ NATS_USER: `secret:${secret}/user`, NATS_PASSWORD: `secret:${secret}/password` });
+    }
+  });
+
+  it("the chart's NATS with one program's Secret named: that one is used by the program and NATS, the others made", { timeout: T }, async () => {
+    const objs = await renderChart(["--set", "nats.auth.worker.existingSecret=my-worker-nats"]);
+    expect(objs.filter((o) => o.kind === "Secret").map((o) => o.metadata.name).sort()).toEqual(["jetq-nats-api", "jetq-nats-operator"]);
+    expect(envOf(container(find(objs, "Deployment", "jetq-worker")))).toMatchObject({ NATS_USER: "secret:my-worker-nats/user", NATS_PASSWORD: "secret:my-worker-nats/password" });
+    expect(envOf(container(find(objs, "StatefulSet", "jetq-nats")))).toMatchObject({ JETQ_NATS_WORKER_PASSWORD: "secret:my-worker-nats/password" });
   });
 
   it("Prometheus Operator on: ServiceMonitors for the three programs and the PrometheusRule with the alert rules file", { timeout: T }, async () => {
@@ -194,7 +246,7 @@ describe("non-default value sets", () => {
       documents: { openai: { baseUrl: "https://llm.example/v1", apiKeySecret: { name: "llm", key: "token" } }, qdrant: { url: "https://qdrant.example:6333", apiKeySecret: { name: "qdrant", key: "api-key" } } },
     });
     const objs = await renderChart(["-f", file]);
-    expect(objs.some((o) => o.kind === "Secret")).toBe(false);
+    expect(objs.some((o) => o.kind === "Secret" && !o.metadata.name.startsWith("jetq-nats-"))).toBe(false);
     const api = envOf(container(find(objs, "Deployment", "jetq-api")));
     expect(api).toMatchObject({ JETQ_ADMIN_KEY: "secret:jetq-admin/key", OPENAI_API_KEY: "secret:llm/token", QDRANT_API_KEY: "secret:qdrant/api-key", OPENAI_BASE_URL: "https://llm.example/v1", JETQ_PRINT_FIRST_ADMIN_KEY: "false" });
     const worker = envOf(container(find(objs, "Deployment", "jetq-worker")));
@@ -230,9 +282,9 @@ describe("every setting the programs read is a value", () => {
         limits: { maxPages: 10, maxCharacters: 11, maxChunks: 12, maxPartBytes: 13, maxInflatedBytes: 14, maxArchiveEntries: 15, maxCompressionRatio: 16, maxPartSeconds: 17 },
         parser: { heapMb: 64, threads: 2 },
       },
-      api: { metricsPort: 9090, maxBodyBytes: 2048, maxUploadBytes: 4096, maxUploadFiles: 3, auth: { adminKeySecret: { name: "a", key: "k" }, cacheTtlMs: 1000, jwt: { jwksUrl: "https://idp.example/jwks", issuer: "i", audience: "a", tenantClaim: "t", roleClaim: "r" } } },
+      api: { metricsPort: 9090, maxBodyBytes: 2048, maxUploadBytes: 4096, maxUploadFiles: 3, limits: { createsPerWindow: 100, uploadsPerWindow: 10, windowSeconds: 60, maxStoredBytes: 1073741824 }, auth: { adminKeySecret: { name: "a", key: "k" }, cacheTtlMs: 1000, jwt: { jwksUrl: "https://idp.example/jwks", issuer: "i", audience: "a", tenantClaim: "t", roleClaim: "r" } } },
       worker: { concurrency: 8, taskTypes: ["process_book"], priorityWeights: "5,3,1", backoffBaseMs: 10, backoffMaxMs: 20, hardTimeoutGraceMs: 30, shutdownGraceMs: 40000, metricsPort: 9191, progressMinIntervalMs: 50, runningWriteDelayMs: 60 },
-      operator: { leaseName: "l", watchNamespaces: ["a", "b"], leaseDurationSeconds: 20, renewDeadlineSeconds: 15, retryPeriodSeconds: 3, resyncMs: 1000, taskConcurrency: 4, prometheusUrl: "http://prom:9090" },
+      operator: { leaseName: "l", watchNamespaces: ["a", "b"], leaseDurationSeconds: 20, renewDeadlineSeconds: 15, retryPeriodSeconds: 3, resyncMs: 1000, taskConcurrency: 4, prometheusUrl: "http://prom:9090", tenantFromNamespace: false, namespaceTenants: ["team-a=alpha"] },
     });
     const objs = await renderChart(["-f", file]);
     const env = (name: string) => envOf(container(find(objs, "Deployment", name)));
@@ -248,6 +300,8 @@ describe("every setting the programs read is a value", () => {
     expect(api.JETQ_SOURCES_MAX_BYTES).toBe("1073741824");
     expect(worker.JETQ_SOURCES_ALLOWED_HOSTS).toBe("a.example,b.example");
     expect(operator.JETQ_WATCH_NAMESPACES).toBe("a,b");
+    expect(operator).toMatchObject({ JETQ_TENANT_FROM_NAMESPACE: "off", JETQ_NAMESPACE_TENANTS: "team-a=alpha" });
+    expect(api).toMatchObject({ JETQ_RATE_CREATES: "100", JETQ_TENANT_MAX_BYTES: "1073741824" });
     expect(find(objs, "Deployment", "jetq-worker").spec.template.spec.terminationGracePeriodSeconds).toBe(55);
   });
 });

@@ -206,3 +206,28 @@ affinity:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end -}}
+
+{{/*
+The Secret with a program's NATS user and password: the one named in nats.auth.<program>, else the
+chart's own (nats-credentials.yaml), else none (an external NATS without one named). Call with
+(list $ "api").
+*/}}
+{{- define "jetq.natsSecretName" -}}
+{{- $root := index . 0 -}}
+{{- $program := index . 1 -}}
+{{- $ref := index $root.Values.nats.auth $program -}}
+{{- if $ref.existingSecret -}}
+{{- $ref.existingSecret -}}
+{{- else if not $root.Values.nats.external.url -}}
+{{- include "jetq.componentName" (list $root (printf "nats-%s" $program)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* NATS_USER and NATS_PASSWORD of a program, from its Secret. Call with (list $ "api"). */}}
+{{- define "jetq.natsCredentialsEnv" -}}
+{{- $secret := include "jetq.natsSecretName" . -}}
+{{- if $secret }}
+{{- include "jetq.envSecret" (list "NATS_USER" (dict "name" $secret "key" "user")) }}
+{{- include "jetq.envSecret" (list "NATS_PASSWORD" (dict "name" $secret "key" "password")) }}
+{{- end }}
+{{- end -}}

@@ -9,6 +9,17 @@ server_name: $POD_NAME
 pid_file: /var/run/nats/nats.pid
 lame_duck_duration: 30s
 lame_duck_grace_period: 10s
+# A user per program with the subjects it needs (files/nats-permissions.json is
+# kernel/nats-permissions.ts, checked by test/unit/chart-render.test.ts); no anonymous clients.
+# Passwords come from each program's Secret through the container's environment.
+{{- $perms := $.Files.Get "files/nats-permissions.json" | fromJson }}
+authorization {
+  users = [
+    {{- range $program := list "api" "worker" "operator" }}
+    {user: {{ $program | quote }}, password: ${{ include "jetq.natsPasswordVar" $program }}, permissions: {{ index $perms $program | toRawJson }}}
+    {{- end }}
+  ]
+}
 jetstream {
   store_dir: /data
   max_memory_store: {{ $n.jetstream.maxMemory }}
@@ -26,4 +37,10 @@ cluster {
   connect_retries: 120
 }
 {{- end }}
+{{- end -}}
+
+
+{{/* The nats container's variable with a program's password. */}}
+{{- define "jetq.natsPasswordVar" -}}
+{{- printf "JETQ_NATS_%s_PASSWORD" (upper .) -}}
 {{- end -}}
