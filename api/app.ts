@@ -18,6 +18,10 @@ import { dlqRouter } from "./routes/dlq.js";
 import { openApiRouter, probesRouter } from "./routes/ops.js";
 import { keysRouter } from "./routes/keys.js";
 import { whoamiRouter } from "./routes/whoami.js";
+import { createLimits } from "./limits/limits.js";
+import { limitsRouter } from "./limits/limits-route.js";
+import { quotaErrorAnswer } from "./limits/quota-error.js";
+import { poolsRouter } from "./routes/pools.js";
 import { rootRedirect, webViewRouter } from "./web-view.js";
 import { createAccess, type Access } from "./auth/access.js";
 import { ragCompatRouter } from "./routes/rag-compat.js";
@@ -73,7 +77,8 @@ export function createApi(deps: ApiDeps): Api {
   // NATS holds the queued index in memory: made whole again after a NATS restart (or an upgrade).
   void new QueuedIndexKeeper(deps.conn, { logger: deps.log }).start();
   const books = new BookStore(deps.conn);
-  const uploads = { queue, books, uploads: deps.conn.uploads, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles } };
+  const limits = createLimits(deps.conn, deps.config.limits, deps.conn.uploads); // per-tenant rate limits and quotas (api/limits/)
+  const uploads = { queue, books, uploads: deps.conn.uploads, limits: { maxFileBytes: deps.config.maxUploadBytes, maxFiles: deps.config.maxUploadFiles }, storedBytes: limits.uploads };
 
   const app = express();
   app.disable("x-powered-by");
@@ -95,6 +100,7 @@ export function createApi(deps: ApiDeps): Api {
   app.use(access.authenticate);
   app.use(access.authorize);
   app.use(requireNats(() => deps.conn.connected));
+  app.use(limits.middleware);
   app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));
@@ -106,12 +112,15 @@ export function createApi(deps: ApiDeps): Api {
   }
   app.use(keysRouter(access, deps.config.maxBodyBytes));
   app.use(whoamiRouter());
+  app.use(limitsRouter(limits));
+  app.use(poolsRouter(deps.conn));
   const probes = probesRouter({ conn: deps.conn, metrics, stats });
   app.use(probes);
   app.use(openApiRouter({ conn: deps.conn, openapi: buildOpenApi(deps.registry), limits: { maxUploadFiles: deps.config.maxUploadFiles }, authEnabled: access.enabled }));
 
   app.use(webViewRouter(deps.webViewDir)); // the web view's files, public: the data they show is not
   app.use((req, res) => sendError(res, 404, "not_found", `no route for ${req.method} ${req.path}`));
+  app.use(quotaErrorAnswer);
   app.use(errorHandler(deps.log));
   return { app, probes, access };
 }

@@ -43,7 +43,9 @@ import { ListQuery as TaskListQuery } from "./routes/tasks.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 import { KeyCreatedSchema, KeyCreateSchema, KeyListSchema } from "./auth/key-schemas.js";
 import { WhoAmISchema } from "./auth/whoami-schema.js";
+import { LimitsView } from "./limits/limits-route.js";
 import { KeyListQuery } from "./routes/keys.js";
+import { PoolListSchema } from "../kernel/pool-status-schema.js";
 
 type Schema = Record<string, unknown>;
 
@@ -60,6 +62,8 @@ const ok = (description: string, schema?: object) => (schema ? { description, ..
 const object = (properties: Record<string, object>, required: string[] = []) => ({ type: "object", required, properties });
 const string = { type: "string" };
 const integer = { type: "integer" };
+// On every rate-limited operation (IETF draft ratelimit-headers): the limit, what is left, seconds to reset.
+const RATE_LIMIT_HEADERS = { "RateLimit-Limit": { schema: integer }, "RateLimit-Remaining": { schema: integer }, "RateLimit-Reset": { schema: integer } };
 
 // Why each error status is answered; every one has the body {error:{code,message,details}}.
 const ERROR_STATUSES = {
@@ -68,8 +72,9 @@ const ERROR_STATUSES = {
   403: "the credentials are good, but their role may not do this (details: role, required)",
   404: "no such resource (ids are UUIDs: anything else names nothing), or no such route",
   409: "the resource is not in a state that allows this",
-  413: "the body, a file or the number of files or form fields is over a limit (the message names it)",
+  413: "the body, a file or the number of files or form fields is over a limit (the message names it); or an upload over the tenant's stored-bytes quota: code quota_exceeded with quota (the setting), limit and used",
   415: "the body is not in the media type this operation takes",
+  429: "the tenant is over a rate limit (JETQ_RATE_CREATES, JETQ_RATE_UPLOADS): error.limit names it, with tenant, windowSeconds and retryAfterSeconds; retry after Retry-After seconds",
   422: "well-formed, but not acceptable: unknown task type, payload that does not match the type's schema, an idempotency key reused for another request, a source that may not be registered…",
   503: "NATS is unreachable or too slow right now; retry after Retry-After seconds (a create answered 503 carries details.taskId when its outcome is unknown)",
 } as const;
@@ -126,11 +131,11 @@ function objectOf(schema: z.ZodObject, closed: boolean): Schema {
 
 /**
  * A DLQ bulk filter: its fields from the route's schema, and the rule the route adds to them
- * (bulkFilter in routes/dlq.ts) that no zod schema states: a type, or `all` set to `allIs`.
+ * (bulkFilter in routes/dlq.ts) that no zod schema states: a type, a tenant, or `all` set to `allIs`.
  */
 const bulkFilter = (schema: z.ZodObject, allIs: true | "true") => ({
   ...objectOf(schema, true),
-  anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ all: { const: allIs } }, ["all"])],
+  anyOf: [object({ type: { type: "string", minLength: 1 } }, ["type"]), object({ tenant: { type: "string", minLength: 1 } }, ["tenant"]), object({ all: { const: allIs } }, ["all"])],
 });
 
 const cursorPage = (schema: z.ZodType) => ({ parameters: queryParameters(PagedListQuery), schema: answer(schema) });
@@ -207,7 +212,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         headers: { Location: { schema: string }, "Idempotent-Replayed": { schema: { type: "string", enum: ["true"] } } },
         ...json(accepted),
       },
-      ...errors(400, 413, 415, 422, ...NATS),
+      ...errors(400, 413, 415, 422, 429, ...NATS),
     },
   });
   const deadLetter = answer(DeadLetterSchema);
@@ -236,7 +241,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       responses: Object.fromEntries(
         Object.entries(ERROR_STATUSES).map(([status, description]) => [
           `E${status}`,
-          { description, ...(status === "503" ? { headers: { "Retry-After": { schema: integer } } } : status === "401" ? { headers: { "WWW-Authenticate": { schema: string } } } : {}), ...json(ref("Error")) },
+          { description, ...(status === "503" ? { headers: { "Retry-After": { schema: integer } } } : status === "429" ? { headers: { "Retry-After": { schema: integer }, ...RATE_LIMIT_HEADERS } } : status === "401" ? { headers: { "WWW-Authenticate": { schema: string } } } : {}), ...json(ref("Error")) },
         ]),
       ),
     },
@@ -257,6 +262,12 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
             "200": ok("queue state", answer(QueueSnapshotSchema)),
             ...errors(...NATS),
           },
+        },
+      },
+      "/api/pools": {
+        get: {
+          summary: "WorkerPools as the operator last reconciled them: desired vs current replicas, the depth read and its source (empty without an operator)",
+          responses: { "200": ok("worker pools", answer(PoolListSchema)), ...errors(...NATS) },
         },
       },
       "/api/tasks/{id}/status": { get: { summary: "A task's status, with the payload and idempotency key it was created with", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskDetail")), ...errors(404, ...NATS) } } },
@@ -291,7 +302,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
             required: true,
             ...json(bulkFilter(DlqBulkBody, true)),
           },
-          responses: { "200": ok("ids replayed", answer(DlqRetriedSchema)), ...errors(400, 413, 415, ...NATS) },
+          responses: { "200": ok("ids replayed", answer(DlqRetriedSchema)), ...errors(400, 413, 415, 429, ...NATS) },
         },
       },
       "/api/dlq/{id}": {
@@ -299,14 +310,14 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         delete: { summary: "Discard a dead-lettered task", parameters: [idParam("id", "task")], responses: { "204": { description: "discarded" }, ...errors(404, ...NATS) } },
       },
       "/api/dlq/{id}/retry": {
-        post: { summary: "Replay a dead-lettered task with fresh attempts", parameters: [idParam("id", "task")], responses: { "202": ok("queued again", ref("TaskStatus")), ...errors(404, 409, ...NATS) } },
+        post: { summary: "Replay a dead-lettered task with fresh attempts", parameters: [idParam("id", "task")], responses: { "202": ok("queued again", ref("TaskStatus")), ...errors(404, 409, 429, ...NATS) } },
       },
       "/api/books": {
         get: { summary: "Books, newest first", parameters: books.parameters, responses: { "200": ok("a page of books", books.schema), ...errors(400, ...NATS) } },
         post: {
           summary: "Upload books (streamed to the object store); one process_book task each, or the existing book for a file it already has",
           requestBody: multipart("files", true, ["file", "book", "books"]),
-          responses: { "202": ok("queued", answer(UploadedBooksSchema)), ...errors(400, 413, 415, 422, ...NATS) },
+          responses: { "202": ok("queued", answer(UploadedBooksSchema)), ...errors(400, 413, 415, 422, 429, ...NATS) },
         },
       },
       "/api/books/{id}": {
@@ -340,7 +351,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         delete: { summary: "Remove a source (its books stay)", parameters: [idParam("id", "source")], responses: { "204": { description: "removed" }, ...errors(404, ...NATS) } },
       },
       "/api/sources/{id}/sync": {
-        post: { summary: "Queue sync_sources for this source now", parameters: [idParam("id", "source")], responses: { "202": ok("queued", answer(SourceSyncAcceptedSchema)), ...errors(404, ...NATS) } },
+        post: { summary: "Queue sync_sources for this source now", parameters: [idParam("id", "source")], responses: { "202": ok("queued", answer(SourceSyncAcceptedSchema)), ...errors(404, 429, ...NATS) } },
       },
       "/api/keys": {
         post: {
@@ -358,6 +369,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
         },
       },
       "/api/whoami": { get: { summary: "The caller: how it signed in, its key id or subject, tenant and role (what the web view may offer)", responses: { "200": ok("the caller", answer(WhoAmISchema)), ...errors(...NATS) } } },
+      "/api/limits": { get: { summary: "The caller's tenant's rate limits and quotas, with what it has used of each (0 = unlimited)", responses: { "200": ok("limits and usage", answer(LimitsView)), ...errors(...NATS) } } },
       "/api/quizzes/{id}": { get: { summary: "A generated quiz", parameters: [idParam("id", "quiz")], responses: { "200": ok("quiz", answer(QuizSchema)), ...errors(404, ...NATS) } } },
       "/rag/add-document": {
         post: {
@@ -365,7 +377,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
           requestBody: multipart("file", false),
           responses: {
             "202": ok("queued, or the book that already has this file (duplicate)", answer(RagAddDocumentSchema)),
-            ...errors(400, 413, 415, 422, ...NATS),
+            ...errors(400, 413, 415, 422, 429, ...NATS),
           },
         },
       },
@@ -375,7 +387,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
           requestBody: multipart("files", true, ["file"]),
           responses: {
             "202": ok("one entry per file", answer(RagAddDocumentsBatchSchema)),
-            ...errors(400, 413, 415, 422, ...NATS),
+            ...errors(400, 413, 415, 422, 429, ...NATS),
           },
         },
       },

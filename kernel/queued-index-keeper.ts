@@ -30,6 +30,8 @@ export type CheckOutcome = { outcome: "complete" } | { outcome: "rebuilt"; entri
 
 /** Messages read per batched direct get while rebuilding. */
 const BATCH = 512;
+/** Index writes in flight while rebuilding (about four batches). */
+const WRITES_IN_FLIGHT = 2048;
 const LOCK_TTL_SECONDS = 30;
 const LOCK_RENEW_MS = 10_000;
 /** The work stream's subjects of today's layout (the legacy layout's are found by subject). */
@@ -136,6 +138,8 @@ export class QueuedIndexKeeper {
     let seq = Math.max(1, state.first_seq);
     let entries = 0;
     let skipped = 0;
+    const pending: Promise<"written" | "there">[] = [];
+    const settle = async (writes: Promise<"written" | "there">[]) => (await Promise.all(writes)).filter((w) => w === "written").length;
     while (seq <= last) {
       const batch: StoredMsg[] = [];
       try {
@@ -162,9 +166,12 @@ export class QueuedIndexKeeper {
               throw err;
             }),
         );
-      for (const w of await Promise.all(writes)) if (w === "written") entries++;
+      // Writes stay in flight while the next batch is read; a few batches' worth at most.
+      pending.push(...writes);
       skipped += batch.length - writes.length;
+      if (pending.length >= WRITES_IN_FLIGHT) entries += await settle(pending.splice(0));
     }
+    entries += await settle(pending);
     return { entries, skipped };
   }
 

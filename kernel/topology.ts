@@ -38,6 +38,12 @@ export const TOPOLOGY = {
   legacyQueuedBucket: "jetq-queued",
   /** API keys by id, stored as hashes (api/auth/key-store.ts). */
   keysBucket: "jetq-keys",
+  /** Per-tenant rate-limit windows, atomic counters `jetq.rate.<kind>.<tenant>.<window>` (api/limits/). */
+  ratesStream: "JETQ_RATES",
+  /** Per-tenant usage counters `jetq.usage.<quota>.<tenant>` (stored bytes; api/limits/). */
+  usageStream: "JETQ_USAGE",
+  /** What the operator last decided for each WorkerPool, for the API and the web view (pool-status.ts). */
+  poolsBucket: "jetq-pools",
   cancelSubject: "jetq.control.cancel",
   /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
   taskEventsPrefix: "jetq.task-events",
@@ -205,6 +211,13 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   await ensureStream(jsm, { name: `KV_${TOPOLOGY.leasesBucket}`, max_age: 0, allow_msg_ttl: true });
   // API keys: one record per key (its hash, tenant, role, expiry); a revoked key's record is deleted.
   await kvm.create(TOPOLOGY.keysBucket, { history: 1, storage, replicas });
+  // Rate limits and quotas (api/limits/): atomic counter streams (Nats-Incr), one message per
+  // subject. Windows age out after an hour (the longest window); usage counters never do.
+  await ensureStream(jsm, { name: TOPOLOGY.ratesStream, subjects: ["jetq.rate.>"], storage, num_replicas: replicas, allow_msg_counter: true, max_msgs_per_subject: 1, max_age: ms(3_600_000) } as Partial<StreamConfig> & { name: string });
+  await ensureStream(jsm, { name: TOPOLOGY.usageStream, subjects: ["jetq.usage.>"], storage, num_replicas: replicas, allow_msg_counter: true, max_msgs_per_subject: 1 } as Partial<StreamConfig> & { name: string });
+  // WorkerPool snapshots: the operator rewrites each at every reconcile with a per-message TTL, so
+  // the pools of an operator that stopped fade out instead of showing stale numbers.
+  await kvm.create(TOPOLOGY.poolsBucket, { history: 1, storage: StorageType.Memory, replicas, markerTTL: 60_000 });
 
   if (opts.consumersFor) {
     for (const priority of PRIORITIES) {

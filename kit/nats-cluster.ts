@@ -4,12 +4,12 @@
 // the same ports and store, as a crashed or rescheduled pod would be. The monitoring endpoint
 // (/jsz) says who leads the meta group and each stream, which is how a test finds the node to kill.
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
-import { availableParallelism, homedir, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
-import { freePort } from "./nats-server.js";
+import { cleanUpOnExit, forgetOnExit, freePort, natsServerBin, serverEnv } from "./nats-server.js";
 
 export interface ClusterNode {
   /** The node's server_name, as stream info's cluster.leader and replicas name it. */
@@ -59,52 +59,15 @@ export interface ClusterOptions {
   namePrefix?: string;
 }
 
-const CACHE_DIR = resolve(process.env.JETQ_CACHE_DIR || join(homedir(), ".cache", "jetq"));
 const READY_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 5_000;
 const LOG_TAIL_CHARS = 4_000;
 const POLL_MS = 100;
 
-function natsServerBin(): string {
-  const bin = process.env.NATS_SERVER_BIN || join(CACHE_DIR, "bin", "nats-server");
-  try {
-    accessSync(bin, constants.X_OK);
-  } catch {
-    throw new Error(`nats-server binary not found at ${bin}: set NATS_SERVER_BIN or run 'node scripts/tools.mjs' (or 'npm test') to install it`);
-  }
-  return bin;
-}
-
-// The three servers share the machine with the Node processes under test: each gets one core's
-// worth of Go threads unless GOMAXPROCS says otherwise.
-const serverEnv = (): NodeJS.ProcessEnv => ({ ...process.env, GOMAXPROCS: process.env.GOMAXPROCS || String(Math.max(1, Math.floor(availableParallelism() / 2))) });
-
 const isRunning = (p: ChildProcess | undefined): boolean => !!p && p.exitCode === null && p.signalCode === null;
 
-// --- Orphan protection: a test that forgets stop() (or a vitest fork ended with SIGTERM) must not
-// leave servers behind.
-const liveProcesses = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-let hooksInstalled = false;
-function cleanupSync() {
-  for (const p of liveProcesses) if (isRunning(p)) p.kill("SIGKILL");
-  liveProcesses.clear();
-  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  tempDirs.clear();
-}
-function installHooks() {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on("exit", cleanupSync);
-  for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
-    const onSignal = () => {
-      cleanupSync();
-      process.off(sig, onSignal);
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    };
-    process.on(sig, onSignal);
-  }
-}
+// Orphan protection (a test that forgets stop(), a vitest fork ended with SIGTERM): the servers
+// and the store folder are registered with kit/nats-server.ts's exit hooks.
 
 async function getJson(url: string, timeoutMs = 2_000): Promise<any> {
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
@@ -141,12 +104,11 @@ function configText(node: NodePorts, clusterName: string, all: NodePorts[]): str
 }
 
 export async function startNatsCluster(opts: ClusterOptions = {}): Promise<NatsClusterHandle> {
-  installHooks();
   const bin = natsServerBin();
   const size = opts.size ?? 3;
   if (size < 1) throw new Error("a cluster needs at least one node");
   const root = await mkdtemp(join(tmpdir(), "jetq-nats-cluster-"));
-  tempDirs.add(root);
+  cleanUpOnExit(undefined, root);
   const clusterName = `jetq-test-${process.pid}-${Date.now().toString(36)}`;
   const prefix = opts.namePrefix ?? "n";
 
@@ -261,7 +223,7 @@ export async function startNatsCluster(opts: ClusterOptions = {}): Promise<NatsC
     async stop() {
       await Promise.allSettled(nodes.map((n) => n.stop()));
       rmSync(root, { recursive: true, force: true, maxRetries: 3 });
-      tempDirs.delete(root);
+      forgetOnExit(undefined, root);
     },
   };
   // A meta leader alone is not enough: a node whose JetStream has not caught up with the meta
@@ -318,13 +280,13 @@ function makeNode(bin: string, p: NodePorts, config: string): ClusterNode {
       logTail = "";
       const child = spawn(bin, ["-c", configFile], { stdio: ["ignore", "pipe", "pipe"], env: serverEnv() });
       proc = child;
-      liveProcesses.add(child);
+      cleanUpOnExit(child);
       const capture = (chunk: Buffer) => (logTail = (logTail + chunk.toString()).slice(-LOG_TAIL_CHARS));
       child.stdout!.on("data", capture);
       child.stderr!.on("data", capture);
       let spawnError: Error | undefined;
       child.once("error", (err) => (spawnError = err));
-      child.once("exit", () => liveProcesses.delete(child));
+      child.once("exit", () => forgetOnExit(child));
       const fail = (why: string) => new Error(`nats-server ${p.name} (port ${p.port}) ${why}\n--- its output (tail) ---\n${logTail}`);
       const deadline = Date.now() + READY_TIMEOUT_MS;
       // Ready when its monitoring endpoint names this very server: a leftover process on the port must not count.

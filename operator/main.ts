@@ -3,12 +3,14 @@
 // releases the lease (a standby takes over at once) and exits 0.
 import { Counter } from "prom-client";
 import { connectJetq } from "../kernel/connection.js";
+import { writePoolStatus } from "../kernel/pool-status.js";
 import { createLogger } from "../kernel/logger.js";
 import { TaskEvents } from "../kernel/task-events.js";
 import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { documentTaskTypes } from "../library/task-types.js";
 import { loadOperatorProgramConfig } from "./config.js";
 import { processingTaskController } from "./controllers/processing-task.js";
+import { tenantOfNamespace } from "./tasks/tenant-of-namespace.js";
 import { workerPoolController } from "./controllers/worker-pool.js";
 import type { Controller } from "./core/controller.js";
 import { EventRecorder } from "./core/events.js";
@@ -28,7 +30,7 @@ const log = createLogger(COMPONENT, config.logLevel).child({ identity: settings.
 const kc = loadKubeConfig(settings.kube);
 const leaseKc = loadKubeConfig(settings.kube);
 
-const conn = await connectJetq(config.natsUrl, config.topology, { name: `${COMPONENT}-${settings.identity}`, logger: log });
+const conn = await connectJetq(config.natsUrl, config.topology, { name: `${COMPONENT}-${settings.identity}`, logger: log, credentials: config.natsCredentials });
 const metrics = new OperatorMetrics();
 // The kernel's arrival counter, on the operator's registry: a task created from a ProcessingTask
 // counts in jetq_tasks_created_total like one created over HTTP.
@@ -61,6 +63,7 @@ function makeControllers(): Controller[] {
       resyncMs: settings.resyncMs,
       watchNamespaces: settings.watchNamespaces,
       concurrency: settings.taskConcurrency,
+      tenantOf: (namespace) => tenantOfNamespace(settings.tenancy, namespace),
     }),
     workerPoolController({
       kc,
@@ -70,6 +73,7 @@ function makeControllers(): Controller[] {
       metrics,
       logger: log,
       defaultPrometheusUrl: settings.defaultPrometheusUrl,
+      publishPoolStatus: (status, ttlSeconds) => writePoolStatus(conn, status, ttlSeconds),
       ...(settings.watchNamespaces.length ? { namespaces: settings.watchNamespaces } : {}),
     }),
   ];

@@ -60,7 +60,7 @@ async function natsServerVersion(bin) {
 
 // Runs a command with stdout+stderr both going to our stderr (keeps our
 // stdout clean for machine-readable output), rejecting on failure.
-function run(cmd, args, opts = {}) {
+export function run(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(cmd, args, { stdio: ["ignore", 2, 2], ...opts });
     child.on("error", reject);

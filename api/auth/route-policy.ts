@@ -51,6 +51,8 @@ export const ROUTE_POLICY: Record<string, Partial<Record<Method, OperationPolicy
   "/api/keys": { get: audited("admin", "key.list"), post: audited("admin", "key.create") },
   "/api/keys/{id}": { delete: audited("admin", "key.revoke") },
   "/api/whoami": { get: viewer },
+  "/api/limits": { get: viewer },
+  "/api/pools": { get: { role: "admin" } },
   "/rag/add-document": { post: member },
   "/rag/add-documents-batch": { post: member },
   "/rag/task/{task_id}": { get: viewer },

@@ -6,7 +6,7 @@
 // the PATH are used instead of building them.
 //
 //   node scripts/cluster/build.mjs    → progress on stderr, the bin dir as the last line on stdout
-import { accessSync, constants, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ import { ETCD_VERSION, KUBERNETES_VERSION, KWOK_VERSION, loadClusterConfig } fro
 import { assertGoAvailable, runGo } from "./go-tool.mjs";
 import { ensureKwokStages } from "./kwok-stages.mjs";
 import { withLock } from "./lock.mjs";
+import { isExecutable } from "../tools.mjs";
 import {
   KUBERNETES_COMMANDS,
   kubernetesVersionLdflags,
@@ -28,15 +29,6 @@ const PARTIAL_MARK = ".partial-";
 const BUILD_LOCK_WAIT_MS = 3 * 60 * 60 * 1000;
 
 const defaultLog = (message) => console.error(`[cluster:build] ${message}`);
-
-function isExecutable(file) {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
 
 function formatElapsed(ms) {
   const seconds = Math.round(ms / 1000);

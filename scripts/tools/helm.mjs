@@ -1,11 +1,11 @@
 // Helm for the chart tests: HELM_BIN, else the cached build, else `go install` of the pinned
 // version into the cache (about 3.5 minutes on 2 cores, once). Node builtins only.
-import { execFile, spawn, spawnSync } from "node:child_process";
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { CACHE_DIR } from "../tools.mjs";
+import { CACHE_DIR, isExecutable, run } from "../tools.mjs";
 
 const execFileAsync = promisify(execFile);
 
@@ -16,15 +16,6 @@ const HELM_KUBE_VERSION = { major: "1", minor: "37" };
 const BIN_DIR = join(CACHE_DIR, "bin");
 
 const defaultLog = (msg) => console.error(`[tools] ${msg}`);
-
-function isExecutable(file) {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
 
 // "3.22.0" for a helm printing "v3.22.0+g…", or null.
 async function helmVersion(bin) {
@@ -51,17 +42,6 @@ async function helmKubeVersion(bin) {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function run(cmd, args, opts = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", 2, 2], ...opts });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (code === 0) resolvePromise();
-      else reject(new Error(`${cmd} ${args.join(" ")} failed (${signal ?? `exit code ${code}`})`));
-    });
-  });
 }
 
 /** Returns the path of a helm v3.22.0 binary, building it once if needed. */

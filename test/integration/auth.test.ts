@@ -56,6 +56,8 @@ const EXPECTED_ROLE: Record<string, Role> = {
   "POST /api/sources/{id}/sync": "member",
   "GET /api/quizzes/{id}": "viewer",
   "GET /api/whoami": "viewer",
+  "GET /api/limits": "viewer",
+  "GET /api/pools": "admin",
   "POST /api/keys": "admin",
   "GET /api/keys": "admin",
   "DELETE /api/keys/{id}": "admin",

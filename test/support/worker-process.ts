@@ -12,8 +12,14 @@ export interface WorkerProcess {
   exited: Promise<number | null>;
 }
 
-export async function spawnWorker(natsUrl: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+export interface SpawnOptions {
+  /** Another worker program (default: test/fixtures/worker-process.ts); it prints `{"ready":true}` when it is. */
+  fixture?: string;
+  readyTimeoutMs?: number;
+}
+
+export async function spawnWorker(natsUrl: string, env: Record<string, string> = {}, opts: SpawnOptions = {}): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", opts.fixture ?? fixture], {
     env: { ...process.env, ...TEST_ENV, ...env, NATS_URL: natsUrl },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -33,7 +39,7 @@ export async function spawnWorker(natsUrl: string, env: Record<string, string> =
       }
     }
   });
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   while (!lines.some((l) => l.ready)) {
     if (child.exitCode !== null) throw new Error(`worker process exited early with ${child.exitCode}`);
     if (Date.now() > deadline) throw new Error("worker process did not become ready");
