@@ -247,7 +247,11 @@ describe("WorkerPool controller", () => {
     // the direct read above).
     await waitFor("the test's watch to see the scale-up", () => replicaChanges.length >= 2, 10_000, 50);
     expect(replicaChanges.map((c) => c.replicas).slice(0, 2)).toEqual([0, MAX]);
-    const up = await pool();
+    // The status is written after the scale, in the same reconcile: it may land a moment later.
+    const up = await waitFor("the pool's status to say it is limited", async () => {
+      const p = await pool();
+      return condition(p, "ScalingLimited")?.reason === "TooManyReplicas" && p;
+    }, 30_000, 100);
     expect(condition(up, "ScalingLimited")).toMatchObject({ status: "True", reason: "TooManyReplicas" });
     await eventSeen("ScaledUp", /0 → 4: .*\(depth from Prometheus\)/);
     // What the API (and the web view) show of the pool: the operator's last decision, through NATS.

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -79,12 +79,19 @@ async function jetqJson<T = any>(args: string[], opts?: Parameters<typeof jetq>[
 const ended = (id: string) => waitFor(`task ${id} to end`, async () => ["succeeded", "failed", "cancelled"].includes((await taskStatus(stack, id)).status), 60_000);
 
 /** A port nothing listens on (bound, then closed). */
+/**
+ * A port nothing listens on: TCP port 3 (below the ephemeral range the tests' servers take their
+ * ports from, and not on fetch's list of blocked ports). A free port picked at random can be taken
+ * by another test file's API between picking and connecting (a CI run got its 401).
+ */
 async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
+  const inUse = await new Promise<boolean>((resolve) => {
+    const socket = connect(3, "127.0.0.1");
+    socket.once("connect", () => (socket.destroy(), resolve(true)));
+    socket.once("error", () => resolve(false));
+  });
+  if (inUse) throw new Error("something listens on 127.0.0.1:3; this test needs a port that refuses connections");
+  return 3;
 }
 
 /** Runs a shell command line under `script`, which gives it a real terminal (a pty). */

@@ -113,7 +113,7 @@ describe("the default install", () => {
       const secret = find(objs, "Secret", `jetq-nats-${program}`);
       expect(Buffer.from(secret.data.user, "base64").toString()).toBe(program);
       expect(Buffer.from(secret.data.password, "base64").toString()).toMatch(/^[A-Za-z0-9]{48}$/);
-      expect(secret.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");
+      expect(secret.metadata.annotations?.["helm.sh/resource-policy"]).toBeUndefined(); // uninstall removes it, as everything else
       expect(envOf(container(find(objs, "Deployment", `jetq-${program}`)))).toMatchObject({ NATS_USER: `secret:jetq-nats-${program}/user`, NATS_PASSWORD: `secret:jetq-nats-${program}/password` });
     }
     const natsEnv = envOf(container(find(objs, "StatefulSet", "jetq-nats")));
