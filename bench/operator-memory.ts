@@ -13,10 +13,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesListObject } from "@kubernetes/client-node";
+import { CoreV1Api, CustomObjectsApi, type KubernetesListObject } from "@kubernetes/client-node";
 import { startNatsServer } from "../kit/nats-server.js";
 import { PROCESSING_TASKS, type ProcessingTask } from "../operator/core/resources.js";
-import { installCrds } from "./kube-crds.js";
+import { benchKubeConfig, installCrds } from "./kube-crds.js";
 import { freePort, load, REPO_ROOT, sleep, waitUntil } from "./lib.js";
 
 const { values: args } = parseArgs({ options: { count: { type: "string", default: "10000" }, parallel: { type: "string", default: "25" } } });
@@ -24,13 +24,7 @@ const COUNT = Number(args.count);
 const PARALLEL = Number(args.parallel);
 const log = (msg: string) => process.stderr.write(`[bench:operator-memory] ${msg}\n`);
 
-const kubeconfig = process.env.KUBECONFIG;
-if (!kubeconfig) {
-  console.error("KUBECONFIG must name a running cluster's kubeconfig (JETQ_DATA_DIR=/tmp/jetq-bench npm run cluster:up prints one)");
-  process.exit(2);
-}
-const kc = new KubeConfig();
-kc.loadFromFile(kubeconfig);
+const { kc, path: kubeconfig } = benchKubeConfig();
 const objects = kc.makeApiClient(CustomObjectsApi);
 const { group, version, plural } = PROCESSING_TASKS;
 

@@ -15,7 +15,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, Watch, type V1Deployment } from "@kubernetes/client-node";
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, Watch, type V1Deployment } from "@kubernetes/client-node";
 import { loadKernelConfig } from "../kernel/config.js";
 import { connectJetq, type JetqConnection } from "../kernel/connection.js";
 import { silentLogger } from "../kernel/logger.js";
@@ -32,7 +32,7 @@ import { WORKER_POOLS } from "../operator/core/resources.js";
 import { createJetStreamDepthSource } from "../operator/depth/jetstream.js";
 import { createPrometheusDepthSource } from "../operator/depth/prometheus.js";
 import { startPrometheus, type PrometheusHandle } from "../test/support/prometheus.js";
-import { installCrds } from "./kube-crds.js";
+import { benchKubeConfig, installCrds } from "./kube-crds.js";
 import { latencySummary, load, REPO_ROOT, sleep, waitUntil } from "./lib.js";
 
 const { values: args } = parseArgs({
@@ -53,13 +53,7 @@ const log = (msg: string) => process.stderr.write(`[bench:operator] ${msg}\n`);
 const DEPLOYMENT = "bench-workers";
 const POOL = "bench";
 
-const kubeconfig = process.env.KUBECONFIG;
-if (!kubeconfig) {
-  console.error("KUBECONFIG must name a running cluster's kubeconfig (JETQ_DATA_DIR=/tmp/jetq-bench npm run cluster:up prints one)");
-  process.exit(2);
-}
-const kc = new KubeConfig();
-kc.loadFromFile(kubeconfig);
+const { kc } = benchKubeConfig();
 const apps = kc.makeApiClient(AppsV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 const objects = kc.makeApiClient(CustomObjectsApi);
