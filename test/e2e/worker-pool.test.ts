@@ -190,7 +190,11 @@ beforeAll(async () => {
     if (last?.replicas === replicas) return;
     replicaChanges.push({ at: Date.now(), replicas });
     if (last && replicas < last.replicas) {
-      const justRemoved = [...removedAt].filter(([, at]) => Date.now() - at < 2000).map(([name]) => name);
+      // Pods removed in the last 2 s (their deletion can reach this watch before the new count),
+      // but not those an earlier scale-down removed a moment before (two can be 1 s apart).
+      const justRemoved = [...removedAt]
+        .filter(([name, at]) => Date.now() - at < 2000 && !scaleDowns.some((s) => s.removed.has(name)))
+        .map(([name]) => name);
       const pods = [...podsLive, ...justRemoved];
       const entry = { at: Date.now(), from: last.replicas, to: replicas, costs: new Map<string, number>(), busy: new Map<string, number>(), removed: new Set<string>(justRemoved), recorded: false };
       scaleDowns.push(entry);
