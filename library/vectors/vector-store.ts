@@ -4,6 +4,8 @@ import { v5 as uuidv5 } from "uuid";
 
 export interface ChunkPayload {
   bookId: string;
+  /** The book's tenant (issue #11); absent on points written before tenants: DEFAULT_TENANT's. */
+  tenant?: string;
   chunkId: string;
   /** 1-based page (PDF) or section (other formats) the chunk starts on. */
   page: number;
@@ -24,16 +26,25 @@ export interface SearchHit {
   payload: ChunkPayload;
 }
 
+/**
+ * Which points a search or count considers: one book's, one tenant's (a point without a tenant is
+ * DEFAULT_TENANT's), or both; absent fields do not filter.
+ */
+export interface VectorFilter {
+  bookId?: string;
+  tenant?: string;
+}
+
 export interface VectorStore {
   readonly name: string;
   /** Creates the collection for vectors of this size if missing (cosine distance). */
   ensureCollection(dimensions: number): Promise<void>;
   upsert(points: VectorPoint[]): Promise<void>;
   /** Best first; scores are cosine similarities. */
-  search(vector: Float32Array, k: number, filter?: { bookId?: string }): Promise<SearchHit[]>;
+  search(vector: Float32Array, k: number, filter?: VectorFilter): Promise<SearchHit[]>;
   /** Removes every point of a book; returns how many were removed when the store can tell. */
   deleteBook(bookId: string): Promise<void>;
-  count(filter?: { bookId?: string }): Promise<number>;
+  count(filter?: VectorFilter): Promise<number>;
   close(): Promise<void>;
 }
 
