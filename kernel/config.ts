@@ -57,6 +57,11 @@ export const KERNEL_SETTINGS = z.object({
 
   // Tasks
   JETQ_DEFAULT_TIMEOUT_S: int(600, 1),
+  // Fair share between tenants (topology.ts LANES): a tenant's tasks beyond this many waiting go in
+  // the overflow lane, behind other tenants' (0: one lane for everyone).
+  JETQ_FAIR_SHARE_QUEUED: int(100, 0),
+  // The most tasks one tenant may have waiting; a create beyond it is refused (0: no quota).
+  JETQ_TENANT_MAX_QUEUED: int(0, 0),
 });
 export type KernelSettings = z.infer<typeof KERNEL_SETTINGS>;
 
@@ -68,6 +73,10 @@ export interface TopologyConfig {
   finishedTtlSeconds: number;
   dlqMaxAgeSeconds: number;
   pool: string;
+  /** JETQ_FAIR_SHARE_QUEUED (default 100; 0 = no overflow lane). */
+  fairShareQueued?: number;
+  /** JETQ_TENANT_MAX_QUEUED (default 0 = no quota). */
+  maxQueuedPerTenant?: number;
 }
 
 export interface NatsCredentials {
@@ -110,6 +119,8 @@ export function kernelConfig(e: KernelSettings): KernelConfig {
       finishedTtlSeconds: e.JETQ_FINISHED_TTL_S,
       dlqMaxAgeSeconds: e.JETQ_DLQ_MAX_AGE_S,
       pool: e.JETQ_POOL,
+      fairShareQueued: e.JETQ_FAIR_SHARE_QUEUED,
+      maxQueuedPerTenant: e.JETQ_TENANT_MAX_QUEUED,
     },
     defaultTimeoutSeconds: e.JETQ_DEFAULT_TIMEOUT_S,
   };

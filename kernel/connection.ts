@@ -9,6 +9,7 @@ import type { Logger } from "./logger.js";
 import { TaskStateStore } from "./state-store.js";
 import { QueuedIndex } from "./queued-index.js";
 import { StreamPublisher } from "./stream-publisher.js";
+import { TenantBacklog } from "./tenant-backlog.js";
 import { ensureTopology, TOPOLOGY, type EnsureOptions } from "./topology.js";
 
 export interface JetqConnection {
@@ -20,6 +21,8 @@ export interface JetqConnection {
   state: TaskStateStore;
   /** Where each queued task's message is: finds a task by id before it has a state record. */
   queued: QueuedIndex;
+  /** How many tasks each tenant has waiting (fair share, the queued-tasks quota). */
+  backlog: TenantBacklog;
   idempotency: KV;
   workers: KV;
   leases: KV;
@@ -74,6 +77,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
   const kvm = new Kvm(js);
   const stateKv = await kvm.open(TOPOLOGY.stateBucket);
   const publisher = new StreamPublisher(nc);
+  const backlog = new TenantBacklog(nc, jsm, opts.logger ? { logger: opts.logger } : {});
   return {
     nc,
     js,
@@ -81,6 +85,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     publisher,
     state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
     queued: new QueuedIndex(nc, publisher, await kvm.open(TOPOLOGY.queuedBucket)),
+    backlog,
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
     leases: await kvm.open(TOPOLOGY.leasesBucket),
@@ -89,6 +94,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
       return connected && !nc.isClosed();
     },
     close: async () => {
+      await backlog.close();
       publisher.close();
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },

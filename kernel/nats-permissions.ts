@@ -3,6 +3,7 @@
 // (charts/jetq/files/nats-permissions.json, checked against this by test/unit/chart-render.test.ts)
 // are made from. Deny wins over allow in nats-server, so each set allows what the program does and
 // denies the parts of a broad allow that are not its business.
+import { BACKLOG_SUBJECTS } from "./tenant-backlog.js";
 import { TOPOLOGY } from "./topology.js";
 
 export const NATS_PROGRAMS = ["api", "worker", "operator"] as const;
@@ -94,6 +95,8 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
             // The tasks workers queue themselves, and only those (any priority: a chained task
             // keeps its parent's).
             ...WORKER_QUEUED_TYPES.map((type) => `jetq.tasks.*.${type}`),
+            // Each tenant's count of waiting tasks (kernel/tenant-backlog.ts), not the API's other limits.
+            BACKLOG_SUBJECTS,
           ],
           deny: [...keysOffLimits, `$KV.${TOPOLOGY.poolsBucket}.>`, `$JS.API.STREAM.DELETE.*`],
         },
@@ -105,7 +108,7 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
       // topology at start, but it never reads, changes or removes API keys.
       return {
         publish: {
-          allow: [...jetStreamClient, "$JS.API.>", "$KV.>", "jetq.tasks.*.*", TOPOLOGY.cancelSubject],
+          allow: [...jetStreamClient, "$JS.API.>", "$KV.>", "jetq.tasks.*.*", BACKLOG_SUBJECTS, TOPOLOGY.cancelSubject],
           deny: [...keysOffLimits.filter((s) => s !== `$JS.API.STREAM.CREATE.${keysStream}`), `$JS.API.STREAM.DELETE.*`],
         },
         subscribe: { allow: [inbox, "jetq.tasks.>", `${TOPOLOGY.taskEventsPrefix}.>`] },

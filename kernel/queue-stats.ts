@@ -3,7 +3,7 @@
 import { JetStreamApiError, type ConsumerInfo } from "@nats-io/jetstream";
 import type { JetqConnection } from "./connection.js";
 import { scanKv } from "./kv-scan.js";
-import { consumerName, parseTaskSubject, TOPOLOGY } from "./topology.js";
+import { consumerName, LANES, parseTaskSubject, TOPOLOGY } from "./topology.js";
 import { PRIORITIES, type Priority } from "./task.js";
 
 export interface WorkerPresence {
@@ -42,9 +42,9 @@ export interface QueueView extends QueueSnapshot {
   pools: Record<string, number>;
 }
 
-const PRIORITY_SUFFIX = new RegExp(`^(.+)-(${PRIORITIES.join("|")})$`);
+const PRIORITY_SUFFIX = new RegExp(`^(.+)-(${PRIORITIES.join("|")})(-overflow)?$`);
 
-/** Pool lag from the work stream's consumers; consumers not named `<pool>-<priority>` are not a pool's. */
+/** Pool lag from the work stream's consumers; consumers not named `<pool>-<priority>[-overflow]` are not a pool's. */
 export function poolDepths(consumers: readonly Pick<ConsumerInfo, "name" | "num_pending" | "num_ack_pending">[]): Record<string, number> {
   const pools: Record<string, number> = {};
   for (const c of consumers) {
@@ -68,15 +68,15 @@ export class QueueStats {
   }
 
   /**
-   * One pool's lag, as in `view().pools`, from its three consumers alone (what the operator reads
+   * One pool's lag, as in `view().pools`, from its six consumers alone (three priorities, two lanes) (what the operator reads
    * for one WorkerPool). A consumer that does not exist counts 0: the operator makes a pool's
    * consumers (ensureTopology) before it scales the pool, and from then on they count every
    * waiting task, those published before them included.
    */
   async poolDepth(pool: string): Promise<number> {
     const infos = await Promise.all(
-      PRIORITIES.map((p) =>
-        this.conn.jsm.consumers.info(TOPOLOGY.tasksStream, consumerName(pool, p)).catch((err: unknown) => {
+      PRIORITIES.flatMap((p) => LANES.map((lane) => [p, lane] as const)).map(([p, lane]) =>
+        this.conn.jsm.consumers.info(TOPOLOGY.tasksStream, consumerName(pool, p, lane)).catch((err: unknown) => {
           if (err instanceof JetStreamApiError && err.status === 404) return null;
           throw err;
         }),

@@ -11,7 +11,11 @@ import { isLiveEntry } from "./kv-live.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
 import { DEFAULT_TENANT, PRIORITIES, tenantOf, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
 import { PublishRejected, PublishUnconfirmedError } from "./stream-publisher.js";
-import { legacyTaskSubjectById, TASK_ID_HEADER, taskSubject, TOPOLOGY } from "./topology.js";
+import { legacyTaskSubjectById, TASK_ID_HEADER, taskSubject, TENANT_HEADER, TOPOLOGY, type Lane } from "./topology.js";
+import { QuotaExceededError } from "./quota-exceeded.js";
+
+/** The setting of the queued-tasks quota, named in its refusals and in GET /api/limits. */
+export const QUEUED_TASKS_SETTING = "JETQ_TENANT_MAX_QUEUED";
 import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
 import { Refusal, transition } from "./transitions.js";
 import { workMessageAt } from "./queued-index.js";
@@ -154,11 +158,15 @@ export class TaskQueue {
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
+    const lane = await this.admitToLane(tenant);
     let seq: number;
     try {
-      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type), json, { msgId: id, headers: { [TASK_ID_HEADER]: id } }, this.confirm)).seq;
+      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), json, { msgId: id, headers: { [TASK_ID_HEADER]: id, [TENANT_HEADER]: tenant } }, this.confirm)).seq;
     } catch (err) {
-      throw unqueued(err, id);
+      const refused = unqueued(err, id);
+      // Not queued for sure: give back the place admitToLane counted (an unknown outcome keeps it).
+      if (refused.code !== "outcome_unknown") this.conn.backlog.added(tenant, -1);
+      throw refused;
     }
     // The task is queued now, whatever becomes of its index entry: without one it still runs, and
     // is found by id once a worker has taken it (a retry with its idempotencyKey writes it again).
@@ -166,6 +174,25 @@ export class TaskQueue {
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };
+  }
+
+  /**
+   * The lane a new task of this tenant takes (fair share, topology.ts LANES), after the
+   * queued-tasks quota: both from the tenant's waiting tasks as this process knows them
+   * (tenant-backlog.ts, an estimate that may run a few tasks behind under load).
+   */
+  private async admitToLane(tenant: string): Promise<Lane> {
+    const fairShare = this.conn.topology.fairShareQueued ?? 100;
+    const max = this.conn.topology.maxQueuedPerTenant ?? 0;
+    if (fairShare === 0 && max === 0) {
+      this.conn.backlog.added(tenant); // still counted: the worker takes every message with a tenant header off
+      return "shared";
+    }
+    // Counted at once, before the publish (given back if it fails), so concurrent creates in this
+    // process each see the others.
+    const { waiting, reserved } = await this.conn.backlog.reserve(tenant, max);
+    if (!reserved) throw new QuotaExceededError(QUEUED_TASKS_SETTING, tenant, max, waiting, 1);
+    return fairShare > 0 && waiting >= fairShare ? "overflow" : "shared";
   }
 
   private get confirm() {
@@ -179,10 +206,15 @@ export class TaskQueue {
    * worker's first write is a compare-and-set on it; without one the worker's first write creates it.
    */
   async publish(record: TaskRecord, revision: number, msgId: string, json = JSON.stringify(record)): Promise<void> {
-    await this.conn.publisher.publish(taskSubject(record.priority, record.type), json, {
+    const tenant = tenantOf(record);
+    // A replay is not refused by the quota (the task was accepted once); it does take its lane.
+    const fairShare = this.conn.topology.fairShareQueued ?? 100;
+    const lane: Lane = fairShare > 0 && (await this.conn.backlog.estimate(tenant)) >= fairShare ? "overflow" : "shared";
+    await this.conn.publisher.publish(taskSubject(record.priority, record.type, lane), json, {
       msgId,
-      headers: { [TASK_ID_HEADER]: record.id, ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
+      headers: { [TASK_ID_HEADER]: record.id, [TENANT_HEADER]: tenant, ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
     });
+    this.conn.backlog.added(tenant);
     // Only replays come through here (create publishes itself): a replay is a task put on the
     // work stream again, so it counts as created, once.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });

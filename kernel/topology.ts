@@ -55,9 +55,27 @@ export const TOPOLOGY = {
  * depth by priority and type is one cheap stream-info call. The id travels in a header (and in the
  * message, which is the queued record); the queued index (queuedBucket) finds a queued task by id.
  */
-export const taskSubject = (priority: Priority, type: string) => `jetq.tasks.${priority}.${type}`;
+export const taskSubject = (priority: Priority, type: string, lane: Lane = "shared") => `jetq.tasks.${priorityToken(priority, lane)}.${type}`;
+
+/**
+ * Fair share between tenants within a priority (issue #11): a tenant's task goes in the `shared`
+ * lane while the tenant has few tasks waiting (JETQ_FAIR_SHARE_QUEUED) and in the `overflow` lane
+ * beyond that. Each lane has its own consumers and workers pull the shared lane first (3 pulls in
+ * 4 when both have work), so a tenant with a flood of tasks waits behind the others' few instead
+ * of every other tenant waiting behind its flood. The shared lane keeps the subjects and consumer
+ * names jetq had before lanes, so nothing written earlier moves.
+ */
+export const LANES = ["shared", "overflow"] as const;
+export type Lane = (typeof LANES)[number];
+const OVERFLOW_SUFFIX = "-overflow";
+const priorityToken = (priority: Priority, lane: Lane) => (lane === "shared" ? priority : `${priority}${OVERFLOW_SUFFIX}`);
 /** Header with the task id on every work message. */
 export const TASK_ID_HEADER = "Jetq-Task-Id";
+/**
+ * Header with the task's tenant, on every work message counted in the tenant's backlog
+ * (tenant-backlog.ts): the worker that first receives one takes it off that count.
+ */
+export const TENANT_HEADER = "Jetq-Tenant";
 /**
  * Versions before the queued index put the id last (`jetq.tasks.<priority>.<type>.<id>`). The
  * stream still accepts those subjects and the consumers still take them, so messages written then
@@ -66,14 +84,17 @@ export const TASK_ID_HEADER = "Jetq-Task-Id";
 export const LEGACY_TASK_SUBJECTS = "jetq.tasks.*.*.*";
 export const legacyTaskSubjectById = (id: string) => `jetq.tasks.*.*.${id}`;
 export const dlqSubject = (type: string, taskId: string) => `jetq.dlq.${type}.${taskId}`;
-export const consumerName = (pool: string, priority: Priority) => `${pool}-${priority}`;
+export const consumerName = (pool: string, priority: Priority, lane: Lane = "shared") => `${pool}-${priorityToken(priority, lane)}`;
 
-/** Priority, type and (legacy subjects only) id of a work subject. */
-export function parseTaskSubject(subject: string): { priority: Priority; type: string; id?: string } | null {
+/** Priority, lane, type and (legacy subjects only) id of a work subject. */
+export function parseTaskSubject(subject: string): { priority: Priority; lane: Lane; type: string; id?: string } | null {
   const parts = subject.split(".");
-  const [a, b, priority, type, id] = parts;
-  if (a !== "jetq" || b !== "tasks" || !type || parts.length > 5 || !PRIORITIES.includes(priority as Priority)) return null;
-  return id ? { priority: priority as Priority, type, id } : { priority: priority as Priority, type };
+  const [a, b, token, type, id] = parts;
+  if (a !== "jetq" || b !== "tasks" || !type || !token || parts.length > 5) return null;
+  const lane: Lane = token.endsWith(OVERFLOW_SUFFIX) ? "overflow" : "shared";
+  const priority = lane === "overflow" ? token.slice(0, -OVERFLOW_SUFFIX.length) : token;
+  if (!PRIORITIES.includes(priority as Priority) || (lane === "overflow" && id)) return null;
+  return id ? { priority: priority as Priority, lane, type, id } : { priority: priority as Priority, lane, type };
 }
 
 /** The advisories the DLQ is built from: attempts exhausted on the server, or terminated by a worker. */
@@ -87,28 +108,30 @@ export const advisorySubjects = () => [
  * a pool for some types lists them. Work-queue streams refuse overlapping filters, so pools must
  * partition the types between them: the server says so at start if two overlap.
  */
-function consumerFilters(priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
-  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${priority}.>` }; // both subject forms
+function consumerFilters(priority: Priority, taskTypes: string[], lane: Lane): Partial<ConsumerConfig> {
+  const token = priorityToken(priority, lane);
+  if (taskTypes.length === 0) return { filter_subject: `jetq.tasks.${token}.>` }; // both subject forms
   // filter_subject "" clears a single filter an earlier version set: an update merges into the
-  // existing config, and the server refuses a consumer with both.
-  return { filter_subject: "", filter_subjects: taskTypes.flatMap((t) => [`jetq.tasks.${priority}.${t}`, `jetq.tasks.${priority}.${t}.*`]) };
+  // existing config, and the server refuses a consumer with both. Legacy subjects (with an id)
+  // were all written before lanes: the shared lane takes them.
+  return { filter_subject: "", filter_subjects: taskTypes.flatMap((t) => (lane === "shared" ? [`jetq.tasks.${token}.${t}`, `jetq.tasks.${token}.${t}.*`] : [`jetq.tasks.${token}.${t}`])) };
 }
 
-export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[]): Partial<ConsumerConfig> {
+export function taskConsumerConfig(cfg: TopologyConfig, priority: Priority, taskTypes: string[], lane: Lane = "shared"): Partial<ConsumerConfig> {
   // No `backoff` list: nak ignores it anyway (explicit failures use nak(delay)), and on a consumer
   // that has one, nats-server (2.12.15 and 2.15.2, measured) ignores nak(delay) from the second
   // redelivery on and waits for the backoff entry instead. A crashed worker's tasks come back after
   // ack_wait.
   return {
-    durable_name: consumerName(cfg.pool, priority),
-    description: `jetq ${cfg.pool} workers, ${priority} priority`,
+    durable_name: consumerName(cfg.pool, priority, lane),
+    description: `jetq ${cfg.pool} workers, ${priority} priority${lane === "overflow" ? ", overflow lane (fair share)" : ""}`,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: ms(cfg.ackWaitMs),
     max_deliver: cfg.maxDeliver,
     max_ack_pending: 50_000,
     max_waiting: 4096,
-    ...consumerFilters(priority, taskTypes),
+    ...consumerFilters(priority, taskTypes, lane),
   };
 }
 
@@ -221,11 +244,13 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
 
   if (opts.consumersFor) {
     for (const priority of PRIORITIES) {
-      await ensureConsumer(
-        jsm,
-        TOPOLOGY.tasksStream,
-        taskConsumerConfig(cfg, priority, opts.consumersFor.taskTypes) as Partial<ConsumerConfig> & { durable_name: string },
-      );
+      for (const lane of LANES) {
+        await ensureConsumer(
+          jsm,
+          TOPOLOGY.tasksStream,
+          taskConsumerConfig(cfg, priority, opts.consumersFor.taskTypes, lane) as Partial<ConsumerConfig> & { durable_name: string },
+        );
+      }
     }
   }
 }

@@ -11,7 +11,7 @@ import type { TaskTypeRegistry } from "../kernel/registry.js";
 import { TaskQueue } from "../kernel/task-queue.js";
 import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { PRIORITIES, type Priority } from "../kernel/task.js";
-import { consumerName, TOPOLOGY } from "../kernel/topology.js";
+import { consumerName, LANES, TENANT_HEADER, TOPOLOGY, type Lane } from "../kernel/topology.js";
 import type { WorkerPresence } from "../kernel/queue-stats.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
 import { escapedErrors } from "./escaped-errors.js";
@@ -50,7 +50,8 @@ export class Worker {
   private morePending = false;
   /** Sources whose long poll delivered and is about to reopen, with the timer that will do it. */
   private readonly reopening = new Map<PullSource, NodeJS.Timeout>();
-  private readonly sources = new Map<Priority, PullSource>();
+  /** One pull source per priority and fair-share lane, keyed `<priority>/<lane>`. */
+  private readonly sources = new Map<`${Priority}/${Lane}`, PullSource>();
   private readonly scheduler: PriorityScheduler;
   private readonly queue: TaskQueue;
   private readonly log: Logger;
@@ -100,7 +101,9 @@ export class Worker {
   async start(): Promise<void> {
     const { conn } = this.opts;
     for (const p of PRIORITIES) {
-      this.sources.set(p, new PullSource(conn.nc, TOPOLOGY.tasksStream, consumerName(conn.topology.pool, p), (d, fromLongPoll) => this.accept(d, fromLongPoll)));
+      for (const lane of LANES) {
+        this.sources.set(`${p}/${lane}`, new PullSource(conn.nc, TOPOLOGY.tasksStream, consumerName(conn.topology.pool, p, lane), (d, fromLongPoll) => this.accept(d, fromLongPoll)));
+      }
     }
     this.cancelSub = conn.nc.subscribe(TOPOLOGY.cancelSubject, {
       callback: (_err, msg) => {
@@ -186,21 +189,23 @@ export class Worker {
         }
         this.waitedForBatch = false;
         if (!this.morePending && this.allListening()) {
-          // Idle and a long poll is open on every priority: anything published is delivered to
-          // them, so an immediate pull would find nothing. Skipping it keeps three pull requests
-          // (and their empty answers) off the path of the task that just arrived.
+          // Idle and a long poll is open on every priority and lane: anything published is
+          // delivered to them, so an immediate pull would find nothing. Skipping it keeps six pull
+          // requests (and their empty answers) off the path of the task that just arrived.
           await this.sleepUntilWoken(this.idlePollMs);
           continue;
         }
         this.morePending = false;
         let got = 0;
         for (const p of this.scheduler.nextOrder()) {
-          if (got >= free || this.stopping) break;
-          got += await this.sources.get(p)!.pullNow(free - got);
+          for (const lane of this.scheduler.laneOrder(p)) {
+            if (got >= free || this.stopping) break;
+            got += await this.sources.get(`${p}/${lane}`)!.pullNow(free - got);
+          }
         }
         if (got === 0 && !this.stopping) {
-          // Nothing anywhere: a long poll on each priority (one message each) wakes us on the next
-          // arrival, whichever priority it has. A delivery wakes the loop to sweep for more.
+          // Nothing anywhere: a long poll on each priority and lane (one message each) wakes us on
+          // the next arrival, wherever it lands. A delivery wakes the loop to sweep for more.
           for (const s of this.sources.values()) this.keepPolling(s);
           await this.sleepUntilWoken(this.idlePollMs);
         }
@@ -281,13 +286,17 @@ export class Worker {
   }
 
   private accept(d: Delivery, fromLongPoll: boolean) {
+    // The tenant's backlog counts messages no worker has received yet: the first delivery takes
+    // this one off, whatever becomes of it (kernel/tenant-backlog.ts).
+    const tenant = d.info.deliveryCount === 1 ? d.headers?.get(TENANT_HEADER) : undefined;
+    if (tenant) this.opts.conn.backlog.taken(tenant);
     if (this.stopping) {
       d.nak(); // a pull answered after we stopped: give it straight back
       return;
     }
     if (this.running >= this.opts.config.concurrency) {
-      // Only idle long polls can over-deliver, one message per priority at most: hold it, alive,
-      // until a slot frees rather than run more than `concurrency` at once.
+      // Only idle long polls can over-deliver, one message per priority and lane at most: hold
+      // it, alive, until a slot frees rather than run more than `concurrency` at once.
       const heartbeat = setInterval(() => d.working(), Math.max(250, Math.min(this.opts.conn.topology.ackWaitMs / 3, 10_000)));
       this.ready.push({ d, heartbeat });
       return;

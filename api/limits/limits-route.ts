@@ -7,6 +7,7 @@ import { methodNotAllowed } from "../http.js";
 import type { Limits } from "./limits.js";
 import { RATE_SETTING, type RateVerdict } from "./rate-limiter.js";
 import { STORED_BYTES_SETTING } from "./stored-bytes-quota.js";
+import { QUEUED_TASKS_SETTING } from "../../kernel/task-queue.js";
 
 const RateView = z.object({
   setting: z.string().describe("the setting that sets this limit"),
@@ -22,6 +23,11 @@ export const LimitsView = z.object({
   rates: z.object({ creates: RateView, uploads: RateView }),
   quotas: z.object({
     storedBytes: z.object({ setting: z.string(), limit: z.number().int().describe("bytes; 0 = unlimited"), used: z.number().int() }),
+    queuedTasks: z.object({
+      setting: z.string(),
+      limit: z.number().int().describe("tasks waiting at once; 0 = unlimited"),
+      used: z.number().int().describe("tasks waiting now, as this API replica knows it (may lag other replicas' last moments)"),
+    }),
   }),
 });
 
@@ -30,12 +36,20 @@ export function limitsRouter(limits: Limits): Router {
   r.route("/api/limits")
     .get(async (req, res) => {
       const tenant = principalOf(req).tenant;
-      const [creates, uploads, storedBytes] = await Promise.all([limits.rates.peek("creates", tenant), limits.rates.peek("uploads", tenant), limits.storedBytes.used(tenant)]);
+      const [creates, uploads, storedBytes, queuedTasks] = await Promise.all([
+        limits.rates.peek("creates", tenant),
+        limits.rates.peek("uploads", tenant),
+        limits.storedBytes.used(tenant),
+        limits.queuedTasks.used(tenant),
+      ]);
       const rate = (v: RateVerdict) => ({ setting: RATE_SETTING[v.kind], limit: v.limit, used: v.used, remaining: v.remaining, windowSeconds: v.windowSeconds, resetsAt: v.resetsAt });
       res.json({
         tenant,
         rates: { creates: rate(creates), uploads: rate(uploads) },
-        quotas: { storedBytes: { setting: STORED_BYTES_SETTING, limit: limits.storedBytes.limit, used: storedBytes } },
+        quotas: {
+          storedBytes: { setting: STORED_BYTES_SETTING, limit: limits.storedBytes.limit, used: storedBytes },
+          queuedTasks: { setting: QUEUED_TASKS_SETTING, limit: limits.queuedTasks.limit, used: queuedTasks },
+        },
       } satisfies z.infer<typeof LimitsView>);
     })
     .all(methodNotAllowed("GET"));

@@ -9,7 +9,7 @@ import { bookObjectName } from "../../library/books.js";
 import { principalOf } from "../auth/principal.js";
 import { policyOf } from "../auth/route-policy.js";
 import type { LimitsConfig } from "../config.js";
-import { NatsCounters } from "./counters.js";
+import { NatsCounters } from "../../kernel/counters.js";
 import { BOOK_DELETE, RATE_LIMITED, UPLOAD_OPERATIONS } from "./limited-routes.js";
 import { QuotaExceededError, sendQuotaExceeded } from "./quota-error.js";
 import { RATE_SETTING, RateLimiter, type RateVerdict } from "./rate-limiter.js";
@@ -24,6 +24,8 @@ export interface UploadAccounting {
 export interface Limits {
   rates: RateLimiter;
   storedBytes: StoredBytesQuota;
+  /** The queued-tasks quota: the kernel refuses creates over it (kernel/task-queue.ts); shown here. */
+  queuedTasks: { limit: number; used(tenant: string): Promise<number> };
   uploads: UploadAccounting;
   /** Mounted after authorization, before the routers. */
   middleware: RequestHandler;
@@ -36,7 +38,7 @@ function setRateHeaders(res: Parameters<RequestHandler>[1], v: RateVerdict) {
   res.setHeader("RateLimit-Reset", String(v.resetSeconds));
 }
 
-export function createLimits(conn: Pick<JetqConnection, "nc" | "jsm">, config: LimitsConfig, uploads: ObjectStore): Limits {
+export function createLimits(conn: Pick<JetqConnection, "nc" | "jsm" | "backlog" | "topology">, config: LimitsConfig, uploads: ObjectStore): Limits {
   const rates = new RateLimiter(new NatsCounters(conn.nc, conn.jsm, TOPOLOGY.ratesStream), { creates: config.createsPerWindow, uploads: config.uploadsPerWindow }, config.windowSeconds);
   const storedBytes = new StoredBytesQuota(new NatsCounters(conn.nc, conn.jsm, TOPOLOGY.usageStream), config.maxStoredBytes);
   const tenantOf = (req: Request) => principalOf(req).tenant;
@@ -77,6 +79,7 @@ export function createLimits(conn: Pick<JetqConnection, "nc" | "jsm">, config: L
   return {
     rates,
     storedBytes,
+    queuedTasks: { limit: conn.topology.maxQueuedPerTenant ?? 0, used: (tenant) => conn.backlog.estimate(tenant) },
     uploads: { reserve: (req, bytes) => storedBytes.reserve(tenantOf(req), bytes), release: (req, bytes) => storedBytes.release(tenantOf(req), bytes) },
     middleware,
   };

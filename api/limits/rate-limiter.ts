@@ -1,8 +1,8 @@
 // Per-tenant rate limits as fixed windows: each (kind, tenant, window number) is one NATS counter
 // that every API replica adds to, so N replicas together let through the limit, not N times it.
 // A request costs one round trip (the add answers the count), about 0.7 ms on loopback.
-import type { NatsCounters } from "./counters.js";
-import { subjectToken } from "./counters.js";
+import type { NatsCounters } from "../../kernel/counters.js";
+import { subjectToken } from "../../kernel/counters.js";
 
 export const RATE_KINDS = ["creates", "uploads"] as const;
 export type RateKind = (typeof RATE_KINDS)[number];

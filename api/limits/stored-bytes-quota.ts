@@ -2,8 +2,8 @@
 // tenant. An upload reserves its bytes before its tasks are queued (add, and take back at once if
 // the sum is over the quota), so two replicas cannot both admit the upload that crosses it; a
 // duplicate that stores nothing, a failed upload and a deleted book give their bytes back.
-import type { NatsCounters } from "./counters.js";
-import { subjectToken } from "./counters.js";
+import type { NatsCounters } from "../../kernel/counters.js";
+import { subjectToken } from "../../kernel/counters.js";
 import { QuotaExceededError } from "./quota-error.js";
 
 export const STORED_BYTES_SETTING = "JETQ_TENANT_MAX_BYTES";

@@ -112,6 +112,8 @@ as floats, and 1073741824 would otherwise become "1.073741824e+09".
   "JETQ_DLQ_MAX_AGE_S" $c.dlqMaxAgeSeconds
   "JETQ_POOL" $c.pool
   "JETQ_DEFAULT_TIMEOUT_S" $c.defaultTimeoutSeconds
+  "JETQ_FAIR_SHARE_QUEUED" $c.fairShareQueued
+  "JETQ_TENANT_MAX_QUEUED" $c.tenantMaxQueued
 ) }}
 {{- end -}}
 

@@ -1,9 +1,9 @@
 // Atomic counters kept by NATS (JetStream counter streams, `Nats-Incr`): one round trip adds to a
 // counter and answers its new value, whichever API replica asks, so limits hold across replicas
-// without compare-and-set retries under contention. The streams are made by kernel/topology.ts.
+// without compare-and-set retries under contention. The streams are made by topology.ts.
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamManager } from "@nats-io/jetstream";
-import { UnavailableError } from "../../kernel/errors.js";
+import { UnavailableError } from "./errors.js";
 
 const REQUEST_TIMEOUT_MS = 5_000;
 

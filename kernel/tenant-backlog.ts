@@ -1,0 +1,154 @@
+// How many tasks each tenant has waiting (issue #11): a NATS counter per tenant,
+// `jetq.usage.queued.<tenant>` on the JETQ_USAGE counter stream, +1 when a task goes on the work
+// stream and −1 when a worker first receives its message. Fair share (which lane a new task takes,
+// topology.ts) and the queued-tasks quota read it.
+//
+// Both sides batch: a process adds up its own changes per tenant and sends each tenant's sum every
+// 50 ms (one counter request), so a create costs no extra round trip. The figure is therefore an
+// estimate — exact when quiet, behind by other processes' last few milliseconds under load — and a
+// change lost with a crashed process would stay in the counter; reconcile() clears every counter
+// whenever the work stream is empty, so such drift lasts until the queue next drains.
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { NatsCounters, subjectToken } from "./counters.js";
+import type { Logger } from "./logger.js";
+import { TOPOLOGY } from "./topology.js";
+
+export const BACKLOG_SUBJECTS = "jetq.usage.queued.>";
+export const backlogSubject = (tenant: string) => `jetq.usage.queued.${subjectToken(tenant)}`;
+
+export interface TenantBacklogOptions {
+  /** How often a process sends its changes (default 50 ms). */
+  flushMs?: number;
+  /** How long a value heard from NATS is used before estimate() reads the counter again (default 1 s). */
+  freshMs?: number;
+  logger?: Logger;
+}
+
+export class TenantBacklog {
+  private readonly counters: NatsCounters;
+  /** The counter's value as last heard, and when. */
+  private readonly known = new Map<string, { value: number; at: number }>();
+  /** Changes not sent yet, and changes sent whose answer has not come back. */
+  private readonly unsent = new Map<string, number>();
+  private readonly inFlight = new Map<string, number>();
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> | null = null;
+  private reconciler: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly opts: TenantBacklogOptions = {},
+  ) {
+    this.counters = new NatsCounters(nc, jsm, TOPOLOGY.usageStream);
+  }
+
+  /** The tenant's waiting tasks as this process knows them, its own unsent changes included. */
+  async estimate(tenant: string): Promise<number> {
+    let k = this.known.get(tenant);
+    if (!k || Date.now() - k.at > (this.opts.freshMs ?? 1_000)) {
+      k = { value: await this.counters.read(backlogSubject(tenant)), at: Date.now() };
+      // A flush may have answered meanwhile with a newer value: keep whichever is newer.
+      const newer = this.known.get(tenant);
+      if (!newer || newer.at < k.at) this.known.set(tenant, k);
+      else k = newer;
+    }
+    return Math.max(0, k.value + (this.inFlight.get(tenant) ?? 0) + (this.unsent.get(tenant) ?? 0));
+  }
+
+  /**
+   * Counts one more waiting task for the tenant unless it has `max` already (0: no maximum), and
+   * answers how many it had before. Counting in the same step as the look is what lets concurrent
+   * creates in one process each see the others.
+   */
+  async reserve(tenant: string, max = 0): Promise<{ waiting: number; reserved: boolean }> {
+    const waiting = await this.estimate(tenant);
+    const current = Math.max(waiting, this.local(tenant)); // others reserved while we looked
+    if (max > 0 && current >= max) return { waiting: current, reserved: false };
+    this.change(tenant, 1);
+    return { waiting: current, reserved: true };
+  }
+
+  private local(tenant: string): number {
+    const k = this.known.get(tenant);
+    return Math.max(0, (k?.value ?? 0) + (this.inFlight.get(tenant) ?? 0) + (this.unsent.get(tenant) ?? 0));
+  }
+
+  /** A task of this tenant went on the work stream. */
+  added(tenant: string, n = 1): void {
+    this.change(tenant, n);
+  }
+
+  /** A worker received this tenant's task message for the first time. */
+  taken(tenant: string): void {
+    this.change(tenant, -1);
+  }
+
+  private change(tenant: string, by: number) {
+    if (this.closed) return;
+    this.unsent.set(tenant, (this.unsent.get(tenant) ?? 0) + by);
+    this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 50);
+  }
+
+  /** Sends every tenant's unsent change (one counter request each); a failed one is kept for the next flush. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.flushing ??= (async () => {
+      const batch = [...this.unsent].filter(([, d]) => d !== 0);
+      this.unsent.clear();
+      await Promise.all(
+        batch.map(async ([tenant, delta]) => {
+          this.inFlight.set(tenant, (this.inFlight.get(tenant) ?? 0) + delta);
+          try {
+            const value = await this.counters.add(backlogSubject(tenant), delta);
+            this.known.set(tenant, { value, at: Date.now() });
+          } catch (err) {
+            if (!this.closed) this.unsent.set(tenant, (this.unsent.get(tenant) ?? 0) + delta);
+            this.opts.logger?.warn("tenant backlog counter not updated; retrying", { tenant, delta, error: String(err) });
+          } finally {
+            this.inFlight.set(tenant, (this.inFlight.get(tenant) ?? 0) - delta);
+          }
+        }),
+      );
+    })().finally(() => {
+      this.flushing = null;
+      if (this.unsent.size > 0 && !this.closed) this.timer ??= setTimeout(() => void this.flush(), this.opts.flushMs ?? 50);
+    });
+    return this.flushing;
+  }
+
+  /**
+   * Clears every tenant's counter when the work stream holds no message at all: nothing waits, so
+   * zero is right, whatever a crashed process left behind. Returns whether it cleared anything.
+   */
+  async reconcile(): Promise<boolean> {
+    const work = await this.jsm.streams.info(TOPOLOGY.tasksStream);
+    if (work.state.messages > 0) return false;
+    const usage = await this.jsm.streams.info(TOPOLOGY.usageStream, { subjects_filter: BACKLOG_SUBJECTS });
+    const nonZero = Object.keys(usage.state.subjects ?? {});
+    if (nonZero.length === 0) return false;
+    await this.jsm.streams.purge(TOPOLOGY.usageStream, { filter: BACKLOG_SUBJECTS });
+    this.known.clear();
+    return true;
+  }
+
+  /** Runs reconcile() every `everyMs` (the API does, default 10 s) until this closes. Never throws. */
+  startReconciling(everyMs = 10_000): void {
+    if (this.reconciler || this.closed) return;
+    this.reconciler = setInterval(() => {
+      this.reconcile().catch((err) => this.opts.logger?.debug("tenant backlog not reconciled", { error: String(err) }));
+    }, everyMs);
+    this.reconciler.unref();
+  }
+
+  /** Sends what is left; later changes are dropped. */
+  async close(): Promise<void> {
+    if (this.reconciler) clearInterval(this.reconciler);
+    this.reconciler = null;
+    await this.flush().catch(() => undefined);
+    this.closed = true;
+  }
+}
