@@ -72,7 +72,7 @@ const ERROR_STATUSES = {
   403: "the credentials are good, but their role may not do this (details: role, required)",
   404: "no such resource (ids are UUIDs: anything else names nothing), or no such route",
   409: "the resource is not in a state that allows this",
-  413: "the body, a file or the number of files or form fields is over a limit (the message names it); or an upload over the tenant's stored-bytes quota: code quota_exceeded with quota (the setting), limit and used",
+  413: "the body, a file or the number of files or form fields is over a limit (the message names it); or over one of the tenant's quotas — an upload past its stored bytes (JETQ_TENANT_MAX_BYTES), a create past its waiting tasks (JETQ_TENANT_MAX_QUEUED): code quota_exceeded with quota (the setting), limit and used",
   415: "the body is not in the media type this operation takes",
   429: "the tenant is over a rate limit (JETQ_RATE_CREATES, JETQ_RATE_UPLOADS): error.limit names it, with tenant, windowSeconds and retryAfterSeconds; retry after Retry-After seconds",
   422: "well-formed, but not acceptable: unknown task type, payload that does not match the type's schema, an idempotency key reused for another request, a source that may not be registered…",
