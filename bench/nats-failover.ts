@@ -20,7 +20,7 @@ import { parseArgs } from "node:util";
 import { createApp } from "../api/app.js";
 import { silentLogger } from "../kernel/logger.js";
 import { PRIORITIES } from "../kernel/task.js";
-import { consumerName, TOPOLOGY } from "../kernel/topology.js";
+import { consumerName, LANES, TOPOLOGY } from "../kernel/topology.js";
 import { loadConfig } from "../kit/config.js";
 import { outageAfter, startCreateLoad, type CreateAnswer } from "../kit/create-load.js";
 import { startNatsCluster, type ClusterNode } from "../kit/nats-cluster.js";
@@ -91,7 +91,7 @@ for (let k = 0; k < KILLS; k++) {
   const holders = await Promise.all(cluster.nodes.map(async (n) => ({ n, api: (await cluster.clientsOn(n)).includes(API_NAME) })));
   const victim: ClusterNode = holders.find((h) => h.api === apiOnKilledNode)!.n;
   await cluster.moveLeader(victim, TOPOLOGY.tasksStream);
-  for (const p of PRIORITIES) await cluster.moveLeader(victim, TOPOLOGY.tasksStream, consumerName(config.topology.pool, p));
+  for (const p of PRIORITIES) for (const lane of LANES) await cluster.moveLeader(victim, TOPOLOGY.tasksStream, consumerName(config.topology.pool, p, lane));
   for (const bucket of [TOPOLOGY.stateBucket, TOPOLOGY.queuedBucket]) await cluster.moveLeader(victim, `KV_${bucket}`);
   await sleep(3_000); // steady again after the step-downs
 

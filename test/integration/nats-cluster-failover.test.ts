@@ -12,7 +12,7 @@ import { createApp } from "../../api/app.js";
 import { connectJetq, type JetqConnection } from "../../kernel/connection.js";
 import { silentLogger, createLogger } from "../../kernel/logger.js";
 import { PRIORITIES } from "../../kernel/task.js";
-import { consumerName, TOPOLOGY } from "../../kernel/topology.js";
+import { consumerName, LANES, TOPOLOGY } from "../../kernel/topology.js";
 import { loadConfig } from "../../kit/config.js";
 import { outageAfter, startCreateLoad } from "../../kit/create-load.js";
 import { startNatsCluster, type NatsClusterHandle } from "../../kit/nats-cluster.js";
@@ -100,7 +100,7 @@ describe("a 3-node JetStream cluster", () => {
     expect(withWorker.length).toBeGreaterThan(0);
     const leader = (withWorker.find((v) => v.clients.includes("failover-api")) ?? withWorker[0]!).node;
     await cluster.moveLeader(leader, TOPOLOGY.tasksStream);
-    for (const priority of PRIORITIES) await cluster.moveLeader(leader, TOPOLOGY.tasksStream, consumerName(config.topology.pool, priority));
+    for (const priority of PRIORITIES) for (const lane of LANES) await cluster.moveLeader(leader, TOPOLOGY.tasksStream, consumerName(config.topology.pool, priority, lane));
     for (const bucket of [TOPOLOGY.stateBucket, TOPOLOGY.queuedBucket]) await cluster.moveLeader(leader, `KV_${bucket}`);
     const settled = readSideEffects(sideEffects).size;
     await waitFor("tasks flowing after the moves", () => readSideEffects(sideEffects).size >= settled + 20, 60_000, 100);

@@ -1,4 +1,4 @@
-// A pool's lag is read from the work stream's consumers, named `<pool>-<priority>`.
+// A pool's lag is read from the work stream's consumers, named `<pool>-<priority>[-overflow]`.
 import { describe, expect, it } from "vitest";
 import { poolDepths } from "../../kernel/queue-stats.js";
 
@@ -13,6 +13,15 @@ describe("poolDepths", () => {
       { name: "pdf-heavy-low", num_pending: 0, num_ack_pending: 4 },
     ]);
     expect(depths).toEqual({ default: 11, "pdf-heavy": 5 });
+  });
+
+  it("counts a pool's overflow-lane consumers (fair share) with its shared ones", () => {
+    const depths = poolDepths([
+      { name: "default-normal", num_pending: 5, num_ack_pending: 1 },
+      { name: "default-normal-overflow", num_pending: 900, num_ack_pending: 2 },
+      { name: "pdf-heavy-low-overflow", num_pending: 7, num_ack_pending: 0 },
+    ]);
+    expect(depths).toEqual({ default: 908, "pdf-heavy": 7 });
   });
 
   it("ignores consumers that belong to no pool", () => {

@@ -3,6 +3,7 @@ import { retryDelayMs } from "../../kernel/backoff.js";
 import { ConfigError, loadConfig } from "../../kit/config.js";
 import { PriorityScheduler } from "../../worker/priority-scheduler.js";
 import { parseAckSubject } from "../../worker/pull-source.js";
+import { consumerName, parseTaskSubject, taskSubject } from "../../kernel/topology.js";
 
 describe("retry backoff", () => {
   it("grows exponentially, is jittered within [ceiling/2, ceiling], and is capped", () => {
@@ -27,6 +28,26 @@ describe("priority scheduler", () => {
   it("always offers every priority, so an empty one never stalls the others", () => {
     const s = new PriorityScheduler({ high: 1, normal: 1, low: 1 });
     for (let i = 0; i < 10; i++) expect([...s.nextOrder()].sort()).toEqual(["high", "low", "normal"]);
+  });
+
+  it("leads with a priority's shared lane 3 pulls in 4 and always offers the overflow lane too", () => {
+    const s = new PriorityScheduler({ high: 6, normal: 3, low: 1 });
+    const orders = Array.from({ length: 100 }, () => s.laneOrder("normal"));
+    expect(orders.filter((o) => o[0] === "shared")).toHaveLength(75);
+    for (const o of orders) expect([...o].sort()).toEqual(["overflow", "shared"]);
+  });
+});
+
+describe("work subjects", () => {
+  it("name the overflow lane in the priority token, and read back priority, lane and type", () => {
+    expect(taskSubject("normal", "process_book")).toBe("jetq.tasks.normal.process_book");
+    expect(taskSubject("high", "process_book", "overflow")).toBe("jetq.tasks.high-overflow.process_book");
+    expect(parseTaskSubject("jetq.tasks.high-overflow.process_book")).toEqual({ priority: "high", lane: "overflow", type: "process_book" });
+    expect(parseTaskSubject("jetq.tasks.low.sync_sources")).toEqual({ priority: "low", lane: "shared", type: "sync_sources" });
+    expect(parseTaskSubject("jetq.tasks.low.sync_sources.0b6c3d9e-1111-4222-8333-444455556666")).toMatchObject({ priority: "low", lane: "shared", id: "0b6c3d9e-1111-4222-8333-444455556666" });
+    expect(parseTaskSubject("jetq.tasks.urgent-overflow.x")).toBeNull();
+    expect(consumerName("docs", "normal", "overflow")).toBe("docs-normal-overflow");
+    expect(consumerName("docs", "normal")).toBe("docs-normal");
   });
 });
 
