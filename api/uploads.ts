@@ -40,7 +40,8 @@ export interface StoredUpload {
 
 const tooLarge = (code: string, message: string) => new TooLargeError(code, message);
 
-export async function receiveUploads(req: Request, store: ObjectStore, limits: UploadLimits): Promise<{ fields: Record<string, string>; files: StoredUpload[] }> {
+/** `tenant`: whose books the files become (the caller's, issue #11); it is stored with each upload. */
+export async function receiveUploads(req: Request, store: ObjectStore, limits: UploadLimits, tenant: string): Promise<{ fields: Record<string, string>; files: StoredUpload[] }> {
   if (!req.is("multipart/form-data")) throw new UnsupportedError("unsupported_media_type", "send the files as multipart/form-data");
   let bb: busboy.Busboy;
   try {
@@ -107,7 +108,7 @@ export async function receiveUploads(req: Request, store: ObjectStore, limits: U
       counter.once("close", () => inFlight.delete(counter));
       const contentType = sanitiseContentType(info.mimeType);
       puts.push(
-        storeUpload(store, { bookId, filename, contentType }, counter)
+        storeUpload(store, { bookId, filename, contentType, tenant }, counter)
           .then(() => {
             stored.push({ position, bookId, field, filename, contentType, size, sha256: hash.digest("hex") });
             if (size === 0) fail(new InvalidRequestError("empty_file", `${filename} is empty`));

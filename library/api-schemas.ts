@@ -15,6 +15,8 @@ export const BookSchema = z.looseObject({
   bookId: z.string(),
   filename: z.string().optional(),
   contentType: z.string().optional(),
+  /** Whose book it is (issue #11); books stored before tenants show none and are the default tenant's. */
+  tenant: z.string().optional(),
   status: z.string(),
   pages: z.int().optional(),
   chunks: z.int().optional(),
@@ -80,7 +82,7 @@ export const SearchResultsSchema = z.looseObject({
 export type SearchResults = z.infer<typeof SearchResultsSchema>;
 
 /** A generated quiz, as create_quiz stored it. */
-export const QuizSchema = z.looseObject({});
+export const QuizSchema = z.looseObject({ tenant: z.string().optional() });
 export type Quiz = z.infer<typeof QuizSchema>;
 
 /** `POST /rag/add-document` (the earlier Python service's shape). */

@@ -25,16 +25,24 @@ export interface UploadMetadata {
   contentType: string;
   /** Set for documents a registered source brought in. */
   sourceId?: string;
+  /** Whose book this is (issue #11); absent on uploads stored before tenants: DEFAULT_TENANT's. */
+  tenant?: string;
 }
+
+/** The tenant a book or upload belongs to: what was stored before tenants is DEFAULT_TENANT's. */
+export const bookTenantOf = (r: { tenant?: string | undefined } | null | undefined): string => r?.tenant || DEFAULT_TENANT;
+
+/** Whether a book (record or upload view) may be read in this scope (an empty scope reads every tenant's). */
+export const inScope = (r: { tenant?: string | undefined }, scope: { tenant?: string }): boolean => scope.tenant === undefined || bookTenantOf(r) === scope.tenant;
 
 /**
  * The one upload write: a book's bytes, streamed into the uploads bucket under its book id, with
  * the metadata every reader of uploads expects. Replaces an earlier upload of the same book.
  */
 export function storeUpload(store: ObjectStore, meta: UploadMetadata, bytes: Readable): Promise<ObjectInfo> {
-  const { bookId, filename, contentType, sourceId } = meta;
+  const { bookId, filename, contentType, sourceId, tenant } = meta;
   return store.put(
-    { name: bookObjectName(bookId), description: filename, metadata: { filename, contentType, bookId, ...(sourceId ? { sourceId } : {}) } },
+    { name: bookObjectName(bookId), description: filename, metadata: { filename, contentType, bookId, ...(sourceId ? { sourceId } : {}), ...(tenant ? { tenant } : {}) } },
     Readable.toWeb(bytes) as unknown as ReadableStream<Uint8Array>,
   );
 }
@@ -68,6 +76,8 @@ export interface BookRecord {
   /** Set for books that came from a registered source. */
   sourceId?: string;
   sourceKey?: string;
+  /** Whose book this is (issue #11): the tenant of the task that processed it; absent on records written before tenants: DEFAULT_TENANT's. */
+  tenant?: string;
   error?: string;
   createdAt: string;
   updatedAt: string;
@@ -91,6 +101,7 @@ export interface UploadedBookView {
   bookId: string;
   filename: string;
   contentType: string;
+  tenant: string;
   status: "queued";
   size: number;
   pages: 0;
@@ -100,7 +111,8 @@ export interface UploadedBookView {
 }
 
 export class BookStore {
-  private index: KvSortedIndex | null = null;
+  /** The listing indexes, built at the first page asked for: "" for every tenant's, else one per tenant. */
+  private readonly indexes = new Map<string, KvSortedIndex>();
 
   constructor(private readonly conn: LibraryConnection) {}
 
@@ -132,11 +144,27 @@ export class BookStore {
     throw new Error(`book ${record.bookId} kept changing while its record was written`);
   }
 
-  /** One page of book records, newest first (see KvSortedIndex: no consumer, no full scan). */
-  page(q: PageQuery): Promise<Page<BookRecord>> {
+  /**
+   * One page of book records, newest first (see KvSortedIndex: no consumer, no full scan); with
+   * `scope.tenant`, only that tenant's.
+   */
+  page(q: PageQuery, scope: { tenant?: string } = {}): Promise<Page<BookRecord>> {
+    const key = scope.tenant ?? "";
+    let index = this.indexes.get(key);
     // Book records are the single-token keys (book ids); `hash.<sha256>` claims are not listed.
-    this.index ??= createdAtIndex(this.conn.jsm, LIBRARY_TOPOLOGY.booksBucket, "*", "desc");
-    return this.index.page<BookRecord>(q);
+    if (!index) this.indexes.set(key, (index = createdAtIndex(this.conn.jsm, LIBRARY_TOPOLOGY.booksBucket, "*", "desc", scope.tenant)));
+    return index.page<BookRecord>(q);
+  }
+
+  /**
+   * The tenant a book belongs to: its record's, or before it has one its upload's; null when
+   * neither exists. Handlers compare it with their task's tenant before they touch the book.
+   */
+  async tenantOfBook(bookId: string): Promise<string | null> {
+    const record = await this.get(bookId);
+    if (record) return bookTenantOf(record);
+    const info = await this.conn.uploads.info(bookObjectName(bookId));
+    return info && !info.deleted ? bookTenantOf(info.metadata) : null;
   }
 
   /**
@@ -185,8 +213,7 @@ export class BookStore {
 
   /**
    * Gives the content up if `bookId` holds it, so the same file can be uploaded again. (A claim left
-   * behind, as book deletion leaves another tenant's for now, is harmless: the next claim of that
-   * content finds its book gone and takes it over.)
+   * behind is harmless: the next claim of that content finds its book gone and takes it over.)
    */
   async releaseContent(sha256: string, bookId: string, tenant?: string): Promise<void> {
     const current = await this.conn.books.get(contentKey(sha256, tenant));
@@ -214,6 +241,7 @@ export class BookStore {
       bookId,
       filename: info.metadata?.filename || info.description || `${bookId}.bin`,
       contentType: info.metadata?.contentType || "application/octet-stream",
+      tenant: bookTenantOf(info.metadata),
       status: "queued",
       size: info.size,
       pages: 0,
@@ -273,11 +301,14 @@ export class BookStore {
    */
   async delete(bookId: string, vectors: Pick<VectorStore, "deleteBook">): Promise<void> {
     const record = await this.get(bookId);
-    const sha256 = record?.contentHash || digestHex((await this.conn.uploads.info(bookObjectName(bookId)))?.digest);
+    const upload = record ? null : await this.conn.uploads.info(bookObjectName(bookId));
+    const sha256 = record?.contentHash || digestHex(upload?.digest);
+    // The claim is the book's own tenant's (claimContent is per tenant).
+    const tenant = bookTenantOf(record ?? upload?.metadata);
     await vectors.deleteBook(bookId);
     await this.conn.chunks.delete(bookId).catch(() => undefined);
     await this.conn.uploads.delete(bookObjectName(bookId)).catch(() => undefined);
-    if (sha256) await this.releaseContent(sha256, bookId);
+    if (sha256) await this.releaseContent(sha256, bookId, tenant);
     await this.conn.books.delete(bookId);
   }
 }

@@ -10,7 +10,7 @@ import { methodNotAllowed } from "../http.js";
 import { listPage } from "../listing.js";
 import { discardUploads, receiveUploads, type StoredUpload, type UploadLimits } from "../uploads.js";
 import { statusUrl } from "./tasks.js";
-import { ownerTenantOf } from "../tenant-scope.js";
+import { ownerTenantOf, readScopeOf } from "../tenant-scope.js";
 import type { UploadAccounting } from "../limits/limits.js";
 
 export interface BooksRouterDeps {
@@ -55,7 +55,7 @@ function readFields(fields: Record<string, string>) {
  * claim on the content hash), unless the form asks for `duplicate=new`.
  */
 export async function uploadBooks(deps: BooksRouterDeps, req: Parameters<typeof receiveUploads>[0], fileFields: string[]): Promise<UploadedBook[]> {
-  const { fields, files } = await receiveUploads(req, deps.uploads, { ...deps.limits, fileFields });
+  const { fields, files } = await receiveUploads(req, deps.uploads, { ...deps.limits, fileFields }, ownerTenantOf(req));
   const claimed: StoredUpload[] = [];
   const out: UploadedBook[] = [];
   let current: StoredUpload | undefined; // the file whose task is being created
@@ -146,7 +146,7 @@ export function booksRouter(deps: BooksRouterDeps): Router {
       });
     })
     .get(async (req, res) => {
-      res.json(await listPage(req, (q) => deps.books.page(q)));
+      res.json(await listPage(req, (q) => deps.books.page(q, readScopeOf(req))));
     })
     .all(methodNotAllowed("GET", "POST"));
   return r;

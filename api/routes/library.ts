@@ -1,11 +1,13 @@
-// What the pipeline produced: books (list, one, delete with their vectors) and quizzes.
+// What the pipeline produced: books (list, one, delete with their vectors) and quizzes. Another
+// tenant's book or quiz is a 404 exactly like a missing one (issue #11): its existence is not revealed.
 import { Router } from "express";
 import type { KV } from "@nats-io/kv";
-import type { BookStore } from "../../library/books.js";
+import { inScope, type BookStore } from "../../library/books.js";
 import { notFound } from "../../kernel/errors.js";
 import { isLiveEntry } from "../../kernel/kv-live.js";
 import type { VectorStore } from "../../library/vectors/vector-store.js";
 import { idParam, methodNotAllowed } from "../http.js";
+import { readScopeOf } from "../tenant-scope.js";
 
 export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; quizzes: KV }): Router {
   const r = Router();
@@ -13,13 +15,14 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
     .get(async (req, res) => {
       const id = idParam(req, "book");
       const book = (await deps.books.get(id)) ?? (await deps.books.uploadedView(id));
-      if (!book) throw notFound("book", id);
+      if (!book || !inScope(book, readScopeOf(req))) throw notFound("book", id);
       res.json(book);
     })
     .delete(async (req, res) => {
       const id = idParam(req, "book");
-      const book = await deps.books.get(id);
-      if (!book && !(await deps.books.hasUpload(id))) throw notFound("book", id);
+      const tenant = await deps.books.tenantOfBook(id);
+      const scope = readScopeOf(req);
+      if (tenant === null || (scope.tenant !== undefined && tenant !== scope.tenant)) throw notFound("book", id);
       await deps.books.delete(id, deps.vectors);
       res.status(204).end();
     })
@@ -29,7 +32,8 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
     .get(async (req, res) => {
       const id = idParam(req, "quiz");
       const e = await deps.quizzes.get(id);
-      if (!isLiveEntry(e)) throw notFound("quiz", id);
+      // A quiz stored before tenants has no `tenant`: the default tenant's, like its book.
+      if (!isLiveEntry(e) || !inScope(e.json<{ tenant?: string }>(), readScopeOf(req))) throw notFound("quiz", id);
       res.json(e.json());
     })
     .all(methodNotAllowed("GET"));

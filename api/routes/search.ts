@@ -1,10 +1,13 @@
-// GET /api/search?q=&k=&bookId=: the chunks nearest to the query, best first.
+// GET /api/search?q=&k=&bookId=: the chunks nearest to the query, best first, among the caller's
+// tenant's books only (an admin searches every tenant's). Another tenant's bookId finds nothing,
+// as a filter naming another tenant's task does in GET /api/tasks: an empty answer, not a 404.
 import { Router } from "express";
 import { z } from "zod";
 import type { Embedder } from "../../library/embeddings/embedder.js";
 import type { VectorStore } from "../../library/vectors/vector-store.js";
 import { UUID_PATTERN } from "../../kernel/ids.js";
 import { methodNotAllowed, optionalFilter, parseQuery, queryInt } from "../http.js";
+import { readScopeOf } from "../tenant-scope.js";
 
 /**
  * Text that is not only white space, as `String#trim` counts it (the same set the document's
@@ -32,7 +35,7 @@ export function searchRouter(deps: { embedder: Embedder; vectors: VectorStore })
       const q = parseQuery(SearchQuery, req);
       const [vector] = await deps.embedder.embed([q.q]);
       await deps.vectors.ensureCollection(vector!.length);
-      const hits = await deps.vectors.search(vector!, q.k, q.bookId ? { bookId: q.bookId } : {});
+      const hits = await deps.vectors.search(vector!, q.k, { ...readScopeOf(req), ...(q.bookId ? { bookId: q.bookId } : {}) });
       res.json({
         query: q.q,
         embedder: deps.embedder.name,

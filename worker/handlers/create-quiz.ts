@@ -2,7 +2,8 @@
 // quiz is stored (GET /api/quizzes/{id}) and returned in the task result.
 import { randomUUID } from "node:crypto";
 import { NonRetryableError } from "../../kernel/errors.js";
-import type { Chunk } from "../../library/books.js";
+import { bookTenantOf, type Chunk } from "../../library/books.js";
+import { tenantOf } from "../../kernel/task.js";
 import type { CreateQuizPayload } from "../../library/task-types.js";
 import type { HandlerFor } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
@@ -13,6 +14,8 @@ const MAX_CHUNKS = 200;
 export interface QuizRecord {
   quizId: string;
   bookId: string;
+  /** The book's tenant, the task's (issue #11); absent on quizzes stored before tenants: DEFAULT_TENANT's. */
+  tenant: string;
   taskId: string;
   generator: string;
   questions: unknown[];
@@ -23,8 +26,12 @@ export function createQuiz(p: Pipeline): HandlerFor<typeof CreateQuizPayload> {
   return async (ctx) => {
     const { bookId, chunkIds } = ctx.payload;
     const questionCount = ctx.payload.questionCount ?? 10;
-    const book = await p.books.get(bookId);
-    if (!book || book.status !== "ready") throw new NonRetryableError(`book ${bookId} is not processed yet`, "book_not_ready");
+    const tenant = tenantOf(ctx.task);
+    const found = await p.books.get(bookId);
+    // Another tenant's book is as unknown to this task as a missing one (issue #11): the same error.
+    const book = found && bookTenantOf(found) === tenant ? found : null;
+    if (!book) throw new NonRetryableError(`book ${bookId} is not known; upload and process it first`, "book_not_found");
+    if (book.status !== "ready") throw new NonRetryableError(`book ${bookId} is not processed yet`, "book_not_ready");
 
     const only = chunkIds?.length ? new Set(chunkIds) : undefined;
     const step = Math.max(1, Math.ceil((only?.size ?? book.chunks) / MAX_CHUNKS));
@@ -35,7 +42,7 @@ export function createQuiz(p: Pipeline): HandlerFor<typeof CreateQuizPayload> {
 
     ctx.progress(20, `writing ${questionCount} questions from ${chunks.length} chunks`);
     const questions = await p.quiz.generate({ bookId, chunks, questionCount }, ctx.signal);
-    const quiz: QuizRecord = { quizId: randomUUID(), bookId, taskId: ctx.id, generator: p.quiz.name, questions, createdAt: new Date().toISOString() };
+    const quiz: QuizRecord = { quizId: randomUUID(), bookId, tenant, taskId: ctx.id, generator: p.quiz.name, questions, createdAt: new Date().toISOString() };
     await p.conn.quizzes.put(quiz.quizId, JSON.stringify(quiz));
     return { quizId: quiz.quizId, bookId, generator: quiz.generator, questionCount: questions.length, questions, quizUrl: `/api/quizzes/${quiz.quizId}` };
   };

@@ -2,7 +2,8 @@
 // ids, so running it again overwrites the same points instead of adding new ones.
 import { NonRetryableError } from "../../kernel/errors.js";
 import { pointId, type VectorPoint } from "../../library/vectors/vector-store.js";
-import type { Chunk } from "../../library/books.js";
+import { bookTenantOf, type Chunk } from "../../library/books.js";
+import { tenantOf } from "../../kernel/task.js";
 import type { GenerateEmbeddingsPayload } from "../../library/task-types.js";
 import type { HandlerFor } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
@@ -10,7 +11,10 @@ import type { Pipeline } from "./pipeline.js";
 export function generateEmbeddings(p: Pipeline): HandlerFor<typeof GenerateEmbeddingsPayload> {
   return async (ctx) => {
     const { bookId, chunkIds } = ctx.payload;
-    const book = await p.books.get(bookId);
+    const tenant = tenantOf(ctx.task);
+    const found = await p.books.get(bookId);
+    // Another tenant's book is as unknown to this task as a missing one (issue #11).
+    const book = found && bookTenantOf(found) === tenant ? found : null;
     if (!book) throw new NonRetryableError(`book ${bookId} is not known; upload and process it first`, "book_not_found");
     if (book.status === "processing") throw new Error(`book ${bookId} is still being processed`); // retried later
     if (book.status === "failed") throw new NonRetryableError(`book ${bookId} failed to process: ${book.error ?? "unknown error"}`, "book_failed");
@@ -32,7 +36,7 @@ export function generateEmbeddings(p: Pipeline): HandlerFor<typeof GenerateEmbed
       const points: VectorPoint[] = batch.map((c, i) => ({
         id: pointId(bookId, c.chunkId),
         vector: vectors[i]!,
-        payload: { bookId, chunkId: c.chunkId, page: c.page, text: c.text, ...(book.title ? { title: book.title } : {}), ...(c.section ? { section: c.section } : {}) },
+        payload: { bookId, tenant, chunkId: c.chunkId, page: c.page, text: c.text, ...(book.title ? { title: book.title } : {}), ...(c.section ? { section: c.section } : {}) },
       }));
       await p.vectors.upsert(points);
       done += batch.length;

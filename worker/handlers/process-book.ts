@@ -6,7 +6,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { BookRecord } from "../../library/books.js";
+import { bookTenantOf, type BookRecord } from "../../library/books.js";
+import { tenantOf } from "../../kernel/task.js";
 import type { ProcessBookPayload } from "../../library/task-types.js";
 import { DEFAULT_DOCUMENT_LIMITS, DEFAULT_PARSER_HEAP_MB } from "../../library/config.js";
 import { NonRetryableError } from "../../kernel/errors.js";
@@ -18,8 +19,15 @@ import type { Pipeline } from "./pipeline.js";
 export function processBook(p: Pipeline): HandlerFor<typeof ProcessBookPayload> {
   return async (ctx) => {
     const { bookId } = ctx.payload;
-    const upload = await p.books.openUpload(bookId);
-    if (!upload) throw new NonRetryableError(`no uploaded file for book ${bookId}`, "upload_not_found");
+    const tenant = tenantOf(ctx.task);
+    // Another tenant's book is missing as far as this task can tell (issue #11): the same error, and
+    // nothing of it is read — checked on the upload's metadata before its bytes are opened.
+    const owner = await p.books.tenantOfBook(bookId);
+    const upload = owner === tenant ? await p.books.openUpload(bookId) : null;
+    if (!upload || bookTenantOf(upload.info.metadata) !== tenant) {
+      upload?.stream.cancel().catch(() => undefined);
+      throw new NonRetryableError(`no uploaded file for book ${bookId}`, "upload_not_found");
+    }
     const filename = ctx.payload.filename ?? upload.info.metadata?.filename ?? upload.info.description ?? bookId;
     const contentType = ctx.payload.contentType ?? upload.info.metadata?.contentType ?? "application/octet-stream";
     const chunkSize = ctx.payload.chunkSize ?? p.config.chunkSize;
@@ -59,6 +67,7 @@ export function processBook(p: Pipeline): HandlerFor<typeof ProcessBookPayload> 
         contentHash,
         chunkSize,
         chunkOverlap,
+        tenant,
         ...(previous?.sourceId ? { sourceId: previous.sourceId, sourceKey: previous.sourceKey } : {}),
         createdAt: previous?.createdAt ?? now,
         updatedAt: now,

@@ -4,6 +4,7 @@ import { createReadStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { v5 as uuidv5 } from "uuid";
 import { storeUpload } from "../../library/books.js";
+import { DEFAULT_TENANT, tenantOf } from "../../kernel/task.js";
 import { NonRetryableError } from "../../kernel/errors.js";
 import { isJetqId } from "../../kernel/ids.js";
 import { SourceRegistry, specOf, type SourceDocumentState, type SourceRecord, type SyncSummary } from "../../library/sources.js";
@@ -23,6 +24,10 @@ export interface SyncSourcesOptions {
 export function syncSources(p: Pipeline, options: SyncSourcesOptions = {}): HandlerFor<typeof SyncSourcesPayload> {
   return async (ctx) => {
     const { sourceId } = ctx.payload;
+    // A task syncs only its own tenant's sources (issue #11): another tenant's is as missing as an
+    // unregistered one, and "every due source" means every due source of this tenant.
+    const tenant = tenantOf(ctx.task);
+    const ours = (s: SourceRecord) => (s.tenant ?? DEFAULT_TENANT) === tenant;
     let targets: SourceRecord[];
     if (sourceId !== undefined) {
       // The payload schema refuses such ids at create time; a task queued before it did must not
@@ -31,10 +36,10 @@ export function syncSources(p: Pipeline, options: SyncSourcesOptions = {}): Hand
         throw new NonRetryableError(`source id ${JSON.stringify(String(sourceId).slice(0, 100))} is not valid: source ids are UUIDs`, "invalid_source_id");
       }
       const one = await p.sources.get(sourceId.toLowerCase());
-      if (!one) throw new NonRetryableError(`source ${sourceId} is not registered`, "source_not_found");
+      if (!one || !ours(one)) throw new NonRetryableError(`source ${sourceId} is not registered`, "source_not_found");
       targets = [one];
     } else {
-      targets = (await p.sources.list()).filter((s) => SourceRegistry.isDue(s));
+      targets = (await p.sources.list()).filter((s) => ours(s) && SourceRegistry.isDue(s));
     }
     const results: Record<string, SyncSummary> = {};
     const fatal: unknown[] = [];
@@ -64,6 +69,8 @@ function asTaskFailure(err: unknown): Error {
 
 async function syncOne(p: Pipeline, ctx: TaskContext, source: SourceRecord, options: SyncSourcesOptions): Promise<{ summary: SyncSummary; fatal?: unknown }> {
   const summary: SyncSummary = { new: 0, changed: 0, unchanged: 0, deleted: 0, errors: [], enqueued: [] };
+  // The books a source brings in are its tenant's (the same as the sync task's, checked above).
+  const tenant = source.tenant ?? DEFAULT_TENANT;
   let fatal: unknown;
   const state = await p.sources.documents(source.id);
   const known = Object.fromEntries(Object.entries(state).map(([k, d]) => [k, { key: k, hash: d.hash, ...(d.etag ? { etag: d.etag } : {}), ...(d.lastModified ? { lastModified: d.lastModified } : {}) }]));
@@ -75,7 +82,8 @@ async function syncOne(p: Pipeline, ctx: TaskContext, source: SourceRecord, opti
         if (check.state === "unchanged") summary.unchanged++;
         else if (check.state === "deleted") {
           const bookId = state[check.key]?.bookId;
-          if (bookId) {
+          // Only a book of the source's own tenant is removed (one that is already gone: nothing to do).
+          if (bookId && (await p.books.tenantOfBook(bookId)) === tenant) {
             await p.books.delete(bookId, p.vectors);
           }
           delete next[check.key];
@@ -85,7 +93,7 @@ async function syncOne(p: Pipeline, ctx: TaskContext, source: SourceRecord, opti
           const bookId = state[check.key]?.bookId ?? uuidv5(`${source.id}/${check.key}`, BOOK_NAMESPACE);
           try {
             const contentType = check.contentType ?? "application/octet-stream";
-            await storeUpload(p.conn.uploads, { bookId, filename: check.filename, contentType, sourceId: source.id }, createReadStream(check.filePath));
+            await storeUpload(p.conn.uploads, { bookId, filename: check.filename, contentType, sourceId: source.id, tenant }, createReadStream(check.filePath));
           } finally {
             await rm(check.filePath, { force: true });
           }
