@@ -13,8 +13,9 @@ export interface TaskTypeDefinition<P = unknown> {
   /**
    * Checks at create time what the schema cannot: that what the payload names exists. Throws an
    * InvalidError to refuse the task, so that it is not accepted only to fail in a worker later.
+   * `tenant` is the task's: what another tenant owns must be refused exactly like what is missing.
    */
-  admit?: (payload: P, conn: JetqConnection) => Promise<void>;
+  admit?: (payload: P, conn: JetqConnection, tenant: string) => Promise<void>;
 }
 
 export const TASK_TYPE_NAME = /^[a-z][a-z0-9_]{0,62}$/;

@@ -112,7 +112,7 @@ export class TaskQueue {
     const spec = this.validate(body);
     const tenant = opts.tenant ?? DEFAULT_TENANT;
     const def = this.registry.get(spec.type)!;
-    await def.admit?.(spec.payload, this.conn);
+    await def.admit?.(spec.payload, this.conn, tenant);
     let id: string = randomUUID();
 
     if (spec.idempotencyKey) {
@@ -287,7 +287,11 @@ export class TaskQueue {
         if (err instanceof StaleRevisionError) continue; // a worker wrote first: cancel that record
         throw err;
       }
-      if (queued.streamSeq) await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, queued.streamSeq, false).catch(() => undefined);
+      if (queued.streamSeq) {
+        const deleted = await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, queued.streamSeq, false).catch(() => false);
+        // No worker will ever receive it now, so none takes it off the tenant's waiting count.
+        if (deleted) this.conn.backlog.taken(tenantOf(queued.record));
+      }
       this.conn.queued.forget(id);
       this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
       return cancelled;

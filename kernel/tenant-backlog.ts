@@ -15,6 +15,7 @@ import type { Logger } from "./logger.js";
 import { TOPOLOGY } from "./topology.js";
 
 export const BACKLOG_SUBJECTS = "jetq.usage.queued.>";
+const READ_TIMEOUT_MS = 500;
 export const backlogSubject = (tenant: string) => `jetq.usage.queued.${subjectToken(tenant)}`;
 
 export interface TenantBacklogOptions {
@@ -49,13 +50,34 @@ export class TenantBacklog {
   async estimate(tenant: string): Promise<number> {
     let k = this.known.get(tenant);
     if (!k || Date.now() - k.at > (this.opts.freshMs ?? 1_000)) {
-      k = { value: await this.counters.read(backlogSubject(tenant)), at: Date.now() };
-      // A flush may have answered meanwhile with a newer value: keep whichever is newer.
-      const newer = this.known.get(tenant);
-      if (!newer || newer.at < k.at) this.known.set(tenant, k);
-      else k = newer;
+      const value = await this.readBriefly(tenant);
+      if (value !== null) {
+        k = { value, at: Date.now() };
+        // A flush may have answered meanwhile with a newer value: keep whichever is newer.
+        const newer = this.known.get(tenant);
+        if (!newer || newer.at < k.at) this.known.set(tenant, k);
+        else k = newer;
+      }
     }
-    return Math.max(0, k.value + (this.inFlight.get(tenant) ?? 0) + (this.unsent.get(tenant) ?? 0));
+    return Math.max(0, (k?.value ?? 0) + (this.inFlight.get(tenant) ?? 0) + (this.unsent.get(tenant) ?? 0));
+  }
+
+  /**
+   * The counter as NATS has it, or null when NATS does not answer within READ_TIMEOUT_MS: the
+   * figure only steers fair share and the quota, so a create goes on with what this process last
+   * heard rather than wait on it (the publish that follows meets an unreachable NATS on its own).
+   */
+  private async readBriefly(tenant: string): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), READ_TIMEOUT_MS)));
+    try {
+      return await Promise.race([this.counters.read(backlogSubject(tenant)), late]);
+    } catch (err) {
+      this.opts.logger?.debug("tenant backlog not read", { tenant, error: String(err) });
+      return null;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

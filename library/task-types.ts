@@ -41,9 +41,10 @@ export const CreateQuizPayload = z
  * Refuses a task about a book jetq has never heard of: neither processed (a record) nor uploaded
  * (a book that is still waiting for its process_book has only its upload).
  */
-async function bookMustExist({ bookId }: { bookId: string }, conn: JetqConnection): Promise<void> {
+async function bookMustExist({ bookId }: { bookId: string }, conn: JetqConnection, tenant: string): Promise<void> {
   const books = new BookStore(await openLibrary(conn));
-  if ((await books.get(bookId)) || (await books.hasUpload(bookId))) return;
+  // Another tenant's book is refused exactly like a missing one: nothing tells that it exists.
+  if ((await books.tenantOfBook(bookId)) === tenant) return;
   throw new InvalidError("book_not_found", `book ${bookId} does not exist: upload it first (POST /api/books)`, [{ path: "payload.bookId", message: "no such book" }]);
 }
 
