@@ -3,6 +3,7 @@
 // conversion happens on the way into LanceDB.
 import { createRequire } from "node:module";
 import type { FixedSizeList as FixedSizeListType, Float32 as Float32Type, Schema as SchemaType, Table as TableType } from "apache-arrow";
+import { DEFAULT_TENANT } from "../../kernel/task.js";
 import { normaliseL2 } from "./l2-normalise.js";
 import type { VectorPoint } from "./vector-store.js";
 
@@ -12,6 +13,8 @@ const { Field, FixedSizeList, Float32, RecordBatch, Schema, Struct, Table, Utf8,
   "apache-arrow",
 ) as typeof import("apache-arrow");
 
+export const TENANT_COLUMN = "tenant";
+
 export function chunkTableSchema(dimensions: number): SchemaType {
   return new Schema([
     new Field("id", new Utf8(), false),
@@ -19,6 +22,12 @@ export function chunkTableSchema(dimensions: number): SchemaType {
     /** The whole ChunkPayload as JSON: parsed only for search hits. */
     new Field("payload", new Utf8(), false),
     new Field("vector", new FixedSizeList(dimensions, new Field("item", new Float32(), true)), false),
+    /**
+     * The point's tenant, DEFAULT_TENANT when its payload names none, so a tenant filter is one
+     * equality on an indexed column. Last: where LanceCollection.open adds it to tables written
+     * before tenants.
+     */
+    new Field(TENANT_COLUMN, new Utf8(), false),
   ]);
 }
 
@@ -37,7 +46,13 @@ export function chunkRows(points: VectorPoint[], dimensions: number): TableType 
   const vectorType = schema.fields[3]!.type as FixedSizeListType<Float32Type>;
   const vectors = makeData({ type: vectorType, length: n, nullCount: 0, child: makeData({ type: new Float32(), length: n * dimensions, data: flat }) });
   const strings = (values: string[]) => vectorFromArray(values, new Utf8()).data[0]!;
-  const children = [strings(unique.map((p) => p.id)), strings(unique.map((p) => p.payload.bookId)), strings(unique.map((p) => JSON.stringify(p.payload))), vectors];
+  const children = [
+    strings(unique.map((p) => p.id)),
+    strings(unique.map((p) => p.payload.bookId)),
+    strings(unique.map((p) => JSON.stringify(p.payload))),
+    vectors,
+    strings(unique.map((p) => p.payload.tenant ?? DEFAULT_TENANT)),
+  ];
   const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
   return new Table(schema, [batch]);
 }

@@ -9,7 +9,10 @@
 // searchable as soon as its upsert returns. Until the table holds `indexMinRows` points there is
 // no index and every search is exact. A search for one book is always exact over that book's rows
 // (found through a scalar index on bookId): an IVF search restricted to a small book would only
-// see the book's rows in the probed partitions, and could return fewer than k.
+// see the book's rows in the probed partitions, and could return fewer than k. A search for one
+// tenant is exact over a small tenant's rows and uses the index for a large one, probing more
+// partitions the smaller its share (tenant-search-plan.ts says why a column and not a table each).
+// Tables written before tenants get the `tenant` column at open, DEFAULT_TENANT in every row.
 //
 // Several processes may use the table at once: LanceDB commits each write as a new table version
 // (atomic rename on a local filesystem), conflicting commits are run again (commit-retry.ts),
@@ -23,10 +26,12 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Index, type Connection, type Table } from "@lancedb/lancedb";
-import { chunkRows, chunkTableSchema, unitVector } from "./chunk-table-rows.js";
+import { DEFAULT_TENANT } from "../../kernel/task.js";
+import { chunkRows, chunkTableSchema, TENANT_COLUMN, unitVector } from "./chunk-table-rows.js";
 import { retryingConflicts } from "./commit-retry.js";
 import { tryLock } from "./file-lock.js";
-import type { ChunkPayload, SearchHit, VectorPoint } from "./vector-store.js";
+import { partitionsFor, tenantSearchPlan } from "./tenant-search-plan.js";
+import type { ChunkPayload, SearchHit, VectorFilter, VectorPoint } from "./vector-store.js";
 import type { VectorIndexSettings } from "./vector-index-settings.js";
 
 const VECTOR_INDEX = "vector_idx";
@@ -68,10 +73,12 @@ export class LanceCollection {
     try {
       table = await db.createEmptyTable(name, chunkTableSchema(dimensions), { mode: "create", existOk: true });
     } catch (err) {
-      // Another process created it between our look and our create.
-      if (!/already exists/i.test(String((err as Error).message))) throw err;
+      // Another process created it between our look and our create; or it was written before
+      // tenants, without the tenant column (added below).
+      if (!/already exists|does not match existing table schema/i.test(String((err as Error).message))) throw err;
       table = await db.openTable(name);
     }
+    await addTenantColumn(table);
     return new LanceCollection(table, dimensions, join(lockDir, `maintain-${name}.lock`), join(lockDir, `index-${name}.json`), settings);
   }
 
@@ -95,17 +102,30 @@ export class LanceCollection {
     this.wrote();
   }
 
-  count(bookId?: string): Promise<number> {
-    return bookId === undefined ? this.table.countRows() : this.table.countRows(`bookId = ${sqlString(bookId)}`);
+  count(filter: VectorFilter = {}): Promise<number> {
+    return this.table.countRows(whereOf(filter));
   }
 
-  async search(vector: Float32Array, k: number, bookId?: string): Promise<SearchHit[]> {
+  async search(vector: Float32Array, k: number, filter: VectorFilter = {}): Promise<SearchHit[]> {
     if (k <= 0) return [];
     let query = this.table.vectorSearch(unitVector(vector, this.dimensions)).distanceType("cosine").limit(k).select(["payload", "_distance"]);
-    query =
-      bookId === undefined
-        ? query.nprobes(this.settings.nprobes).refineFactor(await this.refineFactor())
-        : query.where(`bookId = ${sqlString(bookId)}`).bypassVectorIndex();
+    const where = whereOf(filter);
+    if (where === undefined) {
+      query = query.nprobes(this.settings.nprobes).refineFactor(await this.refineFactor());
+    } else if (filter.bookId !== undefined) {
+      query = query.where(where).bypassVectorIndex(); // a book's rows are few: exact
+    } else {
+      // A tenant alone: prefiltered (the default) through the bitmap index on tenant.
+      const [tenantRows, totalRows, note] = await Promise.all([this.table.countRows(where), this.table.countRows(), this.cachedNote()]);
+      const plan = tenantSearchPlan({
+        tenantRows,
+        totalRows,
+        partitions: partitionsFor(note?.trainedRows ?? totalRows),
+        nprobes: this.settings.nprobes,
+        indexMinRows: this.settings.indexMinRows,
+      });
+      query = plan.exact ? query.where(where).bypassVectorIndex() : query.where(where).nprobes(plan.nprobes).refineFactor(await this.refineFactor());
+    }
     const rows = (await query.toArray()) as { payload: string; _distance: number }[];
     return rows.map((r) => ({ score: Math.max(-1, Math.min(1, 1 - r._distance)), payload: JSON.parse(r.payload) as ChunkPayload }));
   }
@@ -144,11 +164,16 @@ export class LanceCollection {
     }
   }
 
-  /** The refine factor for the index that serves now: more re-scoring for one with coarser codes. */
-  private async refineFactor(): Promise<number> {
+  /** The training note as last read, at most NOTE_CACHE_MS ago. */
+  private cachedNote(): Promise<TrainingNote | undefined> {
     const now = Date.now();
     if (!this.note || now - this.note.read > NOTE_CACHE_MS) this.note = { read: now, value: this.trainingNote() };
-    const note = await this.note.value;
+    return this.note.value;
+  }
+
+  /** The refine factor for the index that serves now: more re-scoring for one with coarser codes. */
+  private async refineFactor(): Promise<number> {
+    const note = await this.cachedNote();
     return note && note.bits < this.settings.indexBits ? Math.max(this.settings.refineFactor, COARSE_INDEX_REFINE_FACTOR) : this.settings.refineFactor;
   }
 
@@ -181,8 +206,10 @@ export class LanceCollection {
       const indices = new Set(listed.map((i) => i.name));
       const rows = await this.table.countRows();
       if (rows === 0) return;
-      // Scalar indices: bookId for filtered search, count and delete; id for the upsert's join.
+      // Scalar indices: bookId for filtered search, count and delete; id for the upsert's join;
+      // tenant (few distinct values: a bitmap) for a tenant's search and count.
       if (!indices.has("bookId_idx")) await retryingConflicts(() => this.table.createIndex("bookId", { config: Index.btree() }));
+      if (!indices.has(`${TENANT_COLUMN}_idx`)) await retryingConflicts(() => this.table.createIndex(TENANT_COLUMN, { config: Index.bitmap() }));
       if (!indices.has("id_idx")) await retryingConflicts(() => this.table.createIndex("id", { config: Index.btree() }));
       // The IVF partitions are trained once; new rows are added to them by optimize. Once the table
       // has grown to RETRAIN_GROWTH times the rows they were trained on, partitions hold too many
@@ -198,7 +225,7 @@ export class LanceCollection {
             replace: true,
             config: Index.ivfRq({
               distanceType: "cosine",
-              numPartitions: Math.max(1, Math.round(Math.sqrt(rows))),
+              numPartitions: partitionsFor(rows),
               // RaBitQ codes (1 bit a dimension: 64 bytes a point at 512) need no codebook training,
               // so the build is the IVF k-means alone: measured 36 s at 100,000 points where IVF_PQ
               // took over 6 minutes (bench/vector-store-scale.ts)
@@ -228,6 +255,29 @@ export class LanceCollection {
 
 export const tableName = (dimensions: number) => `dim_${dimensions}`;
 export const TABLE_NAME = /^dim_(\d+)$/;
+
+/**
+ * Gives a table written before tenants its tenant column: DEFAULT_TENANT in every row, as its
+ * points (whose payloads name no tenant) are that tenant's. Idempotent, and safe when several
+ * processes open the table at once: the one that loses the race finds the column there.
+ */
+async function addTenantColumn(table: Table): Promise<void> {
+  const hasColumn = async () => (await table.schema()).fields.some((f) => f.name === TENANT_COLUMN);
+  if (await hasColumn()) return;
+  try {
+    await retryingConflicts(() => table.addColumns([{ name: TENANT_COLUMN, valueSql: sqlString(DEFAULT_TENANT) }]));
+  } catch (err) {
+    if (!(await hasColumn())) throw err;
+  }
+}
+
+/** The SQL filter for `filter`; undefined when it filters nothing. */
+function whereOf(filter: VectorFilter): string | undefined {
+  const terms: string[] = [];
+  if (filter.bookId !== undefined) terms.push(`bookId = ${sqlString(filter.bookId)}`);
+  if (filter.tenant !== undefined) terms.push(`${TENANT_COLUMN} = ${sqlString(filter.tenant)}`);
+  return terms.length > 0 ? terms.join(" AND ") : undefined;
+}
 
 /** A SQL string literal for LanceDB filters. */
 function sqlString(value: string): string {

@@ -21,7 +21,7 @@ import { connect, type Connection } from "@lancedb/lancedb";
 import { lock } from "./file-lock.js";
 import { LanceCollection, TABLE_NAME } from "./lance-collection.js";
 import { legacyLogFiles, readLegacyPoints } from "./legacy-point-log.js";
-import type { SearchHit, VectorPoint, VectorStore } from "./vector-store.js";
+import type { SearchHit, VectorFilter, VectorPoint, VectorStore } from "./vector-store.js";
 import { DEFAULT_VECTOR_INDEX_SETTINGS, type VectorIndexSettings } from "./vector-index-settings.js";
 
 export interface LocalVectorStoreOptions {
@@ -56,6 +56,7 @@ export class LocalVectorStore implements VectorStore {
     const bySize = new Map<number, VectorPoint[]>();
     for (const p of points) {
       if (typeof p.payload?.bookId !== "string") throw new Error(`point ${p.id} has no payload.bookId`);
+      if (p.payload.tenant !== undefined && typeof p.payload.tenant !== "string") throw new Error(`point ${p.id} has a payload.tenant that is not a string`);
       const group = bySize.get(p.vector.length) ?? [];
       group.push(p);
       bySize.set(p.vector.length, group);
@@ -63,9 +64,9 @@ export class LocalVectorStore implements VectorStore {
     for (const [dimensions, group] of bySize) await (await this.collection(dimensions)).upsert(group);
   }
 
-  async search(vector: Float32Array, k: number, filter: { bookId?: string } = {}): Promise<SearchHit[]> {
+  async search(vector: Float32Array, k: number, filter: VectorFilter = {}): Promise<SearchHit[]> {
     const c = await this.existing(vector.length);
-    return c ? c.search(vector, k, filter.bookId) : [];
+    return c ? c.search(vector, k, filter) : [];
   }
 
   async deleteBook(bookId: string): Promise<void> {
@@ -73,9 +74,9 @@ export class LocalVectorStore implements VectorStore {
   }
 
   /** Points in every collection (every vector size) of the directory. */
-  async count(filter: { bookId?: string } = {}): Promise<number> {
+  async count(filter: VectorFilter = {}): Promise<number> {
     let n = 0;
-    for (const c of await this.all()) n += await c.count(filter.bookId);
+    for (const c of await this.all()) n += await c.count(filter);
     return n;
   }
 

@@ -1,8 +1,13 @@
 // Vectors in Qdrant (QDRANT_URL), through @qdrant/js-client-rest: one collection with cosine
-// distance and a keyword index on bookId, so filtered searches and book deletions stay fast.
-import { QdrantClient } from "@qdrant/js-client-rest";
+// distance and keyword indexes on bookId and tenant, so filtered searches and book deletions stay
+// fast. Qdrant's planner searches a tenant too small for its graph exactly through the index, and
+// a large one through HNSW with the extra links it builds per indexed keyword value, so neither is
+// cut short by a graph that mostly links other tenants' points; is_tenant (its multitenancy
+// guidance) also keeps each tenant's points together in storage.
+import { QdrantClient, type Schemas } from "@qdrant/js-client-rest";
 import { NonRetryableError } from "../../kernel/errors.js";
-import type { ChunkPayload, SearchHit, VectorPoint, VectorStore } from "./vector-store.js";
+import { DEFAULT_TENANT } from "../../kernel/task.js";
+import type { ChunkPayload, SearchHit, VectorFilter, VectorPoint, VectorStore } from "./vector-store.js";
 
 export interface QdrantVectorStoreOptions {
   url: string;
@@ -65,6 +70,10 @@ export class QdrantVectorStore implements VectorStore {
     if (!info.payload_schema?.["bookId"]) {
       await this.client.createPayloadIndex(this.collection, { field_name: "bookId", field_schema: "keyword", wait: true });
     }
+    // Added to collections made before tenants too; their points without a tenant are DEFAULT_TENANT's (see tenantCondition).
+    if (!info.payload_schema?.["tenant"]) {
+      await this.client.createPayloadIndex(this.collection, { field_name: "tenant", field_schema: { type: "keyword", is_tenant: true }, wait: true });
+    }
     this.ensuredSize = dimensions;
   }
 
@@ -78,15 +87,11 @@ export class QdrantVectorStore implements VectorStore {
     }
   }
 
-  async search(vector: Float32Array, k: number, filter: { bookId?: string } = {}): Promise<SearchHit[]> {
+  async search(vector: Float32Array, k: number, filter: VectorFilter = {}): Promise<SearchHit[]> {
     if (k <= 0) return [];
     try {
-      const res = await this.client.query(this.collection, {
-        query: Array.from(vector),
-        limit: k,
-        with_payload: true,
-        ...(filter.bookId !== undefined ? { filter: byBook(filter.bookId) } : {}),
-      });
+      const where = qdrantFilter(filter);
+      const res = await this.client.query(this.collection, { query: Array.from(vector), limit: k, with_payload: true, ...(where ? { filter: where } : {}) });
       return res.points.map((p) => ({ score: p.score, payload: p.payload as unknown as ChunkPayload }));
     } catch (err) {
       if (statusOf(err) === 404) return []; // nothing embedded yet
@@ -102,9 +107,10 @@ export class QdrantVectorStore implements VectorStore {
     }
   }
 
-  async count(filter: { bookId?: string } = {}): Promise<number> {
+  async count(filter: VectorFilter = {}): Promise<number> {
     try {
-      const res = await this.client.count(this.collection, { exact: true, ...(filter.bookId !== undefined ? { filter: byBook(filter.bookId) } : {}) });
+      const where = qdrantFilter(filter);
+      const res = await this.client.count(this.collection, { exact: true, ...(where ? { filter: where } : {}) });
       return res.count;
     } catch (err) {
       if (statusOf(err) === 404) return 0;
@@ -117,7 +123,24 @@ export class QdrantVectorStore implements VectorStore {
   }
 }
 
-const byBook = (bookId: string) => ({ must: [{ key: "bookId", match: { value: bookId } }] });
+type QdrantFilter = Schemas["Filter"];
+type QdrantCondition = Schemas["Condition"];
+
+const byBook = (bookId: string): QdrantFilter => ({ must: [{ key: "bookId", match: { value: bookId } }] });
+
+/** The tenant's points; DEFAULT_TENANT's also include points written before tenants, which have none. */
+function tenantCondition(tenant: string): QdrantCondition {
+  const named: QdrantCondition = { key: "tenant", match: { value: tenant } };
+  return tenant === DEFAULT_TENANT ? { should: [named, { is_empty: { key: "tenant" } }] } : named;
+}
+
+/** The filter for `filter`; undefined when it filters nothing. */
+function qdrantFilter(filter: VectorFilter): QdrantFilter | undefined {
+  const must: QdrantCondition[] = [];
+  if (filter.bookId !== undefined) must.push({ key: "bookId", match: { value: filter.bookId } });
+  if (filter.tenant !== undefined) must.push(tenantCondition(filter.tenant));
+  return must.length > 0 ? { must } : undefined;
+}
 
 /** HTTP status of a client error: ApiError carries it; the client's own error only says it in words. */
 function statusOf(err: unknown): number | undefined {

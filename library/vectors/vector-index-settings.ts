@@ -5,6 +5,7 @@ export interface VectorIndexSettings {
   /**
    * Build the ANN index once a collection holds this many points; below, search is an exact scan
    * (LanceDB's flat scan measured ≈ 5 µs a 512-dimension row on this 2-core machine under load).
+   * A tenant with fewer points is searched exactly too, within a larger table (tenant-search-plan.ts).
    */
   indexMinRows: number;
   /**

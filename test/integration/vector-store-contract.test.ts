@@ -1,15 +1,19 @@
 // One contract, every vector store: the embedded on-disk store (LanceDB) always, Qdrant when
 // QDRANT_URL points at a server. Then what only the local store promises: durability across
 // reopen, several processes sharing one directory, an ANN index that never hides a fresh write,
-// and the migration of the earlier store's point logs.
+// a small tenant's exact neighbours in a large indexed table, and the migrations of the earlier
+// store's point logs and of tables written before tenants.
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { connect, makeArrowTable } from "@lancedb/lancedb";
 import { QdrantClient } from "@qdrant/js-client-rest";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LocalVectorStore, type LocalVectorStoreOptions } from "../../library/vectors/local-vector-store.js";
 import { QdrantVectorStore } from "../../library/vectors/qdrant-vector-store.js";
+import { tenantSearchPlan } from "../../library/vectors/tenant-search-plan.js";
 import { pointId, type ChunkPayload, type VectorPoint, type VectorStore } from "../../library/vectors/vector-store.js";
 
 const DIMS = 16;
@@ -40,6 +44,14 @@ const corpus = (text?: (p: VectorPoint) => string) =>
   [...[0, 1, 2, 3, 4, 5].map((n) => chunk("book-a", n)), ...[0, 1, 2, 3].map((n) => chunk("book-b", n))].map((p) =>
     text ? { ...p, payload: { ...p.payload, text: text(p) } } : p,
   );
+
+/** The corpus with tenants: book-a acme's, book-b globex's, book-c's points from before tenants (none), book-d "default" by name. */
+const tenantCorpus = (): VectorPoint[] => [
+  ...corpus().map((p) => ({ ...p, payload: { ...p.payload, tenant: p.payload.bookId === "book-a" ? "acme" : "globex" } })),
+  chunk("book-c", 0),
+  chunk("book-c", 1),
+  { ...chunk("book-d", 0), payload: { ...chunk("book-d", 0).payload, tenant: "default" } },
+];
 
 const nudged = (v: Float32Array) => v.map((x, i) => x + (i % 2 ? 0.01 : -0.01));
 
@@ -132,6 +144,33 @@ for (const subject of [localSubject(), qdrantSubject()]) {
       expect(hits).toHaveLength(4);
       expect(new Set(hits.map((h) => h.payload.bookId))).toEqual(new Set(["book-b"]));
       expect(await store.search(chunk("book-a", 1).vector, 10, { bookId: "no-such-book" })).toEqual([]);
+    });
+
+    it("filters search and count by tenant, alone and with a book; a point without a tenant is the default tenant's", async () => {
+      await store.ensureCollection(DIMS);
+      await store.upsert(tenantCorpus());
+      expect(await store.count({ tenant: "acme" })).toBe(6);
+      expect(await store.count({ tenant: "globex" })).toBe(4);
+      expect(await store.count({ tenant: "default" })).toBe(3);
+      expect(await store.count({ tenant: "nobody" })).toBe(0);
+      expect(await store.count({ tenant: "acme", bookId: "book-a" })).toBe(6);
+      expect(await store.count({ tenant: "globex", bookId: "book-a" })).toBe(0);
+
+      // The query is acme's chunk, yet only globex's points answer a globex search.
+      const globex = await store.search(chunk("book-a", 1).vector, 10, { tenant: "globex" });
+      expect(globex.map((h) => h.payload.bookId)).toEqual(["book-b", "book-b", "book-b", "book-b"]);
+      const byDefault = await store.search(chunk("book-a", 1).vector, 10, { tenant: "default" });
+      expect(byDefault.map((h) => `${h.payload.bookId}/${h.payload.chunkId}`).sort()).toEqual(["book-c/c0", "book-c/c1", "book-d/c0"]);
+      const [best] = await store.search(chunk("book-c", 1).vector, 1, { tenant: "default" });
+      expect(best!.payload).toEqual(chunk("book-c", 1).payload); // no tenant in it, as it was written
+      expect(await store.search(chunk("book-a", 1).vector, 10, { tenant: "nobody" })).toEqual([]);
+
+      const both = await store.search(chunk("book-a", 1).vector, 10, { tenant: "acme", bookId: "book-a" });
+      expect(both).toHaveLength(6);
+      expect(both[0]!.payload).toEqual({ ...chunk("book-a", 1).payload, tenant: "acme" });
+      expect(await store.search(chunk("book-a", 1).vector, 10, { tenant: "globex", bookId: "book-a" })).toEqual([]);
+      // No filter: every tenant's points.
+      expect(await store.search(chunk("book-a", 1).vector, 100)).toHaveLength(13);
     });
 
     it("deletes every point of one book and nothing else", async () => {
@@ -373,6 +412,84 @@ describe("local vector store on disk", () => {
     await again.close();
   }, 60_000);
 
+  it("finds a small tenant's exact nearest neighbours in a large table with an ANN index, and searches a large tenant through the index", async () => {
+    const store = open({ index: { indexMinRows: 256, indexTailRows: 1_000_000 } });
+    const tenanted = (tenant: string, n: number): VectorPoint => {
+      const p = chunk(`${tenant}-book-${n % 5}`, n);
+      return { ...p, payload: { ...p.payload, tenant } };
+    };
+    const big = Array.from({ length: 3_000 }, (_, n) => tenanted("big", n));
+    const small = Array.from({ length: 20 }, (_, n) => tenanted("small", 10_000 + n));
+    await store.upsert([...big, ...small]);
+    await store.maintain();
+    expect(await (await store.collectionOf(DIMS))!.indexCoverage()).toEqual({ indexedRows: 3_020, unindexedRows: 0 });
+    expect(await store.count({ tenant: "small" })).toBe(20);
+
+    // An IVF search filtered to 20 rows among 3,020 would meet only those in its probed partitions
+    // (measured: 0–2 of them); the small tenant's search must be its exact top 10.
+    for (const seed of [11, 22, 33, 44, 55]) {
+      const query = vectorFor(900_000 + seed);
+      const exact = [...small].sort((a, b) => cosine(query, b.vector) - cosine(query, a.vector)).slice(0, 10);
+      const hits = await store.search(query, 10, { tenant: "small" });
+      expect(hits.map((h) => h.payload.chunkId)).toEqual(exact.map((p) => p.payload.chunkId));
+    }
+    // The large tenant goes through the index (tenantSearchPlan below) and still finds each point first.
+    for (const p of [big[7]!, big[1_234]!, big[2_999]!]) {
+      const hits = await store.search(nudged(p.vector), 10, { tenant: "big" });
+      expect(hits).toHaveLength(10);
+      expect(hits[0]!.payload).toEqual(p.payload);
+      expect(hits.every((h) => h.payload.tenant === "big")).toBe(true);
+    }
+    await store.close();
+  }, 120_000);
+
+  it("plans a tenant's search: exact for few rows, through the index with more probes the smaller its share", () => {
+    const plan = (tenantRows: number, totalRows: number, partitions: number) => tenantSearchPlan({ tenantRows, totalRows, partitions, nprobes: 10, indexMinRows: 5_000 });
+    expect(plan(20, 3_020, 55)).toEqual({ exact: true }); // fewer rows than an index is built for
+    expect(plan(1_000_000, 1_000_000, 1_000)).toEqual({ exact: false, nprobes: 10 }); // the only tenant: as unfiltered
+    expect(plan(400_000, 1_000_000, 1_000)).toEqual({ exact: false, nprobes: 25 });
+    expect(plan(50_000, 1_000_000, 1_000)).toEqual({ exact: false, nprobes: 200 });
+    expect(plan(8_000, 1_000_000, 1_000)).toEqual({ exact: true }); // would probe more than half the partitions
+  });
+
+  it("adds the tenant column to a table written before tenants, once, its points the default tenant's", async () => {
+    // A table as the store before tenants wrote it: no tenant column, payloads without a tenant.
+    const before = corpus();
+    const db = await connect(join(dir, "lance"));
+    await db.createTable("dim_16", pretenantRows(before), { mode: "create" });
+    db.close();
+
+    // Two processes' stores open it at once: both add the column, one finds it there.
+    const [a, b] = [open(), open()];
+    expect(await Promise.all([a.count({ tenant: "default" }), b.count({ tenant: "default" })])).toEqual([10, 10]);
+    expect(await a.count({ tenant: "acme" })).toBe(0);
+    const [old] = await a.search(chunk("book-b", 2).vector, 1, { tenant: "default" });
+    expect(old!.payload).toEqual(chunk("book-b", 2).payload);
+
+    const acme = { ...chunk("book-e", 0), payload: { ...chunk("book-e", 0).payload, tenant: "acme" } };
+    await b.upsert([acme]);
+    expect(await a.search(acme.vector, 10, { tenant: "acme" })).toEqual([{ score: expect.closeTo(1, 5), payload: acme.payload }]);
+    await a.maintain();
+    await a.close();
+    await b.close();
+
+    // Reopened: the column is there, so nothing is written (the table stays at its version).
+    const tableVersion = async () => {
+      const reader = await connect(join(dir, "lance"));
+      const version = await (await reader.openTable("dim_16")).version();
+      reader.close();
+      return version;
+    };
+    const versionBefore = await tableVersion();
+    const again = open();
+    expect(await again.count()).toBe(11);
+    expect(await tableVersion()).toBe(versionBefore);
+    expect(await again.count({ tenant: "default" })).toBe(10);
+    expect(await again.count({ tenant: "acme", bookId: "book-e" })).toBe(1);
+    expect((await again.search(chunk("book-a", 4).vector, 1, { tenant: "default", bookId: "book-a" }))[0]!.payload).toEqual(chunk("book-a", 4).payload);
+    await again.close();
+  }, 60_000);
+
   it("starts empty in a fresh directory and answers searches of an unknown size with nothing", async () => {
     const store = open();
     expect(await store.count()).toBe(0);
@@ -381,6 +498,38 @@ describe("local vector store on disk", () => {
     await store.close();
   });
 });
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/**
+ * Rows in the table schema of the store before tenants (id, bookId, payload JSON, unit vector; no
+ * tenant column), with the CommonJS apache-arrow that LanceDB checks its inputs against.
+ */
+function pretenantRows(points: VectorPoint[]) {
+  const arrow = createRequire(import.meta.url)("apache-arrow") as typeof import("apache-arrow");
+  const schema = new arrow.Schema([
+    new arrow.Field("id", new arrow.Utf8(), false),
+    new arrow.Field("bookId", new arrow.Utf8(), false),
+    new arrow.Field("payload", new arrow.Utf8(), false),
+    new arrow.Field("vector", new arrow.FixedSizeList(DIMS, new arrow.Field("item", new arrow.Float32(), true)), false),
+  ]);
+  const unit = (v: Float32Array) => {
+    const norm = Math.hypot(...v);
+    return Array.from(v, (x) => x / norm);
+  };
+  const rows = points.map((p) => ({ id: p.id, bookId: p.payload.bookId, payload: JSON.stringify(p.payload), vector: unit(p.vector) }));
+  return makeArrowTable(rows, { schema });
+}
 
 const LEGACY_FIXTURE = resolve(import.meta.dirname, "../fixtures/legacy-vectors");
 
