@@ -37,8 +37,10 @@ describe("queued tasks without workers", () => {
     const ids: string[] = [];
     for (let i = 0; i < 120; i++) ids.push(await createTask(stack, { type: i % 2 ? "echo" : "record", payload: i % 2 ? { value: i } : { label: `r${i}` }, priority: PRIORITIES[i % 3] }));
     const info = await stack.conn.jsm.streams.info(TOPOLOGY.tasksStream, { subjects_filter: ">" });
+    // One subject per priority, type and fair-share lane: past its first 100 waiting tasks
+    // (JETQ_FAIR_SHARE_QUEUED) the tenant's tasks go to the overflow lane.
     expect(Object.keys(info.state.subjects ?? {}).sort()).toEqual(
-      ["high", "low", "normal"].flatMap((p) => [`jetq.tasks.${p}.echo`, `jetq.tasks.${p}.record`]).sort(),
+      ["high", "low", "normal", "high-overflow", "low-overflow", "normal-overflow"].flatMap((p) => [`jetq.tasks.${p}.echo`, `jetq.tasks.${p}.record`]).sort(),
     );
     const status = await taskStatus(stack, ids[77]!);
     expect(status).toMatchObject({ id: ids[77], type: "echo", status: "queued", priority: PRIORITIES[77 % 3] });
