@@ -1,6 +1,6 @@
 // Fair share within a priority (issue #11): tenant "big" queues 10,000 tasks, then tenant "small"
 // queues 10, all normal priority; then one worker (concurrency 8) starts and works them off, each
-// task a 2 ms handler. Measured per mode — fair share at its default (JETQ_FAIR_SHARE_QUEUED=100)
+// task a 2 ms handler. Measured per mode — fair share at its default (JETQ_FAIR_SHARE_QUEUED=10)
 // and off (0) — on a fresh NATS each: how long the small tenant's tasks waited from their create
 // to their start, and how many of the big tenant's tasks started before the small tenant's last.
 //   npx tsx bench/fair-share.ts [big tasks, default 10000] [small tasks, default 10]
@@ -17,9 +17,9 @@ const BIG = Number(process.argv[2] ?? 10_000);
 const SMALL = Number(process.argv[3] ?? 10);
 const HANDLER_MS = 2;
 
-async function run(fairShareQueued: number) {
+async function run(fairShareQueued: number | undefined) {
   const nats = await startNatsServer({});
-  const cfg = loadConfig({ NATS_URL: nats.url, LOG_LEVEL: "error", JETQ_CONCURRENCY: "8", JETQ_WORKER_METRICS_PORT: "0", JETQ_FAIR_SHARE_QUEUED: String(fairShareQueued) });
+  const cfg = loadConfig({ NATS_URL: nats.url, LOG_LEVEL: "error", JETQ_CONCURRENCY: "8", JETQ_WORKER_METRICS_PORT: "0", ...(fairShareQueued !== undefined ? { JETQ_FAIR_SHARE_QUEUED: String(fairShareQueued) } : {}) });
   const registry = benchRegistry();
   const producer = await connectJetq(cfg.natsUrl, cfg.topology, { name: "bench-producer" });
   const queue = taskQueueFor(producer, registry, { defaultTimeoutSeconds: 60 });
@@ -51,13 +51,13 @@ async function run(fairShareQueued: number) {
   const lastSmall = Math.max(...smallStarts.map((s) => started.indexOf(s)));
   const waits = smallStarts.map((s) => s.at - createdAt.get(s.i)!);
   return {
-    fairShareQueued,
+    fairShareQueued: cfg.topology.fairShareQueued,
     smallWaitMs: latencySummary(waits),
     bigStartedBeforeLastSmall: started.slice(0, lastSmall).filter((s) => s.tenant === "big").length,
     drainMs,
   };
 }
 
-const results = { big: BIG, small: SMALL, handlerMs: HANDLER_MS, load: load(), on: await run(100), off: await run(0) };
+const results = { big: BIG, small: SMALL, handlerMs: HANDLER_MS, load: load(), on: await run(undefined), off: await run(0) };
 console.log(JSON.stringify(results, null, 2));
 await writeFile(`${REPO_ROOT}bench/results/fair-share.json`, JSON.stringify({ ...results, at: new Date().toISOString() }, null, 2) + "\n");

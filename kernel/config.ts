@@ -57,10 +57,10 @@ export const KERNEL_SETTINGS = z.object({
 
   // Tasks
   JETQ_DEFAULT_TIMEOUT_S: int(600, 1),
-  // Fair share between tenants (topology.ts LANES): a tenant's tasks beyond this many waiting go in
-  // the overflow lane, behind other tenants' (0: one lane for everyone).
-  JETQ_FAIR_SHARE_QUEUED: int(100, 0),
-  // The most tasks one tenant may have waiting; a create beyond it is refused (0: no quota).
+  // Fair share between tenants (topology.ts LANES): a tenant's new tasks, while it has this many
+  // unfinished (waiting or running), go in the overflow lane, behind other tenants' (0: one lane).
+  JETQ_FAIR_SHARE_QUEUED: int(10, 0),
+  // The most unfinished tasks (waiting or running) one tenant may have; a create beyond it is refused (0: no quota).
   JETQ_TENANT_MAX_QUEUED: int(0, 0),
 });
 export type KernelSettings = z.infer<typeof KERNEL_SETTINGS>;
@@ -73,7 +73,7 @@ export interface TopologyConfig {
   finishedTtlSeconds: number;
   dlqMaxAgeSeconds: number;
   pool: string;
-  /** JETQ_FAIR_SHARE_QUEUED (default 100; 0 = no overflow lane). */
+  /** JETQ_FAIR_SHARE_QUEUED (default 10; 0 = no overflow lane). */
   fairShareQueued?: number;
   /** JETQ_TENANT_MAX_QUEUED (default 0 = no quota). */
   maxQueuedPerTenant?: number;

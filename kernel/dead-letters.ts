@@ -8,7 +8,8 @@ import { StaleRevisionError } from "./state-store.js";
 import { tenantOf, type TaskMessage, type TaskRecord } from "./task.js";
 import type { TaskQueue } from "./task-queue.js";
 import { Refusal, transition, type TaskEvent } from "./transitions.js";
-import { dlqSubject, TOPOLOGY } from "./topology.js";
+import { dlqSubject, TOPOLOGY, type Lane } from "./topology.js";
+import { PublishRejected } from "./stream-publisher.js";
 
 export type DeathReason = "max_deliveries" | "terminated";
 
@@ -84,6 +85,19 @@ export class DeadLetterQueue {
    */
   async retry(taskId: string, scope: DeadLetterScope = {}): Promise<TaskRecord> {
     const { entry, seq } = await this.find(taskId, scope);
+    // A replay puts the task back among its tenant's unfinished ones: refused over the quota like a
+    // create, before anything changes (queue.publish gives the place back if the publish fails).
+    const tenant = tenantOf(entry.task);
+    const lane = await this.queue.admit(tenant);
+    try {
+      return await this.replay(taskId, entry, seq, lane);
+    } catch (err) {
+      if (!(err instanceof PublishRejected)) this.queue.release(tenant);
+      throw err;
+    }
+  }
+
+  private async replay(taskId: string, entry: DeadLetter, seq: number, lane: Lane): Promise<TaskRecord> {
     const replay: TaskEvent = { kind: "replay", at: new Date().toISOString() };
     let stored = await this.conn.state.update(taskId, (r) => {
       const next = transition(r, replay);
@@ -103,7 +117,7 @@ export class DeadLetterQueue {
     // The message id must be new for every replay: the count restarts when the record expired, and
     // the stream would drop a second `replay-1` within its dedupe window. The entry's own sequence
     // in the dead-letter stream is unique.
-    await this.queue.publish(stored.record, stored.revision, `${taskId}.replay-${seq}`);
+    await this.queue.publish(stored.record, stored.revision, `${taskId}.replay-${seq}`, lane);
     await this.conn.jsm.streams.deleteMessage(TOPOLOGY.dlqStream, seq, false).catch(() => undefined);
     return stored.record;
   }

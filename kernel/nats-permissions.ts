@@ -95,7 +95,7 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
             // The tasks workers queue themselves, and only those (any priority: a chained task
             // keeps its parent's).
             ...WORKER_QUEUED_TYPES.map((type) => `jetq.tasks.*.${type}`),
-            // Each tenant's count of waiting tasks (kernel/tenant-backlog.ts), not the API's other limits.
+            // Each tenant's count of unfinished tasks (kernel/tenant-backlog.ts), not the API's other limits.
             BACKLOG_SUBJECTS,
           ],
           deny: [...keysOffLimits, `$KV.${TOPOLOGY.poolsBucket}.>`, `$JS.API.STREAM.DELETE.*`],

@@ -16,6 +16,8 @@ import { QuotaExceededError } from "./quota-exceeded.js";
 
 /** The setting of the queued-tasks quota, named in its refusals and in GET /api/limits. */
 export const QUEUED_TASKS_SETTING = "JETQ_TENANT_MAX_QUEUED";
+/** JETQ_FAIR_SHARE_QUEUED's default, for connections made without the setting (tests, benches). */
+const DEFAULT_FAIR_SHARE = 10;
 import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
 import { Refusal, transition } from "./transitions.js";
 import { workMessageAt } from "./queued-index.js";
@@ -158,19 +160,19 @@ export class TaskQueue {
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
-    const lane = await this.admitToLane(tenant);
+    const lane = await this.admit(tenant);
     let seq: number;
     try {
       seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), json, { msgId: id, headers: { [TASK_ID_HEADER]: id, [TENANT_HEADER]: tenant } }, this.confirm)).seq;
     } catch (err) {
       const refused = unqueued(err, id);
-      // Not queued for sure: give back the place admitToLane counted (an unknown outcome keeps it).
-      if (refused.code !== "outcome_unknown") this.conn.backlog.added(tenant, -1);
+      // Not queued for sure: give back the place admit() counted (an unknown outcome keeps it).
+      if (refused.code !== "outcome_unknown") this.release(tenant);
       throw refused;
     }
     // The task is queued now, whatever becomes of its index entry: without one it still runs, and
     // is found by id once a worker has taken it (a retry with its idempotencyKey writes it again).
-    await this.conn.queued.put(id, seq, json, this.confirm).catch(() => undefined);
+    this.conn.queued.note(id, seq, json);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };
@@ -178,11 +180,11 @@ export class TaskQueue {
 
   /**
    * The lane a new task of this tenant takes (fair share, topology.ts LANES), after the
-   * queued-tasks quota: both from the tenant's waiting tasks as this process knows them
+   * queued-tasks quota: both from the tenant's unfinished tasks as this process knows them
    * (tenant-backlog.ts, an estimate that may run a few tasks behind under load).
    */
-  private async admitToLane(tenant: string): Promise<Lane> {
-    const fairShare = this.conn.topology.fairShareQueued ?? 100;
+  async admit(tenant: string): Promise<Lane> {
+    const fairShare = this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE;
     const max = this.conn.topology.maxQueuedPerTenant ?? 0;
     if (fairShare === 0 && max === 0) {
       this.conn.backlog.added(tenant); // still counted: the worker takes every message with a tenant header off
@@ -195,6 +197,11 @@ export class TaskQueue {
     return fairShare > 0 && waiting >= fairShare ? "overflow" : "shared";
   }
 
+  /** Gives back a place admit() counted for a task that was not put on the work stream after all. */
+  release(tenant: string): void {
+    this.conn.backlog.added(tenant, -1);
+  }
+
   private get confirm() {
     const deadlineMs = this.opts.publishDeadlineMs ?? 3000;
     return { deadlineMs, attemptMs: Math.min(this.opts.publishAttemptMs ?? 1000, deadlineMs) };
@@ -204,17 +211,19 @@ export class TaskQueue {
    * Publishes a queued task to the work stream; the message is the queued record itself. When a
    * state record exists already (a replay from the DLQ), its revision travels in a header so the
    * worker's first write is a compare-and-set on it; without one the worker's first write creates it.
+   * `admitted` is the lane admit() gave the task: a replay counts against the quota like a create.
    */
-  async publish(record: TaskRecord, revision: number, msgId: string, json = JSON.stringify(record)): Promise<void> {
+  async publish(record: TaskRecord, revision: number, msgId: string, admitted: Lane): Promise<void> {
     const tenant = tenantOf(record);
-    // A replay is not refused by the quota (the task was accepted once); it does take its lane.
-    const fairShare = this.conn.topology.fairShareQueued ?? 100;
-    const lane: Lane = fairShare > 0 && (await this.conn.backlog.estimate(tenant)) >= fairShare ? "overflow" : "shared";
-    await this.conn.publisher.publish(taskSubject(record.priority, record.type, lane), json, {
-      msgId,
-      headers: { [TASK_ID_HEADER]: record.id, [TENANT_HEADER]: tenant, ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
-    });
-    this.conn.backlog.added(tenant);
+    try {
+      await this.conn.publisher.publish(taskSubject(record.priority, record.type, admitted), JSON.stringify(record), {
+        msgId,
+        headers: { [TASK_ID_HEADER]: record.id, [TENANT_HEADER]: tenant, ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
+      });
+    } catch (err) {
+      if (err instanceof PublishRejected) this.release(tenant); // refused: nothing stored
+      throw err;
+    }
     // Only replays come through here (create publishes itself): a replay is a task put on the
     // work stream again, so it counts as created, once.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });

@@ -1,7 +1,9 @@
-// How many tasks each tenant has waiting (issue #11): a NATS counter per tenant,
+// How many unfinished tasks each tenant has (issue #11): a NATS counter per tenant,
 // `jetq.usage.queued.<tenant>` on the JETQ_USAGE counter stream, +1 when a task goes on the work
-// stream and −1 when a worker first receives its message. Fair share (which lane a new task takes,
-// topology.ts) and the queued-tasks quota read it.
+// stream and −1 when its message leaves it (a worker's ack or term, a cancel's or the DLQ mover's
+// delete): waiting, retrying and running tasks all count, so a tenant whose tasks hold the workers
+// counts as busy as one whose tasks wait. Fair share (which lane a new task takes, topology.ts)
+// and the queued-tasks quota read it.
 //
 // Both sides batch: a process adds up its own changes per tenant and sends each tenant's sum every
 // 50 ms (one counter request), so a create costs no extra round trip. The figure is therefore an
@@ -21,7 +23,10 @@ export const backlogSubject = (tenant: string) => `jetq.usage.queued.${subjectTo
 export interface TenantBacklogOptions {
   /** How often a process sends its changes (default 50 ms). */
   flushMs?: number;
-  /** How long a value heard from NATS is used before estimate() reads the counter again (default 1 s). */
+  /**
+   * How long a value heard from NATS is used before estimate() reads the counter again (default
+   * 100 ms): other processes' changes (a worker's finished tasks) reach this process no later.
+   */
   freshMs?: number;
   logger?: Logger;
 }
@@ -46,10 +51,10 @@ export class TenantBacklog {
     this.counters = new NatsCounters(nc, jsm, TOPOLOGY.usageStream);
   }
 
-  /** The tenant's waiting tasks as this process knows them, its own unsent changes included. */
+  /** The tenant's unfinished tasks as this process knows them, its own unsent changes included. */
   async estimate(tenant: string): Promise<number> {
     let k = this.known.get(tenant);
-    if (!k || Date.now() - k.at > (this.opts.freshMs ?? 1_000)) {
+    if (!k || Date.now() - k.at > (this.opts.freshMs ?? 100)) {
       const value = await this.readBriefly(tenant);
       if (value !== null) {
         k = { value, at: Date.now() };
@@ -81,7 +86,7 @@ export class TenantBacklog {
   }
 
   /**
-   * Counts one more waiting task for the tenant unless it has `max` already (0: no maximum), and
+   * Counts one more unfinished task for the tenant unless it has `max` already (0: no maximum), and
    * answers how many it had before. Counting in the same step as the look is what lets concurrent
    * creates in one process each see the others.
    */
@@ -103,7 +108,7 @@ export class TenantBacklog {
     this.change(tenant, n);
   }
 
-  /** A worker received this tenant's task message for the first time. */
+  /** A task message of this tenant left the work stream. */
   taken(tenant: string): void {
     this.change(tenant, -1);
   }
@@ -143,7 +148,7 @@ export class TenantBacklog {
   }
 
   /**
-   * Clears every tenant's counter when the work stream holds no message at all: nothing waits, so
+   * Clears every tenant's counter when the work stream holds no message at all: nothing is unfinished, so
    * zero is right, whatever a crashed process left behind. Returns whether it cleared anything.
    */
   async reconcile(): Promise<boolean> {

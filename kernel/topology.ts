@@ -59,8 +59,8 @@ export const taskSubject = (priority: Priority, type: string, lane: Lane = "shar
 
 /**
  * Fair share between tenants within a priority (issue #11): a tenant's task goes in the `shared`
- * lane while the tenant has few tasks waiting (JETQ_FAIR_SHARE_QUEUED) and in the `overflow` lane
- * beyond that. Each lane has its own consumers and workers pull the shared lane first (3 pulls in
+ * lane while the tenant has few unfinished tasks (JETQ_FAIR_SHARE_QUEUED: waiting or running) and
+ * in the `overflow` lane beyond that. Each lane has its own consumers and workers pull the shared lane first (3 pulls in
  * 4 when both have work), so a tenant with a flood of tasks waits behind the others' few instead
  * of every other tenant waiting behind its flood. The shared lane keeps the subjects and consumer
  * names jetq had before lanes, so nothing written earlier moves.
@@ -73,7 +73,7 @@ const priorityToken = (priority: Priority, lane: Lane) => (lane === "shared" ? p
 export const TASK_ID_HEADER = "Jetq-Task-Id";
 /**
  * Header with the task's tenant, on every work message counted in the tenant's backlog
- * (tenant-backlog.ts): the worker that first receives one takes it off that count.
+ * (tenant-backlog.ts): whoever takes the message off the stream takes it off that count.
  */
 export const TENANT_HEADER = "Jetq-Tenant";
 /**

@@ -12,7 +12,7 @@ import type { Logger } from "../kernel/logger.js";
 import type { JetqMetrics } from "../kernel/metrics.js";
 import { taskMessageOf, type TaskRecord } from "../kernel/task.js";
 import type { TaskQueue } from "../kernel/task-queue.js";
-import { taskSubject, TOPOLOGY } from "../kernel/topology.js";
+import { taskSubject, TENANT_HEADER, TOPOLOGY } from "../kernel/topology.js";
 import { Refusal, refusalOf, transition, type TaskEvent } from "../kernel/transitions.js";
 import { DEAD_LETTER_REASON } from "./task-attempt.js";
 
@@ -76,9 +76,15 @@ export class DeadLetterMover {
     const task = original.json<TaskRecord>();
     const stored = await this.conn.state.get(task.id);
     const status = stored?.record.status;
+    // The message leaves the stream here, not through a worker's ack: take it off its tenant's count.
+    const settle = async () => {
+      const deleted = await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
+      const tenant = original.header?.get(TENANT_HEADER);
+      if (deleted && tenant) this.conn.backlog.taken(tenant);
+    };
     if (refusalOf(stored?.record ?? null, "dead-letter")) {
       // It ended (succeeded or cancelled) in the meantime; the leftover message is just garbage on a work queue.
-      await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
+      await settle();
       return;
     }
     const error: TaskError = stored?.record.error && status !== "running"
@@ -90,7 +96,7 @@ export class DeadLetterMover {
           attempt: adv.deliveries,
         };
     await this.record(task, stored?.record, error, adv.deliveries, "max_deliveries", original.subject, adv.stream_seq);
-    await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
+    await settle();
   }
 
   private async fromTerminated(adv: Advisory) {

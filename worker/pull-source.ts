@@ -18,18 +18,31 @@ export interface DeliveryInfo {
 /** One delivered task message and the acknowledgements JetStream understands. */
 export class Delivery {
   readonly info: DeliveryInfo;
+  /** Called once, when ack() or term() takes the message off the stream for good. */
+  onSettled: (() => void) | undefined;
   constructor(private readonly msg: Msg) {
     this.info = parseAckSubject(msg.reply ?? "");
   }
   get subject() { return this.msg.subject; }
   get data() { return this.msg.data; }
   get headers(): MsgHdrs | undefined { return this.msg.headers; }
-  ack() { this.msg.respond("+ACK"); }
+  ack() {
+    this.msg.respond("+ACK");
+    this.settled();
+  }
   /** Redeliver after `delayMs` (NakWithDelay); 0 means as soon as possible. */
   nak(delayMs = 0) { this.msg.respond(delayMs > 0 ? `-NAK ${JSON.stringify({ delay: delayMs * 1_000_000 })}` : "-NAK"); }
   /** In-progress: resets the ack-wait timer so a long task is not redelivered while alive. */
   working() { this.msg.respond("+WPI"); }
-  term(reason: string) { this.msg.respond(`+TERM ${reason}`); }
+  term(reason: string) {
+    this.msg.respond(`+TERM ${reason}`);
+    this.settled();
+  }
+  private settled() {
+    const f = this.onSettled;
+    this.onSettled = undefined;
+    f?.();
+  }
 }
 
 // $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or the longer form with

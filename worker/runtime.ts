@@ -286,10 +286,10 @@ export class Worker {
   }
 
   private accept(d: Delivery, fromLongPoll: boolean) {
-    // The tenant's backlog counts messages no worker has received yet: the first delivery takes
-    // this one off, whatever becomes of it (kernel/tenant-backlog.ts).
-    const tenant = d.info.deliveryCount === 1 ? d.headers?.get(TENANT_HEADER) : undefined;
-    if (tenant) this.opts.conn.backlog.taken(tenant);
+    // The tenant's backlog counts its unfinished tasks (kernel/tenant-backlog.ts): the message
+    // leaving the stream (acked or terminated) takes this one off; a nak or a crash does not.
+    const tenant = d.headers?.get(TENANT_HEADER);
+    if (tenant) d.onSettled = () => this.opts.conn.backlog.taken(tenant);
     if (this.stopping) {
       d.nak(); // a pull answered after we stopped: give it straight back
       return;

@@ -25,8 +25,8 @@ export const LimitsView = z.object({
     storedBytes: z.object({ setting: z.string(), limit: z.number().int().describe("bytes; 0 = unlimited"), used: z.number().int() }),
     queuedTasks: z.object({
       setting: z.string(),
-      limit: z.number().int().describe("tasks waiting at once; 0 = unlimited"),
-      used: z.number().int().describe("tasks waiting now, as this API replica knows it (may lag other replicas' last moments)"),
+      limit: z.number().int().describe("unfinished tasks (waiting, retrying or running) at once; 0 = unlimited"),
+      used: z.number().int().describe("unfinished tasks now, as this API replica knows it (may lag other replicas' last moments)"),
     }),
   }),
 });

@@ -1,7 +1,8 @@
 // Fair share and the queued-tasks quota (issue #11, part 3). One tenant floods a priority; another
 // queues a few tasks after it: the few run after a bounded number of the flood's, not after all of
-// it, and the flood still finishes. A tenant over JETQ_TENANT_MAX_QUEUED is refused with a 413
-// naming the quota, another tenant is not, and the quota frees as its tasks are taken.
+// it, and the flood still finishes. A tenant over JETQ_TENANT_MAX_QUEUED (unfinished tasks) is
+// refused with a 413 naming the quota — a DLQ replay too — another tenant is not, and the quota
+// frees as its tasks finish.
 // Real NATS, real HTTP, real workers. The 10,000-against-10 measurement is bench/fair-share.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newApiKey } from "../../api/auth/api-key.js";
@@ -67,7 +68,7 @@ describe("the queued-tasks quota", () => {
   }, 120_000);
   afterAll(() => stack?.stop());
 
-  it("refuses a tenant's create over its quota with a 413 naming it, lets other tenants create, and frees as tasks are taken", async () => {
+  it("refuses a tenant's create over its quota with a 413 naming it, lets other tenants create, and frees as tasks finish", async () => {
     for (let i = 0; i < 5; i++) expect((await api("a", "POST", "/api/tasks", { type: "record", payload: { label: `a-${i}` } })).status).toBe(202);
     const refused = await api("a", "POST", "/api/tasks", { type: "record", payload: { label: "a-over" } });
     expect(refused.status).toBe(413);
@@ -82,7 +83,7 @@ describe("the queued-tasks quota", () => {
     expect((await api("b", "POST", "/api/tasks", { type: "record", payload: { label: "b-0" } })).status).toBe(202);
 
     await stack.startWorker();
-    await waitFor("acme's tasks to be taken", async () => stack.ran.labels.filter((l) => l.startsWith("a-")).length === 5, 60_000, 100);
+    await waitFor("acme's tasks to finish", async () => stack.ran.labels.filter((l) => l.startsWith("a-")).length === 5, 60_000, 100);
     // The worker's counts reach NATS within a moment; the API hears them at its next read.
     const again = await waitFor("a create accepted again", async () => {
       const r = await api("a", "POST", "/api/tasks", { type: "record", payload: { label: "a-later" } });
@@ -101,4 +102,33 @@ describe("the queued-tasks quota", () => {
     expect(left).toBeNull();
     expect(await stack.conn.backlog.estimate("initech")).toBe(0);
   }, 90_000);
+
+  it("counts running tasks too, and refuses a DLQ replay over the quota without losing the entry", async () => {
+    const poison = await api("a", "POST", "/api/tasks", { type: "poison", payload: {} });
+    expect(poison.status).toBe(202);
+    await waitFor("the poison task in the DLQ", async () => (await api("a", "GET", `/api/dlq/${poison.body.id}`)).status === 200, 30_000, 200);
+    await waitFor("nothing of acme's unfinished", async () => (await api("a", "GET", "/api/limits")).body.quotas.queuedTasks.used === 0, 30_000, 200);
+    // Five long tasks: the worker (concurrency 4) runs four, one waits; all five count.
+    const sleepers: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await api("a", "POST", "/api/tasks", { type: "sleep", payload: { ms: 60_000 } });
+      expect(r.status, JSON.stringify(r.body)).toBe(202);
+      sleepers.push(r.body.id);
+    }
+    await waitFor("four of them running", async () => (await Promise.all(sleepers.map((id) => api("a", "GET", `/api/tasks/${id}/status`)))).filter((r) => r.body.status === "running").length === 4, 30_000, 200);
+    const over = await api("a", "POST", "/api/tasks", { type: "record", payload: { label: "a-over-again" } });
+    expect(over.status).toBe(413);
+    const replay = await api("a", "POST", `/api/dlq/${poison.body.id}/retry`);
+    expect(replay.status).toBe(413);
+    expect(replay.body.error).toMatchObject({ code: "quota_exceeded", quota: "JETQ_TENANT_MAX_QUEUED", limit: 5 });
+    expect((await api("a", "GET", `/api/dlq/${poison.body.id}`)).status).toBe(200); // still there, unchanged
+    expect((await api("a", "GET", `/api/tasks/${poison.body.id}/status`)).body.status).toBe("failed");
+
+    for (const id of sleepers) expect((await api("a", "POST", `/api/tasks/${id}/cancel`)).status).toBe(200);
+    const replayed = await waitFor("the replay accepted once the sleepers ended", async () => {
+      const r = await api("a", "POST", `/api/dlq/${poison.body.id}/retry`);
+      return r.status === 202 && r;
+    }, 30_000, 300);
+    expect(replayed.body.id ?? replayed.body.task?.id ?? poison.body.id).toBe(poison.body.id);
+  }, 120_000);
 });
