@@ -424,8 +424,8 @@ describe("jetq books, search, quiz", { timeout: SLOW }, () => {
     expect(added.stdout).toMatch(/^BOOK +FILE +STATUS +PAGES +CHUNKS\n/);
     expect(added.stdout).toMatch(/\S+ +delta\.md +ready +\d+ +\d+\n/);
     expect(added.stdout).toMatch(/\S+ +caravans\.txt +ready +\d+ +\d+\n/);
-    // A bar per file (lines, off a terminal), through both steps to ready.
-    expect(added.stderr).toMatch(/delta\.md +[█░]+ +\d+% (queued|process_book|generate_embeddings)/);
+    // A bar per file (lines, off a terminal) that ends at ready. The steps in between show only if
+    // a render falls while one runs: a small book on a fast machine is ready before the first.
     expect(added.stderr).toMatch(/delta\.md +[█░]+ 100% ready · \d+ pages?, \d+ chunks?/);
     expect(added.stderr).toMatch(/caravans\.txt +[█░]+ 100% ready/);
     const bookId = /^(\S+) +delta\.md/m.exec(added.stdout)![1]!;

@@ -517,7 +517,7 @@ describe("extraction in a thread", () => {
 
   it("fails HTML nested 100,000 deep once, as a non-retryable document_too_complex", async () => {
     await writeFile(path("deep.html"), deeplyNestedHtml(100_000));
-    const failure = await extractDocument(path("deep.html"), {}, options()).then(drain, (err: unknown) => err);
+    const failure = await extractDocument(path("deep.html"), {}, options()).then(drain).catch((err: unknown) => err);
     expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_too_complex" });
   }, 120_000);
 
@@ -526,7 +526,7 @@ describe("extraction in a thread", () => {
     // no page, character or heap limit notices, but reading its one page would take hours.
     await writeFile(path("xobject-bomb.pdf"), nestedXObjectPdf(9, 10));
     const started = Date.now();
-    const failure = await extractDocument(path("xobject-bomb.pdf"), {}, options({ limits: limits({ maxPartSeconds: 2 }) })).then(drain, (err: unknown) => err);
+    const failure = await extractDocument(path("xobject-bomb.pdf"), {}, options({ limits: limits({ maxPartSeconds: 2 }) })).then(drain).catch((err: unknown) => err);
     expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_too_complex", message: expect.stringContaining("JETQ_DOC_MAX_PART_SECONDS") });
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
@@ -534,7 +534,7 @@ describe("extraction in a thread", () => {
   it("survives the thread running out of memory: that document fails, the next one reads", async () => {
     // 24 MB of Markdown with the size limits lifted: the thread's 48 MB heap cannot hold its tokens.
     await writeFile(path("huge.md"), "- item with a few words\n".repeat(1_000_000));
-    const failure = await extractDocument(path("huge.md"), {}, options({ heapMb: 48, limits: limits({ maxPartBytes: 1e9 }) })).then(drain, (err: unknown) => err);
+    const failure = await extractDocument(path("huge.md"), {}, options({ heapMb: 48, limits: limits({ maxPartBytes: 1e9 }) })).then(drain).catch((err: unknown) => err);
     expect(failure).toMatchObject({ name: "NonRetryableError", code: "document_limit_exceeded", message: expect.stringContaining("JETQ_DOC_PARSER_HEAP_MB") });
     await writeFile(path("small.md"), "# Fine\n\nThis one is small.");
     expect((await drain(await extractDocument(path("small.md"), {}, options())))[0]?.text).toContain("This one is small.");
