@@ -46,43 +46,12 @@ export function entryValue(streamSeq: number, recordJson: string): string {
   return Buffer.byteLength(recordJson) <= INLINE_RECORD_BYTES ? `{"seq":${streamSeq},"task":${recordJson}}` : `{"seq":${streamSeq}}`;
 }
 
-/** How long, and for how many tasks at most, a producer remembers the entries it sent (see note()). */
-const RECENT_MS = 2_000;
-const RECENT_MAX = 20_000;
-
 export class QueuedIndex {
-  /** Entries this process sent without waiting for NATS to store them: id → when, sequence, record. */
-  private readonly recent = new Map<string, { at: number; seq: number; json?: string }>();
-
   constructor(
     private readonly nc: NatsConnection,
     private readonly publisher: StreamPublisher,
     private readonly kv: KV,
   ) {}
-
-  /**
-   * The create path's write: the entry is sent without asking for an acknowledgement (a second
-   * acknowledged publish per create halved what one process could publish), and remembered here
-   * for a moment, so a lookup through this process right after the create finds the task even
-   * before NATS has stored the entry. Another process may miss it for that moment (about a
-   * millisecond); a lost entry leaves the task running all the same, found by id once a worker
-   * has taken it, as before. The same rule as put(): never over an existing subject.
-   */
-  note(taskId: string, streamSeq: number, recordJson: string): void {
-    const h = headers();
-    h.set("Nats-Expected-Last-Subject-Sequence", "0");
-    try {
-      this.nc.publish(queuedIndexSubject(taskId), entryValue(streamSeq, recordJson), { headers: h });
-    } catch {
-      return; // closed or draining: as a lost entry
-    }
-    const now = Date.now();
-    this.recent.set(taskId, { at: now, seq: streamSeq, ...(Buffer.byteLength(recordJson) <= INLINE_RECORD_BYTES ? { json: recordJson } : {}) });
-    for (const [id, e] of this.recent) {
-      if (this.recent.size <= RECENT_MAX && now - e.at <= RECENT_MS) break;
-      this.recent.delete(id);
-    }
-  }
 
   /**
    * Records where a task's message is, unless the subject has been written already: a worker that
@@ -103,7 +72,7 @@ export class QueuedIndex {
   /** A waiting task's work-stream sequence and (if small) its queued record, or null. */
   async entry(taskId: string): Promise<QueuedEntry | null> {
     const entry = await this.kv.get(taskId);
-    if (!isLiveEntry(entry)) return this.noted(taskId);
+    if (!isLiveEntry(entry)) return null;
     try {
       const { seq, task } = entry.json<{ seq: number; task?: TaskRecord }>();
       if (!Number.isSafeInteger(seq) || seq <= 0) return null;
@@ -112,13 +81,6 @@ export class QueuedIndex {
     } catch {
       return null;
     }
-  }
-
-  /** An entry this process sent a moment ago that NATS may not have stored yet. */
-  private noted(taskId: string): QueuedEntry | null {
-    const e = this.recent.get(taskId);
-    if (!e || Date.now() - e.at > RECENT_MS) return null;
-    return e.json ? { seq: e.seq, record: JSON.parse(e.json) as TaskRecord } : { seq: e.seq };
   }
 
   /** The work-stream sequence of a task that is (or was) waiting, or null. */
@@ -145,7 +107,6 @@ export class QueuedIndex {
    * the reply). A lost one leaves an entry that lookups pass over (the state record is read first).
    */
   forget(taskId: string): void {
-    this.recent.delete(taskId);
     const h = headers();
     h.set("KV-Operation", "DEL");
     h.set("Nats-TTL", `${MARKER_TTL_SECONDS}s`);
