@@ -172,7 +172,7 @@ export class TaskQueue {
     }
     // The task is queued now, whatever becomes of its index entry: without one it still runs, and
     // is found by id once a worker has taken it (a retry with its idempotencyKey writes it again).
-    this.conn.queued.note(id, seq, json);
+    await this.conn.queued.put(id, seq, json, this.confirm).catch(() => undefined);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };
