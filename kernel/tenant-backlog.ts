@@ -55,12 +55,13 @@ export class TenantBacklog {
   async estimate(tenant: string): Promise<number> {
     let k = this.known.get(tenant);
     if (!k || Date.now() - k.at > (this.opts.freshMs ?? 100)) {
+      const asked = Date.now();
       const value = await this.readBriefly(tenant);
       if (value !== null) {
-        k = { value, at: Date.now() };
-        // A flush may have answered meanwhile with a newer value: keep whichever is newer.
+        // A flush answered after this read was sent has the newer value (NATS answers one
+        // connection's requests in order): keep that one, or this process would forget its own adds.
         const newer = this.known.get(tenant);
-        if (!newer || newer.at < k.at) this.known.set(tenant, k);
+        if (!newer || newer.at < asked) this.known.set(tenant, (k = { value, at: asked }));
         else k = newer;
       }
     }

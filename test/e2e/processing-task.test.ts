@@ -42,7 +42,9 @@ const runOperator = (identity: string) =>
     natsUrl: stack.nats.url,
     namespace: ns.name,
     identity,
-    env: { ...OPERATOR_ENV, JETQ_OPERATOR_NAMESPACE: OPERATOR_SA_NAMESPACE, JETQ_OPERATOR_LEASE_NAME: leaseName },
+    // The test's books and sources are uploaded with auth off, so they are the `default` tenant's:
+    // the test namespace maps to it (a task acts only on its own tenant's books and sources).
+    env: { ...OPERATOR_ENV, JETQ_OPERATOR_NAMESPACE: OPERATOR_SA_NAMESPACE, JETQ_OPERATOR_LEASE_NAME: leaseName, JETQ_NAMESPACE_TENANTS: `${ns.name}=default` },
   });
 
 const kubectl = async (args: string[], input?: string) => {
