@@ -163,11 +163,20 @@ export class TenantBacklog {
     return true;
   }
 
-  /** Runs reconcile() every `everyMs` (the API does, default 10 s) until this closes. Never throws. */
+  /**
+   * Runs reconcile() every `everyMs` (the API does, default 10 s) until this closes, but only once
+   * the work stream was empty at the previous look too: a worker's last decrements (sent within
+   * 50 ms) have landed by then, so clearing cannot make a count go below zero. Never throws.
+   */
   startReconciling(everyMs = 10_000): void {
     if (this.reconciler || this.closed) return;
+    let emptyBefore = false;
     this.reconciler = setInterval(() => {
-      this.reconcile().catch((err) => this.opts.logger?.debug("tenant backlog not reconciled", { error: String(err) }));
+      void (async () => {
+        const empty = (await this.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages === 0;
+        if (empty && emptyBefore) await this.reconcile();
+        emptyBefore = empty;
+      })().catch((err) => this.opts.logger?.debug("tenant backlog not reconciled", { error: String(err) }));
     }, everyMs);
     this.reconciler.unref();
   }

@@ -97,6 +97,9 @@ describe("the queued-tasks quota", () => {
     await stack.conn.backlog.flush();
     expect(await stack.conn.backlog.estimate("initech")).toBe(50);
     await waitFor("the work stream to drain", async () => (await stack.conn.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages === 0, 60_000, 200);
+    // And the worker's last decrements to land (the API's own loop waits a whole interval for them).
+    const acme = () => stack.conn.jsm.streams.getMessage(TOPOLOGY.usageStream, { last_by_subj: backlogSubject("acme") }).then((m) => Number(m?.json<{ val?: string }>().val ?? 0), () => 0);
+    await waitFor("acme's count at zero in NATS", async () => (await acme()) === 0, 30_000, 100);
     expect(await stack.conn.backlog.reconcile()).toBe(true);
     const left = await stack.conn.jsm.streams.getMessage(TOPOLOGY.usageStream, { last_by_subj: backlogSubject("initech") }).catch(() => null);
     expect(left).toBeNull();
