@@ -43,7 +43,7 @@ import { ListQuery as TaskListQuery } from "./routes/tasks.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 import { KeyCreatedSchema, KeyCreateSchema, KeyListSchema } from "./auth/key-schemas.js";
 import { WhoAmISchema } from "./auth/whoami-schema.js";
-import { LimitsView } from "./limits/limits-route.js";
+import { LimitsView } from "./limits/limits-schema.js";
 import { KeyListQuery } from "./routes/keys.js";
 import { PoolListSchema } from "../kernel/pool-status-schema.js";
 

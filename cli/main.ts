@@ -7,6 +7,7 @@ import { hideBin } from "yargs/helpers";
 import { bookCommands } from "./commands/books.js";
 import { dlqCommands } from "./commands/dlq.js";
 import { keyCommands } from "./commands/keys.js";
+import { limitCommands } from "./commands/limits.js";
 import { quizCommands } from "./commands/quiz.js";
 import { searchCommands } from "./commands/search.js";
 import { taskCommands } from "./commands/tasks.js";
@@ -51,6 +52,7 @@ export function parser(argv: string[]): Argv<GlobalArgs> {
   searchCommands(y);
   quizCommands(y);
   keyCommands(y);
+  limitCommands(y);
   return y
     .command(
       "completion [shell]",

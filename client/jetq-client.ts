@@ -36,6 +36,7 @@ import {
 import type { SourceCreate } from "../library/sources.js";
 import { KeyCreatedSchema, KeyListSchema, type KeyCreate } from "../api/auth/key-schemas.js";
 import { WhoAmISchema } from "../api/auth/whoami-schema.js";
+import { LimitsView } from "../api/limits/limits-schema.js";
 import { PoolListSchema } from "../kernel/pool-status-schema.js";
 import { JetqClientError } from "./errors.js";
 import { readSse } from "./sse.js";
@@ -216,6 +217,11 @@ export class JetqClient {
   /** Who the server takes the caller for: tenant and role (what it may do). */
   whoami() {
     return this.json(WhoAmISchema, "GET", "/api/whoami");
+  }
+
+  /** The caller's tenant's rate limits and quotas, and what it has used of them (any role). */
+  limits() {
+    return this.json(LimitsView, "GET", "/api/limits");
   }
 
   /** WorkerPools as the operator last reconciled them (admin); empty when no operator runs. */

@@ -117,7 +117,10 @@ export class TaskListing {
       useWork ? this.conn.jsm.streams.info(TOPOLOGY.tasksStream) : null,
       useLog ? this.conn.jsm.streams.info(kvStream(TOPOLOGY.stateBucket)) : null,
     ]);
-    const work = workInfo ? this.workLog(q, workInfo.state, cursor?.w) : null;
+    // The state log is read below this for the whole listing: a task that started after it was
+    // fixed has its record above it, so the work stream lists that one (see workLog).
+    const logBound = logInfo ? startBelow(cursor?.l, logInfo.state) : undefined;
+    const work = workInfo ? this.workLog(q, workInfo.state, cursor?.w, logBound) : null;
     const log = logInfo ? this.stateLog(q, logInfo.state, cursor?.l) : null;
     const sources = [work, log].filter((s): s is BackwardLog => s !== null);
 
@@ -165,17 +168,22 @@ export class TaskListing {
     return { items, total, totalExact: false, offset: cursor ? 0 : (q.offset ?? 0), nextCursor };
   }
 
-  /** Queued tasks, newest first; a message whose task has a state record is listed from the state log. */
-  private workLog(q: TaskListQuery, state: StreamState, before: number | undefined): BackwardLog {
+  /**
+   * Queued tasks, newest first; a message whose task has a state record is listed from the state
+   * log — unless that record is at or above `logBound`, where this listing's state log never reads
+   * (the task started while the listing went on): then from here, as it is now.
+   */
+  private workLog(q: TaskListQuery, state: StreamState, before: number | undefined, logBound: number | undefined): BackwardLog {
     const filter = q.type ? `jetq.tasks.*.${q.type}` : undefined;
     return new BackwardLog(this.conn.jsm, TOPOLOGY.tasksStream, state.first_seq, startBelow(before, state), filter, async (msgs) => {
       const parsed = msgs.map((m) => ({ m, record: safeJson<TaskRecord>(m) })).filter((x): x is { m: StoredMsg; record: TaskRecord } => x.record !== null);
       const states = await this.states(parsed.map((x) => x.record.id));
       const out: Candidate[] = [];
       for (const { m, record } of parsed) {
-        const state = states.get(record.id);
+        const stored = states.get(record.id);
+        const state = stored?.record;
         // A record that is still `queued` is a replay waiting on the stream: list it from here.
-        if (state && state.status !== "queued") continue;
+        if (state && state.status !== "queued" && (logBound === undefined || stored!.revision < logBound)) continue;
         const r = state ?? record;
         if (q.type && r.type !== q.type) continue; // legacy subjects are not filtered by the server
         if (!matchesSearch(r, q.search)) continue;
@@ -200,11 +208,11 @@ export class TaskListing {
     }, state.num_deleted > BATCH_DELETED_LIMIT);
   }
 
-  private async states(ids: string[]): Promise<Map<string, TaskRecord>> {
-    const out = new Map<string, TaskRecord>();
+  private async states(ids: string[]): Promise<Map<string, { record: TaskRecord; revision: number }>> {
+    const out = new Map<string, { record: TaskRecord; revision: number }>();
     for (let i = 0; i < ids.length; i += 256) {
       const found = await getMany(this.conn.jsm, TOPOLOGY.stateBucket, ids.slice(i, i + 256));
-      for (const [id, e] of found) out.set(id, e.json<TaskRecord>());
+      for (const [id, e] of found) out.set(id, { record: e.json<TaskRecord>(), revision: e.revision });
     }
     return out;
   }

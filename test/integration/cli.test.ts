@@ -474,7 +474,7 @@ describe("jetq keys, against an API with access control on", { timeout: SLOW }, 
   let secured: Stack;
   const adminKey = `jetq_${randomUUID()}_${randomBytes(32).toString("hex")}`;
   beforeAll(async () => {
-    secured = await startStack({ workers: 0, env: { JETQ_AUTH: "on", JETQ_ADMIN_KEY: adminKey, JETQ_AUTH_CACHE_TTL_MS: "0" } });
+    secured = await startStack({ workers: 0, env: { JETQ_AUTH: "on", JETQ_ADMIN_KEY: adminKey, JETQ_AUTH_CACHE_TTL_MS: "0", JETQ_RATE_CREATES: "100", JETQ_TENANT_MAX_QUEUED: "7" } });
   }, SLOW);
   afterAll(async () => secured?.stop());
   const at = (extra: Record<string, string | undefined> = {}) => ({ env: { JETQ_URL: secured.baseUrl, ...extra } });
@@ -513,6 +513,21 @@ describe("jetq keys, against an API with access control on", { timeout: SLOW }, 
     const twice = await jetq(["keys", "revoke", keyId, "--json"], at({ JETQ_API_KEY: adminKey }));
     expect(twice.code).toBe(4);
     expect(JSON.parse(twice.stderr)).toMatchObject({ status: 404 });
+  });
+
+  it("limits: the tenant's rates and quotas with what it used, as a table and as JSON", async () => {
+    const env = at({ JETQ_API_KEY: adminKey });
+    const created = await jetq(["submit", "sleep", "-p", '{"ms":60000}'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const [table, json] = await Promise.all([jetq(["limits"], env), jetqJson(["limits"], env)]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^LIMIT +USED +MAX +SETTING\n/);
+    expect(table.stdout).toMatch(/creates per 60 s +1 +100 +99 left, resets .+ +JETQ_RATE_CREATES\n/);
+    expect(table.stdout).toMatch(/uploads per 60 s +0 +unlimited +JETQ_RATE_UPLOADS\n/);
+    expect(table.stdout).toMatch(/stored book bytes +0 B +unlimited +JETQ_TENANT_MAX_BYTES\n/);
+    expect(table.stdout).toMatch(/unfinished tasks +1 +7 +JETQ_TENANT_MAX_QUEUED\n/);
+    expect(table.stderr).toBe("tenant default\n");
+    expect(json).toMatchObject({ tenant: "default", quotas: { queuedTasks: { setting: "JETQ_TENANT_MAX_QUEUED", limit: 7, used: 1 } } });
   });
 
   it("says plainly when an API has no key endpoints", async () => {

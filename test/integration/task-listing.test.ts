@@ -102,6 +102,28 @@ describe("queued tasks without workers", () => {
     }
     await expect(clientOf(stack).listTasks({ type: "echo", cursor: page.nextCursor! })).rejects.toBeInstanceOf(JetqClientError);
   });
+
+  it("lists a task that started while the listing went on, once, as it is now", async () => {
+    const older = await createTask(stack, { type: "echo", payload: { value: "starts mid-listing" } });
+    const newer = await createTask(stack, { type: "echo", payload: { value: "newest" } });
+    const first = await clientOf(stack).listTasks({ limit: 1 });
+    expect(first.items.map((t) => t.id)).toEqual([newer]);
+    // A worker takes `older` now: its state record lands above where this listing reads the state
+    // log, while its message is still on the work stream (a worker acks it only when it ends).
+    const queued = await stack.record(older);
+    await stack.conn.state.create({ ...queued, status: "running", attempts: 1, startedAt: new Date().toISOString() });
+    const ids: string[] = [];
+    let cursor = first.nextCursor ?? undefined;
+    while (cursor) {
+      const page = await clientOf(stack).listTasks({ limit: 50, cursor });
+      ids.push(...page.items.map((t) => t.id));
+      const mine = page.items.find((t) => t.id === older);
+      if (mine) expect(mine.status).toBe("running");
+      cursor = page.nextCursor ?? undefined;
+    }
+    expect(ids.filter((id) => id === older)).toHaveLength(1);
+    expect(ids).not.toContain(newer);
+  });
 });
 
 describe("started tasks", () => {
