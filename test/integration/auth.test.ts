@@ -586,7 +586,9 @@ describe("a flood of bad keys", () => {
       console.info(`10,000 bad keys (10 at a time): p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms (first third p50 ${r.firstThirdP50Ms.toFixed(1)}, last ${r.lastThirdP50Ms.toFixed(1)}); heap after a full GC ${r.heapBeforeMiB.toFixed(1)} → ${r.heapAfterMiB.toFixed(1)} MiB`);
       expect(r.cacheEntries).toBe(0);
       expect(r.heapAfterMiB - r.heapBeforeMiB).toBeLessThan(2);
-      expect(r.lastThirdP50Ms).toBeLessThan(Math.max(5, r.firstThirdP50Ms * 2));
+      // Growth, not speed: something kept per bad key would make the last third many times slower.
+      // A loaded CI machine moves p50s by a few milliseconds (3.2 → 7.2 ms once), so the bound is loose.
+      expect(r.lastThirdP50Ms).toBeLessThan(Math.max(25, r.firstThirdP50Ms * 4));
     } finally {
       await nats.stop();
     }
