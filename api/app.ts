@@ -76,7 +76,7 @@ export function createApi(deps: ApiDeps): Api {
   const dlq = new DeadLetterQueue(deps.conn, queue);
   // NATS holds the queued index in memory: made whole again after a NATS restart (or an upgrade).
   void new QueuedIndexKeeper(deps.conn, { logger: deps.log }).start();
-  // Tenants' waiting-task counts (fair share, the queued quota) are reset whenever the queue drains.
+  // Tenants' unfinished-task counts (fair share, the queued quota) are cleared once the queue has drained.
   deps.conn.backlog.startReconciling();
   const books = new BookStore(deps.conn);
   const limits = createLimits(deps.conn, deps.config.limits, deps.conn.uploads); // per-tenant rate limits and quotas (api/limits/)

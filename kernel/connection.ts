@@ -21,7 +21,7 @@ export interface JetqConnection {
   state: TaskStateStore;
   /** Where each queued task's message is: finds a task by id before it has a state record. */
   queued: QueuedIndex;
-  /** How many tasks each tenant has waiting (fair share, the queued-tasks quota). */
+  /** How many unfinished tasks each tenant has (fair share, the queued-tasks quota). */
   backlog: TenantBacklog;
   idempotency: KV;
   workers: KV;

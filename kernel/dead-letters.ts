@@ -9,7 +9,6 @@ import { tenantOf, type TaskMessage, type TaskRecord } from "./task.js";
 import type { TaskQueue } from "./task-queue.js";
 import { Refusal, transition, type TaskEvent } from "./transitions.js";
 import { dlqSubject, TOPOLOGY, type Lane } from "./topology.js";
-import { PublishRejected } from "./stream-publisher.js";
 
 export type DeathReason = "max_deliveries" | "terminated";
 
@@ -86,13 +85,13 @@ export class DeadLetterQueue {
   async retry(taskId: string, scope: DeadLetterScope = {}): Promise<TaskRecord> {
     const { entry, seq } = await this.find(taskId, scope);
     // A replay puts the task back among its tenant's unfinished ones: refused over the quota like a
-    // create, before anything changes (queue.publish gives the place back if the publish fails).
+    // create, before anything changes; a replay that fails gives its place back.
     const tenant = tenantOf(entry.task);
     const lane = await this.queue.admit(tenant);
     try {
       return await this.replay(taskId, entry, seq, lane);
     } catch (err) {
-      if (!(err instanceof PublishRejected)) this.queue.release(tenant);
+      this.queue.release(tenant);
       throw err;
     }
   }

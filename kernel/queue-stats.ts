@@ -68,8 +68,8 @@ export class QueueStats {
   }
 
   /**
-   * One pool's lag, as in `view().pools`, from its six consumers alone (three priorities, two lanes) (what the operator reads
-   * for one WorkerPool). A consumer that does not exist counts 0: the operator makes a pool's
+   * One pool's lag, as in `view().pools`, from its six consumers alone, one per priority and lane
+   * (what the operator reads for one WorkerPool). A consumer that does not exist counts 0: the operator makes a pool's
    * consumers (ensureTopology) before it scales the pool, and from then on they count every
    * waiting task, those published before them included.
    */

@@ -211,19 +211,14 @@ export class TaskQueue {
    * Publishes a queued task to the work stream; the message is the queued record itself. When a
    * state record exists already (a replay from the DLQ), its revision travels in a header so the
    * worker's first write is a compare-and-set on it; without one the worker's first write creates it.
-   * `admitted` is the lane admit() gave the task: a replay counts against the quota like a create.
+   * `admitted` is the lane admit() gave the task: a replay counts against the quota like a create
+   * (the caller gives the place back with release() if this throws).
    */
   async publish(record: TaskRecord, revision: number, msgId: string, admitted: Lane): Promise<void> {
-    const tenant = tenantOf(record);
-    try {
-      await this.conn.publisher.publish(taskSubject(record.priority, record.type, admitted), JSON.stringify(record), {
-        msgId,
-        headers: { [TASK_ID_HEADER]: record.id, [TENANT_HEADER]: tenant, ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
-      });
-    } catch (err) {
-      if (err instanceof PublishRejected) this.release(tenant); // refused: nothing stored
-      throw err;
-    }
+    await this.conn.publisher.publish(taskSubject(record.priority, record.type, admitted), JSON.stringify(record), {
+      msgId,
+      headers: { [TASK_ID_HEADER]: record.id, [TENANT_HEADER]: tenantOf(record), ...(revision > 0 ? { [REVISION_HEADER]: String(revision) } : {}) },
+    });
     // Only replays come through here (create publishes itself): a replay is a task put on the
     // work stream again, so it counts as created, once.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });

@@ -8,8 +8,8 @@
 // Both sides batch: a process adds up its own changes per tenant and sends each tenant's sum every
 // 50 ms (one counter request), so a create costs no extra round trip. The figure is therefore an
 // estimate — exact when quiet, behind by other processes' last few milliseconds under load — and a
-// change lost with a crashed process would stay in the counter; reconcile() clears every counter
-// whenever the work stream is empty, so such drift lasts until the queue next drains.
+// change lost with a crashed process would stay in the counter; the API clears every counter once
+// the work stream has stayed empty (startReconciling), so such drift lasts until the queue drains.
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { NatsCounters, subjectToken } from "./counters.js";
@@ -53,7 +53,7 @@ export class TenantBacklog {
 
   /** The tenant's unfinished tasks as this process knows them, its own unsent changes included. */
   async estimate(tenant: string): Promise<number> {
-    let k = this.known.get(tenant);
+    const k = this.known.get(tenant);
     if (!k || Date.now() - k.at > (this.opts.freshMs ?? 100)) {
       const asked = Date.now();
       const value = await this.readBriefly(tenant);
@@ -61,11 +61,10 @@ export class TenantBacklog {
         // A flush answered after this read was sent has the newer value (NATS answers one
         // connection's requests in order): keep that one, or this process would forget its own adds.
         const newer = this.known.get(tenant);
-        if (!newer || newer.at < asked) this.known.set(tenant, (k = { value, at: asked }));
-        else k = newer;
+        if (!newer || newer.at < asked) this.known.set(tenant, { value, at: asked });
       }
     }
-    return Math.max(0, (k?.value ?? 0) + (this.inFlight.get(tenant) ?? 0) + (this.unsent.get(tenant) ?? 0));
+    return this.local(tenant);
   }
 
   /**
@@ -92,13 +91,14 @@ export class TenantBacklog {
    * creates in one process each see the others.
    */
   async reserve(tenant: string, max = 0): Promise<{ waiting: number; reserved: boolean }> {
-    const waiting = await this.estimate(tenant);
-    const current = Math.max(waiting, this.local(tenant)); // others reserved while we looked
+    await this.estimate(tenant);
+    const current = this.local(tenant); // now, with what others reserved while we looked
     if (max > 0 && current >= max) return { waiting: current, reserved: false };
     this.change(tenant, 1);
     return { waiting: current, reserved: true };
   }
 
+  /** The last value heard plus this process's changes since, with no read. */
   private local(tenant: string): number {
     const k = this.known.get(tenant);
     return Math.max(0, (k?.value ?? 0) + (this.inFlight.get(tenant) ?? 0) + (this.unsent.get(tenant) ?? 0));
@@ -153,8 +153,14 @@ export class TenantBacklog {
    * zero is right, whatever a crashed process left behind. Returns whether it cleared anything.
    */
   async reconcile(): Promise<boolean> {
-    const work = await this.jsm.streams.info(TOPOLOGY.tasksStream);
-    if (work.state.messages > 0) return false;
+    return (await this.workStreamEmpty()) && this.clearCounts();
+  }
+
+  private async workStreamEmpty(): Promise<boolean> {
+    return (await this.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages === 0;
+  }
+
+  private async clearCounts(): Promise<boolean> {
     const usage = await this.jsm.streams.info(TOPOLOGY.usageStream, { subjects_filter: BACKLOG_SUBJECTS });
     const nonZero = Object.keys(usage.state.subjects ?? {});
     if (nonZero.length === 0) return false;
@@ -173,8 +179,8 @@ export class TenantBacklog {
     let emptyBefore = false;
     this.reconciler = setInterval(() => {
       void (async () => {
-        const empty = (await this.jsm.streams.info(TOPOLOGY.tasksStream)).state.messages === 0;
-        if (empty && emptyBefore) await this.reconcile();
+        const empty = await this.workStreamEmpty();
+        if (empty && emptyBefore) await this.clearCounts();
         emptyBefore = empty;
       })().catch((err) => this.opts.logger?.debug("tenant backlog not reconciled", { error: String(err) }));
     }, everyMs);

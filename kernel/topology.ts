@@ -60,8 +60,8 @@ export const taskSubject = (priority: Priority, type: string, lane: Lane = "shar
 /**
  * Fair share between tenants within a priority (issue #11): a tenant's task goes in the `shared`
  * lane while the tenant has few unfinished tasks (JETQ_FAIR_SHARE_QUEUED: waiting or running) and
- * in the `overflow` lane beyond that. Each lane has its own consumers and workers pull the shared lane first (3 pulls in
- * 4 when both have work), so a tenant with a flood of tasks waits behind the others' few instead
+ * in the `overflow` lane beyond that. Each lane has its own consumers and workers pull the shared
+ * lane first (3 pulls in 4 when both have work), so a tenant with a flood of tasks waits behind the others' few instead
  * of every other tenant waiting behind its flood. The shared lane keeps the subjects and consumer
  * names jetq had before lanes, so nothing written earlier moves.
  */

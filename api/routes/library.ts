@@ -21,8 +21,7 @@ export function libraryRouter(deps: { books: BookStore; vectors: VectorStore; qu
     .delete(async (req, res) => {
       const id = idParam(req, "book");
       const tenant = await deps.books.tenantOfBook(id);
-      const scope = readScopeOf(req);
-      if (tenant === null || (scope.tenant !== undefined && tenant !== scope.tenant)) throw notFound("book", id);
+      if (tenant === null || !inScope({ tenant }, readScopeOf(req))) throw notFound("book", id);
       await deps.books.delete(id, deps.vectors);
       res.status(204).end();
     })
