@@ -266,7 +266,8 @@ describe("the web view", () => {
     await page.getByRole("button", { name: "Retry all matching…" }).focus();
     await page.keyboard.press("Space");
     await page.locator("[data-testid=bulk-confirm]").waitFor();
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toMatch(/^Retry \d+$/); // focus moves to the decision
+    // Focus moves to the decision once the dry run has answered.
+    expect(await until("focus on the decision", () => page.evaluate(() => document.activeElement?.textContent ?? ""), (t) => /^Retry \d+$/.test(t))).toMatch(/^Retry \d+$/);
     await page.keyboard.press("Tab");
     await page.keyboard.press("Enter"); // Cancel
     await page.locator("[data-testid=bulk-confirm]").waitFor({ state: "detached" });

@@ -1,6 +1,6 @@
 // Dead letters: a page at a time (never every entry), inspect one, retry or discard one, and
 // retry or discard all by filter after a dry-run count (what the filter matches now).
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { DeadLetterPage, DlqBulkFilter } from "../../../client/index.js";
 import { ActionButton } from "../components/action-button.js";
 import { Link } from "../components/link.js";
@@ -20,6 +20,15 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
   const [message, setMessage] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  const decisionRef = useRef<HTMLButtonElement>(null);
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  // Focus moves to the decision once the dry run has answered. Not autoFocus: the button mounts
+  // while the dry run is still busy (disabled), and a disabled button cannot take focus.
+  const opened = bulk !== undefined && !busy;
+  useEffect(() => {
+    if (!opened) return;
+    (decisionRef.current && !decisionRef.current.disabled ? decisionRef.current : cancelRef.current)?.focus();
+  }, [opened]);
   const page = usePoll<DeadLetterPage>(() => client.dlq.list({ limit: PAGE_SIZE, offset, ...(type ? { type } : {}) }), 3_000, [client, type, offset]);
 
   const run = async (what: () => Promise<string | void>) => {
@@ -97,10 +106,10 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
             {bulk.count === 1 ? "" : "s"} match{bulk.count === 1 ? "es" : ""} now; nothing has changed yet.
           </p>
           <div class="actions">
-            <button type="button" class={`btn ${bulk.action === "retry" ? "btn-primary" : "btn-danger"}`} onClick={confirm} disabled={busy || bulk.count === 0} autoFocus>
+            <button type="button" class={`btn ${bulk.action === "retry" ? "btn-primary" : "btn-danger"}`} onClick={confirm} disabled={busy || bulk.count === 0} ref={decisionRef}>
               {bulk.action === "retry" ? "Retry" : "Discard"} {bulk.count}
             </button>
-            <button type="button" class="btn" onClick={() => setBulk(undefined)}>
+            <button type="button" class="btn" onClick={() => setBulk(undefined)} ref={cancelRef}>
               Cancel
             </button>
           </div>
