@@ -1,9 +1,10 @@
 // QueuedIndex: queued tasks by id. Work subjects carry no task id (topology.ts), so a task that no
 // worker has taken yet, and so has no state record, is found through this bucket: task id → its
 // work-stream sequence and (when small) its queued record, one direct get whatever the depth of
-// the queue. The producer writes the entry right after its publish is acknowledged; the first
-// state write of the task (a worker taking it, a cancel) removes it, with a delete marker that
-// expires by itself, so the bucket holds about one small entry per waiting task.
+// the queue. The producer writes the entry right after its publish is acknowledged (again in the
+// background while NATS does not confirm that write); the first state write of the task (a worker
+// taking it, a cancel) removes it, with a delete marker that expires by itself, so the bucket
+// holds about one small entry per waiting task.
 //
 // The bucket is held in memory by NATS: at a million entries a file-stored bucket answered a cold
 // lookup in 140 ms at p99 (each one loads a 4 MB block), a memory-stored one in 8 ms. Everything in
@@ -46,12 +47,78 @@ export function entryValue(streamSeq: number, recordJson: string): string {
   return Buffer.byteLength(recordJson) <= INLINE_RECORD_BYTES ? `{"seq":${streamSeq},"task":${recordJson}}` : `{"seq":${streamSeq}}`;
 }
 
+/** How often entries NATS did not confirm are sent again, and for how long at most. */
+const RETRY_EVERY_MS = 1_000;
+const RETRY_FOR_MS = 10 * 60_000;
+/** Entries kept for a retry at most (about 1 KiB each); beyond, a task is found once a worker takes it. */
+const MAX_UNCONFIRMED = 10_000;
+const RETRY_CONFIRM: ConfirmOptions = { deadlineMs: 2_000, attemptMs: 1_000 };
+
+interface Unconfirmed {
+  seq: number;
+  recordJson: string;
+  giveUpAt: number;
+}
+
 export class QueuedIndex {
+  /**
+   * Entries whose write NATS did not confirm (it froze, or the bucket's leader was being elected),
+   * sent again in the background; meanwhile this process finds those tasks from here.
+   */
+  private readonly unconfirmed = new Map<string, Unconfirmed>();
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retrying = false;
+
   constructor(
     private readonly nc: NatsConnection,
     private readonly publisher: StreamPublisher,
     private readonly kv: KV,
   ) {}
+
+  /**
+   * put(), and when NATS does not confirm the write, again in the background until it does (for
+   * up to ten minutes). Never throws: the task is queued whatever becomes of its entry.
+   */
+  async putOrRetry(taskId: string, streamSeq: number, recordJson: string, confirm: ConfirmOptions): Promise<void> {
+    try {
+      await this.put(taskId, streamSeq, recordJson, confirm);
+    } catch {
+      if (this.unconfirmed.size >= MAX_UNCONFIRMED) return; // found once a worker takes it
+      this.unconfirmed.set(taskId, { seq: streamSeq, recordJson, giveUpAt: Date.now() + RETRY_FOR_MS });
+      this.retryTimer ??= setInterval(() => void this.retryUnconfirmed(), RETRY_EVERY_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** Entries waiting to be written again (for tests and metrics). */
+  get unconfirmedCount(): number {
+    return this.unconfirmed.size;
+  }
+
+  private async retryUnconfirmed(): Promise<void> {
+    if (this.retrying) return;
+    this.retrying = true;
+    try {
+      for (const [taskId, u] of this.unconfirmed) {
+        if (this.nc.isClosed() || Date.now() > u.giveUpAt) {
+          this.unconfirmed.delete(taskId); // the task still runs; it is found once a worker takes it
+          continue;
+        }
+        try {
+          await this.put(taskId, u.seq, u.recordJson, RETRY_CONFIRM);
+          this.unconfirmed.delete(taskId);
+        } catch {
+          break; // NATS still does not confirm: try again on the next tick, oldest first
+        }
+      }
+    } finally {
+      this.retrying = false;
+      if (this.unconfirmed.size === 0 && this.retryTimer) {
+        clearInterval(this.retryTimer);
+        this.retryTimer = null;
+      }
+    }
+  }
 
   /**
    * Records where a task's message is, unless the subject has been written already: a worker that
@@ -71,6 +138,8 @@ export class QueuedIndex {
 
   /** A waiting task's work-stream sequence and (if small) its queued record, or null. */
   async entry(taskId: string): Promise<QueuedEntry | null> {
+    const unconfirmed = this.unconfirmed.get(taskId);
+    if (unconfirmed) return { seq: unconfirmed.seq, record: JSON.parse(unconfirmed.recordJson) as TaskRecord };
     const entry = await this.kv.get(taskId);
     if (!isLiveEntry(entry)) return null;
     try {

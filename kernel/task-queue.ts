@@ -170,9 +170,10 @@ export class TaskQueue {
       if (refused.code !== "outcome_unknown") this.release(tenant);
       throw refused;
     }
-    // The task is queued now, whatever becomes of its index entry: without one it still runs, and
-    // is found by id once a worker has taken it (a retry with its idempotencyKey writes it again).
-    await this.conn.queued.put(id, seq, json, this.confirm).catch(() => undefined);
+    // The task is queued now, whatever becomes of its index entry: an unconfirmed one is written
+    // again in the background (this process finds the task meanwhile), and without one the task
+    // still runs and is found by id once a worker has taken it.
+    await this.conn.queued.putOrRetry(id, seq, json, this.confirm);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };

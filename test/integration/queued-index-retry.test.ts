@@ -1,0 +1,53 @@
+// A create whose queued-index entry NATS does not confirm is still a queued task: the process that
+// created it finds it by id meanwhile, and writes the entry again in the background until NATS
+// takes it, so every process finds it afterwards. Here the index bucket is gone for a while (its
+// stream deleted) while the work stream takes the task.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Kvm } from "@nats-io/kv";
+import { connectJetq, type JetqConnection } from "../../kernel/connection.js";
+import { loadKernelConfig } from "../../kernel/config.js";
+import { isLiveEntry } from "../../kernel/kv-live.js";
+import type { TaskQueue } from "../../kernel/task-queue.js";
+import { taskQueueFor } from "../../kernel/task-queue-for.js";
+import { ensureQueuedIndexBucket, TOPOLOGY } from "../../kernel/topology.js";
+import { startNatsServer, type NatsServerHandle } from "../../kit/nats-server.js";
+import { testRegistry } from "../support/test-types.js";
+import { waitFor } from "../support/wait.js";
+
+describe("an unconfirmed queued-index entry", () => {
+  let nats: NatsServerHandle;
+  let conn: JetqConnection;
+  let other: JetqConnection;
+  let queue: TaskQueue;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    const config = loadKernelConfig({ NATS_URL: nats.url });
+    conn = await connectJetq(config.natsUrl, config.topology, { name: "creator" });
+    other = await connectJetq(config.natsUrl, config.topology, { name: "another-api" });
+    queue = taskQueueFor(conn, testRegistry(), { defaultTimeoutSeconds: 60, publishDeadlineMs: 300, publishAttemptMs: 100 });
+  });
+  afterAll(async () => {
+    await Promise.all([conn?.close(), other?.close()]);
+    await nats?.stop();
+  });
+
+  it("is found by its creator meanwhile, and written again once NATS takes it", async () => {
+    await conn.jsm.streams.delete(`KV_${TOPOLOGY.queuedBucket}`);
+    const { record, created } = await queue.create({ type: "echo", payload: { value: "kept" } });
+    expect(created).toBe(true);
+    expect(conn.queued.unconfirmedCount).toBe(1);
+    // The creating process answers from the entry it holds for the retry.
+    const found = await queue.get(record.id);
+    expect(found).toMatchObject({ id: record.id, status: "queued", payload: { value: "kept" } });
+
+    // The bucket comes back (the API's keeper makes it again): the retry writes the entry.
+    await ensureQueuedIndexBucket(conn.nc, conn.jsm, 1);
+    await waitFor("the entry written again", () => conn.queued.unconfirmedCount === 0, 30_000, 100);
+    const kv = await new Kvm(other.nc).open(TOPOLOGY.queuedBucket);
+    const entry = await kv.get(record.id);
+    expect(isLiveEntry(entry)).toBe(true);
+    expect(entry!.json<{ seq: number; task: { id: string } }>().task.id).toBe(record.id);
+    // Another process finds it through the bucket now.
+    expect(await other.queued.entry(record.id)).toMatchObject({ record: { id: record.id, status: "queued" } });
+  });
+});
