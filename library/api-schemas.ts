@@ -81,8 +81,34 @@ export const SearchResultsSchema = z.looseObject({
 });
 export type SearchResults = z.infer<typeof SearchResultsSchema>;
 
+/** One question of a quiz, citing the chunk it came from (its text contains the answer). */
+export const QuizQuestionSchema = z.looseObject({
+  kind: z.enum(["cloze", "multiple_choice"]),
+  question: z.string(),
+  choices: z.array(z.string()),
+  /** The correct choice's text; always one of `choices`. */
+  answer: z.string(),
+  answerIndex: z.number().int().nonnegative(),
+  sourceChunkId: z.string(),
+  /** 1-based page (PDF) or section number of that chunk. */
+  page: z.number().int(),
+  explanation: z.string().optional(),
+});
+export type QuizQuestion = z.infer<typeof QuizQuestionSchema>;
+
 /** A generated quiz, as create_quiz stored it. */
-export const QuizSchema = z.looseObject({ tenant: z.string().optional() });
+export const QuizSchema = z.looseObject({
+  quizId: z.string(),
+  bookId: z.string(),
+  /** The book's tenant; absent on quizzes stored before tenants (the default tenant's). */
+  tenant: z.string().optional(),
+  /** The create_quiz task that wrote it. */
+  taskId: z.string(),
+  /** Which generator wrote the questions: the extractive default or an LLM's name. */
+  generator: z.string(),
+  questions: z.array(QuizQuestionSchema),
+  createdAt: z.string(),
+});
 export type Quiz = z.infer<typeof QuizSchema>;
 
 /** `POST /rag/add-document` (the earlier Python service's shape). */

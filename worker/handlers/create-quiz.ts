@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { NonRetryableError } from "../../kernel/errors.js";
 import { bookTenantOf, type Chunk } from "../../library/books.js";
 import { tenantOf } from "../../kernel/task.js";
+import type { Quiz } from "../../library/api-schemas.js";
 import type { CreateQuizPayload } from "../../library/task-types.js";
 import type { HandlerFor } from "../handler.js";
 import type { Pipeline } from "./pipeline.js";
@@ -11,16 +12,11 @@ import type { Pipeline } from "./pipeline.js";
 /** Most chunks handed to a generator: spread evenly over the book so a quiz covers all of it. */
 const MAX_CHUNKS = 200;
 
-export interface QuizRecord {
-  quizId: string;
-  bookId: string;
-  /** The book's tenant, the task's (issue #11); absent on quizzes stored before tenants: DEFAULT_TENANT's. */
-  tenant: string;
-  taskId: string;
-  generator: string;
-  questions: unknown[];
-  createdAt: string;
-}
+/**
+ * What is stored and answered by GET /api/quizzes/{id}: the API's schema (library/api-schemas.ts)
+ * with the tenant always set (absent only on quizzes stored before tenants: the default tenant's).
+ */
+export type QuizRecord = Quiz & { tenant: string };
 
 export function createQuiz(p: Pipeline): HandlerFor<typeof CreateQuizPayload> {
   return async (ctx) => {
