@@ -25,6 +25,9 @@ interface Advisory {
   reason?: string;
 }
 
+/** Advisories handled at once by one mover. */
+const MOVES_IN_FLIGHT = 32;
+
 export class DeadLetterMover {
   private messages: ConsumerMessages | null = null;
   private done: Promise<void> | null = null;
@@ -43,19 +46,32 @@ export class DeadLetterMover {
     const consumer = await this.conn.js.consumers.get(TOPOLOGY.advisoryStream, TOPOLOGY.dlqMoverConsumer);
     this.messages = await consumer.consume({ max_messages: 64 });
     this.done = (async () => {
+      // Several advisories at once: each is a few round trips to NATS, so one at a time moved
+      // about 300 a second, and a burst of failures took minutes to show in the DLQ. Each
+      // advisory names one task and every write it makes is idempotent or a compare-and-set,
+      // so their order does not matter.
+      const inFlight = new Set<Promise<void>>();
       for await (const m of this.messages!) {
-        try {
-          await this.handle(m);
-          m.ack();
-        } catch (err) {
-          const adv = safeJson<Advisory>(m);
-          // The task id is in a terminate reason; a MAX_DELIVERIES advisory has only the sequence.
-          const taskId = taskIdOfReason(adv?.reason);
-          this.log.warn("dead-letter move failed; will retry", { taskId, streamSeq: adv?.stream_seq, error: String(err), subject: m.subject });
-          m.nak(2_000);
-        }
+        const moving: Promise<void> = this.move(m).finally(() => inFlight.delete(moving));
+        inFlight.add(moving);
+        if (inFlight.size >= MOVES_IN_FLIGHT) await Promise.race(inFlight);
       }
+      await Promise.all(inFlight);
     })();
+  }
+
+  /** Handles one advisory, then acks it; a failure is retried (nak with a delay). Never throws. */
+  private async move(m: JsMsg): Promise<void> {
+    try {
+      await this.handle(m);
+      m.ack();
+    } catch (err) {
+      const adv = safeJson<Advisory>(m);
+      // The task id is in a terminate reason; a MAX_DELIVERIES advisory has only the sequence.
+      const taskId = taskIdOfReason(adv?.reason);
+      this.log.warn("dead-letter move failed; will retry", { taskId, streamSeq: adv?.stream_seq, error: String(err), subject: m.subject });
+      m.nak(2_000);
+    }
   }
 
   async stop() {
