@@ -42,10 +42,16 @@ export interface QueuedEntry {
   record?: TaskRecord;
 }
 
-/** The value stored for a task: its sequence, and its record if that fits. */
-export function entryValue(streamSeq: number, recordJson: string): string {
-  return Buffer.byteLength(recordJson) <= INLINE_RECORD_BYTES ? `{"seq":${streamSeq},"task":${recordJson}}` : `{"seq":${streamSeq}}`;
+/**
+ * The value stored for a task: its sequence, and its record if that fits. Takes the record as the
+ * bytes already encoded for its work message, so a create encodes it once.
+ */
+export function entryValue(streamSeq: number, record: Uint8Array | string): Uint8Array {
+  const bytes = typeof record === "string" ? Buffer.from(record) : record;
+  if (bytes.byteLength > INLINE_RECORD_BYTES) return Buffer.from(`{"seq":${streamSeq}}`);
+  return Buffer.concat([Buffer.from(`{"seq":${streamSeq},"task":`), bytes, CLOSING_BRACE]);
 }
+const CLOSING_BRACE = Buffer.from("}");
 
 /** How often entries NATS did not confirm are sent again, and for how long at most. */
 const RETRY_EVERY_MS = 1_000;
@@ -56,7 +62,7 @@ const RETRY_CONFIRM: ConfirmOptions = { deadlineMs: 2_000, attemptMs: 1_000 };
 
 interface Unconfirmed {
   seq: number;
-  recordJson: string;
+  record: Uint8Array;
   giveUpAt: number;
 }
 
@@ -68,6 +74,8 @@ export class QueuedIndex {
   private readonly unconfirmed = new Map<string, Unconfirmed>();
   private retryTimer: NodeJS.Timeout | null = null;
   private retrying = false;
+  /** Every delete marker's headers, the same each time: made once (the client encodes them per publish). */
+  private readonly markerHeaders = markerHeaders();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -79,12 +87,12 @@ export class QueuedIndex {
    * put(), and when NATS does not confirm the write, again in the background until it does (for
    * up to ten minutes). Never throws: the task is queued whatever becomes of its entry.
    */
-  async putOrRetry(taskId: string, streamSeq: number, recordJson: string, confirm: ConfirmOptions): Promise<void> {
+  async putOrRetry(taskId: string, streamSeq: number, record: Uint8Array, confirm: ConfirmOptions): Promise<void> {
     try {
-      await this.put(taskId, streamSeq, recordJson, confirm);
+      await this.put(taskId, streamSeq, record, confirm);
     } catch {
       if (this.unconfirmed.size >= MAX_UNCONFIRMED) return; // found once a worker takes it
-      this.unconfirmed.set(taskId, { seq: streamSeq, recordJson, giveUpAt: Date.now() + RETRY_FOR_MS });
+      this.unconfirmed.set(taskId, { seq: streamSeq, record, giveUpAt: Date.now() + RETRY_FOR_MS });
       this.retryTimer ??= setInterval(() => void this.retryUnconfirmed(), RETRY_EVERY_MS);
       this.retryTimer.unref();
     }
@@ -105,7 +113,7 @@ export class QueuedIndex {
           continue;
         }
         try {
-          await this.put(taskId, u.seq, u.recordJson, RETRY_CONFIRM);
+          await this.put(taskId, u.seq, u.record, RETRY_CONFIRM);
           this.unconfirmed.delete(taskId);
         } catch {
           break; // NATS still does not confirm: try again on the next tick, oldest first
@@ -125,9 +133,9 @@ export class QueuedIndex {
    * took the task at once may have removed the entry before it was made (its delete marker is
    * there), and the entry must not come back after it.
    */
-  async put(taskId: string, streamSeq: number, recordJson: string, confirm?: ConfirmOptions): Promise<void> {
+  async put(taskId: string, streamSeq: number, record: Uint8Array | string, confirm?: ConfirmOptions): Promise<void> {
     const opts = { expectLastSubjectSequence: 0 };
-    const value = entryValue(streamSeq, recordJson);
+    const value = entryValue(streamSeq, record);
     try {
       if (confirm) await this.publisher.publishConfirmed(queuedIndexSubject(taskId), value, opts, confirm);
       else await this.publisher.publish(queuedIndexSubject(taskId), value, opts);
@@ -139,7 +147,7 @@ export class QueuedIndex {
   /** A waiting task's work-stream sequence and (if small) its queued record, or null. */
   async entry(taskId: string): Promise<QueuedEntry | null> {
     const unconfirmed = this.unconfirmed.get(taskId);
-    if (unconfirmed) return { seq: unconfirmed.seq, record: JSON.parse(unconfirmed.recordJson) as TaskRecord };
+    if (unconfirmed) return { seq: unconfirmed.seq, record: JSON.parse(Buffer.from(unconfirmed.record).toString()) as TaskRecord };
     const entry = await this.kv.get(taskId);
     if (!isLiveEntry(entry)) return null;
     try {
@@ -176,11 +184,8 @@ export class QueuedIndex {
    * the reply). A lost one leaves an entry that lookups pass over (the state record is read first).
    */
   forget(taskId: string): void {
-    const h = headers();
-    h.set("KV-Operation", "DEL");
-    h.set("Nats-TTL", `${MARKER_TTL_SECONDS}s`);
     try {
-      this.nc.publish(queuedIndexSubject(taskId), "", { headers: h });
+      this.nc.publish(queuedIndexSubject(taskId), EMPTY, { headers: this.markerHeaders });
     } catch {
       // closed or draining: the entry stays until the task's next write, harmless
     }
@@ -189,6 +194,14 @@ export class QueuedIndex {
 
 /** Delete markers of the queued index vanish after this long. */
 const MARKER_TTL_SECONDS = 60;
+const EMPTY = new Uint8Array(0);
+
+function markerHeaders() {
+  const h = headers();
+  h.set("KV-Operation", "DEL");
+  h.set("Nats-TTL", `${MARKER_TTL_SECONDS}s`);
+  return h;
+}
 
 /** The work message at `seq` if it exists and belongs to `taskId` (sequences are never reused). */
 export async function workMessageAt(jsm: JetStreamManager, seq: number, taskId: string): Promise<StoredMsg | null> {

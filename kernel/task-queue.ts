@@ -153,17 +153,18 @@ export class TaskQueue {
       attempts: 0,
       progress: { percent: 0 },
     };
-    const json = JSON.stringify(record);
+    // Encoded once: the work message and the queued index's entry carry the same bytes.
+    const encoded = Buffer.from(JSON.stringify(record));
     // A message over the server's max_payload can never be published: say so, not "try again".
     const maxPayload = this.conn.nc.info?.max_payload ?? Infinity;
-    const bytes = Buffer.byteLength(json);
+    const bytes = encoded.byteLength;
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
     const lane = await this.admit(tenant);
     let seq: number;
     try {
-      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), json, { msgId: id, headers: { [TASK_ID_HEADER]: id, [TENANT_HEADER]: tenant } }, this.confirm)).seq;
+      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), encoded, { msgId: id, headers: { [TASK_ID_HEADER]: id, [TENANT_HEADER]: tenant } }, this.confirm)).seq;
     } catch (err) {
       const refused = unqueued(err, id);
       // Not queued for sure: give back the place admit() counted (an unknown outcome keeps it).
@@ -173,7 +174,7 @@ export class TaskQueue {
     // The task is queued now, whatever becomes of its index entry: an unconfirmed one is written
     // again in the background (this process finds the task meanwhile), and without one the task
     // still runs and is found by id once a worker has taken it.
-    await this.conn.queued.putOrRetry(id, seq, json, this.confirm);
+    await this.conn.queued.putOrRetry(id, seq, encoded, this.confirm);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };

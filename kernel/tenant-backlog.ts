@@ -38,6 +38,8 @@ export class TenantBacklog {
   /** Changes not sent yet, and changes sent whose answer has not come back. */
   private readonly unsent = new Map<string, number>();
   private readonly inFlight = new Map<string, number>();
+  /** The counter read in progress per tenant (refresh()). */
+  private readonly reading = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private reconciler: NodeJS.Timeout | null = null;
@@ -54,17 +56,31 @@ export class TenantBacklog {
   /** The tenant's unfinished tasks as this process knows them, its own unsent changes included. */
   async estimate(tenant: string): Promise<number> {
     const k = this.known.get(tenant);
-    if (!k || Date.now() - k.at > (this.opts.freshMs ?? 100)) {
-      const asked = Date.now();
-      const value = await this.readBriefly(tenant);
-      if (value !== null) {
-        // A flush answered after this read was sent has the newer value (NATS answers one
-        // connection's requests in order): keep that one, or this process would forget its own adds.
-        const newer = this.known.get(tenant);
-        if (!newer || newer.at < asked) this.known.set(tenant, { value, at: asked });
-      }
-    }
+    if (!k || Date.now() - k.at > (this.opts.freshMs ?? 100)) await this.refresh(tenant);
     return this.local(tenant);
+  }
+
+  /**
+   * Reads the tenant's counter: one read at a time per tenant, which every estimate() made
+   * meanwhile waits for (a thousand creates in flight when the value goes stale make one read,
+   * not a thousand).
+   */
+  private refresh(tenant: string): Promise<void> {
+    let reading = this.reading.get(tenant);
+    if (!reading) {
+      const asked = Date.now();
+      reading = this.readBriefly(tenant)
+        .then((value) => {
+          if (value === null) return;
+          // A flush answered after this read was sent has the newer value (NATS answers one
+          // connection's requests in order): keep that one, or this process would forget its own adds.
+          const newer = this.known.get(tenant);
+          if (!newer || newer.at < asked) this.known.set(tenant, { value, at: asked });
+        })
+        .finally(() => this.reading.delete(tenant));
+      this.reading.set(tenant, reading);
+    }
+    return reading;
   }
 
   /**
