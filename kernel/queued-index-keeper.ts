@@ -14,17 +14,35 @@ import type { JetqConnection } from "./connection.js";
 import { getMany, isNoMessage, kvStream } from "./kv-scan.js";
 import { isKvMarker } from "./kv-live.js";
 import type { Logger } from "./logger.js";
+import { BATCH_KEY_PREFIX, batchValue, readBatch } from "./index-batches.js";
 import { COMPLETE_KEY, entryValue, queuedIndexSubject, REBUILD_LOCK_KEY } from "./queued-index.js";
 import { isConflict } from "./state-store.js";
 import { ensureQueuedIndexBucket, TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
 
 export interface QueuedIndexKeeperOptions {
-  /** How often to look for COMPLETE_KEY (one direct get). Default 2 s. */
+  /** How often to look for COMPLETE_KEY (one direct get), and to compact. Default 2 s. */
   checkEveryMs?: number;
+  /**
+   * A batch this old that still names a task on the work stream is thinned: its tasks that have a
+   * state record (they started) are dropped from it. Default 60 s.
+   */
+  thinAfterMs?: number;
   logger?: Logger;
   /** Names the lock's holder; default the connection's name and pid. */
   owner?: string;
 }
+
+export interface CompactOutcome {
+  /** Batches and entries removed whole. */
+  removed: number;
+  /** Batches written again without their started tasks. */
+  thinned: number;
+  /** Index messages read. */
+  read: number;
+}
+
+/** Index bytes read per compaction at most: a deep backlog's index is gone through a slice at a time. */
+const COMPACT_BYTES = 4 * 1024 * 1024;
 
 export type CheckOutcome = { outcome: "complete" } | { outcome: "rebuilt"; entries: number; skipped: number; ms: number } | { outcome: "busy" } | { outcome: "failed"; error: string };
 
@@ -40,6 +58,9 @@ const WORK_SUBJECTS = "jetq.tasks.*.*";
 export class QueuedIndexKeeper {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<CheckOutcome> | null = null;
+  private compacting: Promise<CompactOutcome> | null = null;
+  /** Where the next compaction goes on reading the index (it wraps around at the end). */
+  private cursor = 0;
   private readonly owner: string;
 
   constructor(
@@ -54,11 +75,17 @@ export class QueuedIndexKeeper {
     const first = await this.check();
     const every = this.opts.checkEveryMs ?? 2_000;
     const tick = () => {
-      this.timer = setTimeout(() => void this.check().then(() => this.timer && tick()), every);
+      this.timer = setTimeout(() => void this.checkAndCompact().then(() => this.timer && tick()), every);
       this.timer.unref();
     };
     tick();
     return first;
+  }
+
+  /** A check, then a compaction once the index is complete. Never throws. */
+  private async checkAndCompact(): Promise<void> {
+    if ((await this.check()).outcome !== "complete") return;
+    await this.compact().catch((err: unknown) => this.opts.logger?.debug("queued index not compacted", { error: String(err) }));
   }
 
   stop(): void {
@@ -101,6 +128,77 @@ export class QueuedIndexKeeper {
       this.opts.logger?.warn("queued index check failed; lookups of waiting tasks answer 503 until it is rebuilt", { error });
       return { outcome: "failed", error };
     }
+  }
+
+  /**
+   * Removes what no longer names a waiting task, reading up to COMPACT_BYTES of the index from
+   * where the last compaction stopped. Nothing removes single batched entries on the hot path
+   * (index-batches.ts), so this is what keeps the index about as large as the queue:
+   *  - a batch or entry whose every task sits below the work stream's first sequence is removed
+   *    (those messages have all left the stream);
+   *  - a batch older than thinAfterMs is thinned: its tasks with a state record (they started, so
+   *    lookups find them there) are dropped, and it is removed when none is left. This is what
+   *    frees the batches behind one task that waits for hours.
+   * Replicas may compact at once: removals are of what no lookup needs, rewrites compare-and-set.
+   */
+  compact(): Promise<CompactOutcome> {
+    this.compacting ??= this.compactOnce().finally(() => (this.compacting = null));
+    return this.compacting;
+  }
+
+  private async compactOnce(): Promise<CompactOutcome> {
+    const jsm = this.conn.jsm;
+    const work = (await jsm.streams.info(TOPOLOGY.tasksStream)).state;
+    const floor = work.messages === 0 ? work.last_seq + 1 : work.first_seq; // every task message below it is gone
+    const stream = kvStream(TOPOLOGY.queuedBucket);
+    const index = (await jsm.streams.info(stream)).state;
+    const outcome: CompactOutcome = { removed: 0, thinned: 0, read: 0 };
+    if (index.messages === 0) return outcome;
+    const thinAfterMs = this.opts.thinAfterMs ?? 60_000;
+    const prefix = queuedIndexSubject("");
+    let seq = this.cursor >= index.first_seq && this.cursor <= index.last_seq ? this.cursor : index.first_seq;
+    let bytes = 0;
+    while (bytes < COMPACT_BYTES && seq <= index.last_seq) {
+      const msgs: StoredMsg[] = [];
+      try {
+        for await (const m of await jsm.direct.getBatch(stream, { seq, batch: 64, max_bytes: 1024 * 1024 })) msgs.push(m);
+      } catch (err) {
+        if (isNoMessage(err)) break;
+        throw err;
+      }
+      if (msgs.length === 0) break;
+      seq = msgs[msgs.length - 1]!.seq + 1;
+      for (const m of msgs) {
+        bytes += m.data.byteLength;
+        outcome.read++;
+        const key = m.subject.slice(prefix.length);
+        if (isKvMarker(m) || key.startsWith("_")) continue;
+        const old = Date.now() - m.time.getTime() > thinAfterMs;
+        const entries = key.startsWith(BATCH_KEY_PREFIX) ? readBatch(m.data) : { [key]: ownEntry(m) };
+        const ids = Object.keys(entries);
+        let waiting = ids.filter((id) => (entries[id]?.seq ?? 0) >= floor);
+        if (waiting.length > 0 && old) {
+          const started = await getMany(jsm, TOPOLOGY.stateBucket, waiting);
+          waiting = waiting.filter((id) => !started.has(id));
+        }
+        if (waiting.length === 0) {
+          await jsm.streams.purge(stream, { filter: m.subject });
+          outcome.removed++;
+        } else if (waiting.length < ids.length && old && key.startsWith(BATCH_KEY_PREFIX)) {
+          const value = batchValue(waiting.map((id) => Buffer.from(`${JSON.stringify(id)}:${JSON.stringify(entries[id])}`)));
+          const rewritten = await this.conn.publisher.publish(m.subject, value, { expectLastSubjectSequence: m.seq }).then(
+            () => true,
+            (err: unknown) => {
+              if (isConflict(err)) return false; // changed meanwhile: the next pass looks again
+              throw err;
+            },
+          );
+          if (rewritten) outcome.thinned++;
+        }
+      }
+    }
+    this.cursor = seq > index.last_seq ? 0 : seq;
+    return outcome;
   }
 
   /** Claims the rebuild lock: create-only, or over an expired holder's marker. */
@@ -183,5 +281,15 @@ export class QueuedIndexKeeper {
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.status === 404)) throw err;
     }
+  }
+}
+
+/** A per-task entry's sequence (0 when unreadable, so it counts as gone). */
+function ownEntry(m: StoredMsg): { seq: number } {
+  try {
+    const seq = m.json<{ seq?: unknown }>().seq;
+    return { seq: typeof seq === "number" && Number.isSafeInteger(seq) ? seq : 0 };
+  } catch {
+    return { seq: 0 };
   }
 }

@@ -1,10 +1,13 @@
 // QueuedIndex: queued tasks by id. Work subjects carry no task id (topology.ts), so a task that no
 // worker has taken yet, and so has no state record, is found through this bucket: task id → its
 // work-stream sequence and (when small) its queued record, one direct get whatever the depth of
-// the queue. The producer writes the entry right after its publish is acknowledged (again in the
-// background while NATS does not confirm that write); the first state write of the task (a worker
-// taking it, a cancel) removes it, with a delete marker that expires by itself, so the bucket
-// holds about one small entry per waiting task.
+// the queue. The tasks a process creates together share one entry, `batch.<key>`, whose key their
+// ids carry (index-batches.ts): written once their publishes are acknowledged, before any of those
+// creates answers, and removed a batch at a time by the keeper's compaction once its tasks have
+// left the work stream or started. Tasks of earlier versions (random UUIDs), and the rare create
+// whose batch could not be stored, have an entry of their own, which the first state write of the
+// task (a worker taking it, a cancel) removes with a delete marker that expires by itself. An
+// entry NATS did not confirm is written again in the background.
 //
 // The bucket is held in memory by NATS: at a million entries a file-stored bucket answered a cold
 // lookup in 140 ms at p99 (each one loads a 4 MB block), a memory-stored one in 8 ms. Everything in
@@ -15,6 +18,7 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
+import { BATCH_KEY_PREFIX, batchKeyOf, batchMember, batchValue, IndexBatcher, readBatch, type BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
 import { isNoMessage } from "./kv-scan.js";
 import { isConflict } from "./state-store.js";
@@ -76,12 +80,32 @@ export class QueuedIndex {
   private retrying = false;
   /** Every delete marker's headers, the same each time: made once (the client encodes them per publish). */
   private readonly markerHeaders = markerHeaders();
+  private readonly batcher = new IndexBatcher((key, entries, confirm) => this.writeBatch(key, entries, confirm));
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly publisher: StreamPublisher,
     private readonly kv: KV,
   ) {}
+
+  /**
+   * A new task's id and its place in the batch of entries being gathered (index-batches.ts): settle
+   * it with the task's sequence once its publish is acknowledged (the promise resolves when the
+   * batch is stored), or with null if the task was not queued. Every slot must be settled.
+   */
+  slot(confirm: ConfirmOptions): BatchSlot {
+    return this.batcher.slot(confirm);
+  }
+
+  /** Stores a batch; when NATS refuses or does not confirm it, each entry on its own instead. Never throws. */
+  private async writeBatch(key: string, entries: { id: string; seq: number; record: Uint8Array }[], confirm: ConfirmOptions): Promise<void> {
+    const value = batchValue(entries.map((e) => batchMember(e.id, e.seq, e.record)));
+    try {
+      await this.publisher.publishConfirmed(queuedIndexSubject(BATCH_KEY_PREFIX + key), value, { expectLastSubjectSequence: 0 }, confirm);
+    } catch {
+      await Promise.all(entries.map((e) => this.putOrRetry(e.id, e.seq, e.record, confirm)));
+    }
+  }
 
   /**
    * put(), and when NATS does not confirm the write, again in the background until it does (for
@@ -148,6 +172,17 @@ export class QueuedIndex {
   async entry(taskId: string): Promise<QueuedEntry | null> {
     const unconfirmed = this.unconfirmed.get(taskId);
     if (unconfirmed) return { seq: unconfirmed.seq, record: JSON.parse(Buffer.from(unconfirmed.record).toString()) as TaskRecord };
+    const key = batchKeyOf(taskId);
+    if (key) {
+      const batch = await this.kv.get(BATCH_KEY_PREFIX + key);
+      const e = isLiveEntry(batch) ? readBatch(batch.value)[taskId] : undefined;
+      if (e && Number.isSafeInteger(e.seq) && e.seq > 0) {
+        const task = e.task as TaskRecord | undefined;
+        if (task === undefined) return { seq: e.seq };
+        if (task?.id === taskId) return { seq: e.seq, record: task };
+      }
+      // Not in its batch: an entry of its own (the batch could not be stored, or the index was rebuilt).
+    }
     const entry = await this.kv.get(taskId);
     if (!isLiveEntry(entry)) return null;
     try {
@@ -184,6 +219,7 @@ export class QueuedIndex {
    * the reply). A lost one leaves an entry that lookups pass over (the state record is read first).
    */
   forget(taskId: string): void {
+    if (batchKeyOf(taskId)) return; // batched: the keeper removes its entries a batch at a time
     try {
       this.nc.publish(queuedIndexSubject(taskId), EMPTY, { headers: this.markerHeaders });
     } catch {

@@ -1,12 +1,13 @@
 // TaskQueue: the producer side. Validates a task against the registry, records its state,
 // publishes it to the work stream, and cancels it. The API and task handlers (which chain
 // tasks) both go through it, so every task is checked against the same schemas.
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { JetqConnection } from "./connection.js";
 import type { JetqMetrics } from "./metrics.js";
 import { ConflictError, InvalidError, InvalidRequestError, JetqError, notFound, TooLargeError, UnavailableError } from "./errors.js";
-import type { TaskTypeRegistry } from "./registry.js";
+import type { TaskTypeDefinition, TaskTypeRegistry } from "./registry.js";
+import type { BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
 import { isConflict, StaleRevisionError } from "./state-store.js";
 import { DEFAULT_TENANT, PRIORITIES, tenantOf, type TaskRecord, type TaskSpec, type TaskStatus } from "./task.js";
@@ -105,7 +106,8 @@ export class TaskQueue {
   }
 
   /**
-   * Accepts a task: one publish, then its entry in the queued index. A queued task has no state
+   * Accepts a task: one publish, then its entry in the queued index (one write for the batch of
+   * creates made at about the same time, index-batches.ts). A queued task has no state
    * record: its message on the work stream is its state (found by id through the index, see
    * find()); the record starts with its first transition, written by the worker that takes it, or
    * by a cancel.
@@ -115,7 +117,18 @@ export class TaskQueue {
     const tenant = opts.tenant ?? DEFAULT_TENANT;
     const def = this.registry.get(spec.type)!;
     await def.admit?.(spec.payload, this.conn, tenant);
-    let id: string = randomUUID();
+    // The task's id and its place in the queued index's open batch; a create that ends without
+    // queuing it gives the place back (settle is once per slot, so the later calls are no-ops).
+    const slot = this.conn.queued.slot(this.confirm);
+    try {
+      return await this.createIn(slot, spec, tenant, def);
+    } finally {
+      void slot.settle(null);
+    }
+  }
+
+  private async createIn(slot: BatchSlot, spec: ReturnType<TaskQueue["validate"]>, tenant: string, def: TaskTypeDefinition): Promise<CreateResult> {
+    let id: string = slot.id;
 
     if (spec.idempotencyKey) {
       const claimed = await this.claimIdempotencyKey(spec.idempotencyKey, id, tenant);
@@ -135,6 +148,7 @@ export class TaskQueue {
         }
         // The first creator claimed the key but its task is not there (yet, or it died before
         // publishing): finish the job under the claimed id; dedupe makes a race harmless.
+        void slot.settle(null);
         id = claimed;
       }
     }
@@ -173,8 +187,10 @@ export class TaskQueue {
     }
     // The task is queued now, whatever becomes of its index entry: an unconfirmed one is written
     // again in the background (this process finds the task meanwhile), and without one the task
-    // still runs and is found by id once a worker has taken it.
-    await this.conn.queued.putOrRetry(id, seq, encoded, this.confirm);
+    // still runs and is found by id once a worker has taken it. A claimed id from another create
+    // belongs to another batch: it gets an entry of its own.
+    if (id === slot.id) await slot.settle({ seq, record: encoded });
+    else await this.conn.queued.putOrRetry(id, seq, encoded, this.confirm);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
     return { record, created: true };

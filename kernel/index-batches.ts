@@ -1,0 +1,154 @@
+// Batches of the queued index. One index message per task cost the hot path an acknowledged write
+// per create and a delete marker per task taken (bench/README.md, "(a) after tenants"), so the
+// tasks a process creates at about the same time share one entry: the key `batch.<key>` holds
+// every one of their sequences and queued records. A task's id names its batch. It is a version-8
+// UUID whose first 15 hex digits are the batch key (60 random bits, shared by up to BATCH_MAX
+// tasks) and whose other 62 random bits are the task's own. So a lookup by id is still one direct
+// get, and nothing maps ids to batches.
+//
+// The entries are group-committed. The open batch gathers the creates started in one turn of the
+// event loop (up to BATCH_MAX), and once each of them has its publish answered, one write stores
+// the entries of those that were queued; every create waits for that write before it answers.
+// Nothing removes a single entry. The keeper (queued-index-keeper.ts) drops a batch once the work
+// stream no longer holds any of its tasks, and thins out older ones whose tasks have started.
+import { randomUUID } from "node:crypto";
+import { INLINE_RECORD_BYTES } from "./queued-index.js";
+import type { ConfirmOptions } from "./stream-publisher.js";
+
+/** Tasks in one batch at most: about 70 KiB with every record inline, far below NATS's max_payload. */
+export const BATCH_MAX = 64;
+/** KV key prefix of batches; task ids (UUIDs) and the index's own keys ("_…") never start with it. */
+export const BATCH_KEY_PREFIX = "batch.";
+
+const BATCH_KEY_DIGITS = 15;
+
+// Random digits come from randomUUID(), which draws from a cached pool: a randomBytes() call per
+// id cost more CPU than the rest of a create.
+
+/** A fresh batch key: 15 lower-case hex digits (the random digits of a v4 UUID's first three groups). */
+export function newBatchKey(): string {
+  const u = randomUUID();
+  return u.slice(0, 8) + u.slice(9, 13) + u.slice(15, 18);
+}
+
+/**
+ * A new task id in batch `key`: a version-8 UUID (RFC 9562) that carries the key in its first 15
+ * hex digits; its last two groups (the variant, then 62 random bits) are a v4 UUID's.
+ */
+export function taskIdInBatch(key: string): string {
+  return `${key.slice(0, 8)}-${key.slice(8, 12)}-8${key.slice(12, BATCH_KEY_DIGITS)}${randomUUID().slice(18)}`;
+}
+
+/** The batch key a task id names, or null for an id that names none (the random UUIDs of earlier versions). */
+export function batchKeyOf(taskId: string): string | null {
+  if (taskId.length !== 36 || taskId[14] !== "8" || taskId[8] !== "-" || taskId[13] !== "-") return null;
+  const key = (taskId.slice(0, 8) + taskId.slice(9, 13) + taskId.slice(15, 18)).toLowerCase();
+  return /^[0-9a-f]{15}$/.test(key) ? key : null;
+}
+
+/** The entries of a batch: task id → its work-stream sequence and, when small, its queued record. */
+export type BatchEntries = Record<string, { seq: number; task?: unknown }>;
+
+/** One entry as a JSON member, built from the record's bytes as the work message carried them. */
+export function batchMember(taskId: string, seq: number, record: Uint8Array): Buffer {
+  if (record.byteLength > INLINE_RECORD_BYTES) return Buffer.from(`"${taskId}":{"seq":${seq}}`);
+  return Buffer.concat([Buffer.from(`"${taskId}":{"seq":${seq},"task":`), record, CLOSE]);
+}
+const CLOSE = Buffer.from("}");
+
+/** A batch's stored value from its members. */
+export function batchValue(members: Uint8Array[]): Buffer {
+  const parts: Uint8Array[] = [OPEN];
+  members.forEach((m, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(m);
+  });
+  parts.push(CLOSE_ALL);
+  return Buffer.concat(parts);
+}
+const OPEN = Buffer.from('{"tasks":{');
+const COMMA = Buffer.from(",");
+const CLOSE_ALL = Buffer.from("}}");
+
+/** A batch's entries from its stored value; empty when unreadable. */
+export function readBatch(value: Uint8Array | string): BatchEntries {
+  try {
+    const parsed = JSON.parse(typeof value === "string" ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString()) as { tasks?: BatchEntries };
+    return parsed.tasks && typeof parsed.tasks === "object" ? parsed.tasks : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A slot in the open batch: the id to give the task, and how to say what became of it. */
+export interface BatchSlot {
+  id: string;
+  /**
+   * Says the task is queued at `seq` (resolves once its entry is stored, or handed to the
+   * fallback), or, with null, that it was not queued after all. Called once per slot.
+   */
+  settle(queued: { seq: number; record: Uint8Array } | null): Promise<void>;
+}
+
+interface OpenBatch {
+  key: string;
+  confirm: ConfirmOptions;
+  members: number;
+  settled: number;
+  sealed: boolean;
+  entries: { id: string; seq: number; record: Uint8Array }[];
+  written: Promise<void>;
+  resolveWritten: () => void;
+}
+
+/**
+ * Gathers one process's creates into batches. `write` stores a batch (and never throws: it falls
+ * back to per-task entries when the batch cannot be stored).
+ */
+export class IndexBatcher {
+  private open: OpenBatch | null = null;
+
+  constructor(private readonly write: (key: string, entries: { id: string; seq: number; record: Uint8Array }[], confirm: ConfirmOptions) => Promise<void>) {}
+
+  /** A slot in the open batch (a new one when there is none): every slot must be settled. */
+  slot(confirm: ConfirmOptions): BatchSlot {
+    let batch = this.open;
+    if (!batch) {
+      let resolveWritten!: () => void;
+      const written = new Promise<void>((r) => (resolveWritten = r));
+      const opened: OpenBatch = { key: newBatchKey(), confirm, members: 0, settled: 0, sealed: false, entries: [], written, resolveWritten };
+      batch = this.open = opened;
+      // The creates started in this turn of the event loop share the batch.
+      setImmediate(() => this.seal(opened));
+    }
+    const b = batch;
+    b.members++;
+    if (b.members >= BATCH_MAX) this.seal(b);
+    const id = taskIdInBatch(b.key);
+    let settled = false;
+    return {
+      id,
+      settle: (queued) => {
+        if (settled) return queued ? b.written : Promise.resolve();
+        settled = true;
+        if (queued) b.entries.push({ id, ...queued });
+        b.settled++;
+        this.flushIfDone(b);
+        return queued ? b.written : Promise.resolve();
+      },
+    };
+  }
+
+  private seal(b: OpenBatch) {
+    if (b.sealed) return;
+    b.sealed = true;
+    if (this.open === b) this.open = null;
+    this.flushIfDone(b);
+  }
+
+  private flushIfDone(b: OpenBatch) {
+    if (!b.sealed || b.settled < b.members) return;
+    if (b.entries.length === 0) return b.resolveWritten();
+    void this.write(b.key, b.entries, b.confirm).finally(() => b.resolveWritten());
+  }
+}
