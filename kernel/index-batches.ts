@@ -46,6 +46,12 @@ export function batchKeyOf(taskId: string): string | null {
   return /^[0-9a-f]{15}$/.test(key) ? key : null;
 }
 
+/**
+ * Header on a batch with the highest work-stream sequence in it: once the work stream's first
+ * sequence is past it, the batch can go without being read (queued-index-keeper.ts).
+ */
+export const BATCH_MAX_SEQ_HEADER = "Jetq-Max-Seq";
+
 /** The entries of a batch: task id → its work-stream sequence and, when small, its queued record. */
 export type BatchEntries = Record<string, { seq: number; task?: unknown }>;
 
@@ -78,6 +84,37 @@ export function readBatch(value: Uint8Array | string): BatchEntries {
   } catch {
     return {};
   }
+}
+
+/**
+ * One task's entry in a batch's stored value, without parsing the other 63: the member is found by
+ * its key and cut out where its braces close (JSON strings taken into account). The caller checks
+ * that the record found is the task's; a payload that happened to hold the same text would fail
+ * that check, and then the whole batch is parsed.
+ */
+export function batchEntry(value: Uint8Array, taskId: string): { seq: number; task?: unknown } | undefined {
+  const text = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString();
+  const at = text.indexOf(`"${taskId}":{"seq":`);
+  if (at < 0) return undefined;
+  const start = at + taskId.length + 3;
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123) depth++;
+    else if (c === 125 && --depth === 0) {
+      try {
+        return JSON.parse(text.slice(start, i + 1)) as { seq: number; task?: unknown };
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** A slot in the open batch: the id to give the task, and how to say what became of it. */

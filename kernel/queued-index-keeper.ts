@@ -14,7 +14,7 @@ import type { JetqConnection } from "./connection.js";
 import { getMany, isNoMessage, kvStream } from "./kv-scan.js";
 import { isKvMarker } from "./kv-live.js";
 import type { Logger } from "./logger.js";
-import { BATCH_KEY_PREFIX, batchValue, readBatch } from "./index-batches.js";
+import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchValue, readBatch } from "./index-batches.js";
 import { COMPLETE_KEY, entryValue, queuedIndexSubject, REBUILD_LOCK_KEY } from "./queued-index.js";
 import { isConflict } from "./state-store.js";
 import { ensureQueuedIndexBucket, TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
@@ -41,8 +41,13 @@ export interface CompactOutcome {
   read: number;
 }
 
-/** Index bytes read per compaction at most: a deep backlog's index is gone through a slice at a time. */
-const COMPACT_BYTES = 4 * 1024 * 1024;
+/**
+ * Index bytes read per compaction at most: a deep backlog's index is gone through a slice at a
+ * time, and the API's event loop (which parses what it reads) is never held for long.
+ */
+const COMPACT_BYTES = 1024 * 1024;
+/** Batches whose last thinning look is remembered (so each is looked at once per thinAfterMs). */
+const THIN_LOOKS_KEPT = 100_000;
 
 export type CheckOutcome = { outcome: "complete" } | { outcome: "rebuilt"; entries: number; skipped: number; ms: number } | { outcome: "busy" } | { outcome: "failed"; error: string };
 
@@ -61,6 +66,8 @@ export class QueuedIndexKeeper {
   private compacting: Promise<CompactOutcome> | null = null;
   /** Where the next compaction goes on reading the index (it wraps around at the end). */
   private cursor = 0;
+  /** When each batch was last looked up in the state bucket to be thinned (index sequence → ms). */
+  private readonly thinLooks = new Map<number, number>();
   private readonly owner: string;
 
   constructor(
@@ -173,20 +180,34 @@ export class QueuedIndexKeeper {
         outcome.read++;
         const key = m.subject.slice(prefix.length);
         if (isKvMarker(m) || key.startsWith("_")) continue;
-        const old = Date.now() - m.time.getTime() > thinAfterMs;
-        const entries = key.startsWith(BATCH_KEY_PREFIX) ? readBatch(m.data) : { [key]: ownEntry(m) };
+        const batched = key.startsWith(BATCH_KEY_PREFIX);
+        const maxSeq = Number(m.header?.get(BATCH_MAX_SEQ_HEADER) || NaN);
+        if (batched && maxSeq < floor) {
+          // Every task in it has left the work stream: gone, without reading it.
+          await jsm.streams.purge(stream, { filter: m.subject });
+          outcome.removed++;
+          continue;
+        }
+        const lookedAt = this.thinLooks.get(m.seq);
+        const old = Date.now() - m.time.getTime() > thinAfterMs && (lookedAt === undefined || Date.now() - lookedAt > thinAfterMs);
+        // Its tasks may all be waiting still: read once it is old (one without the header, now).
+        if (batched && !old && maxSeq >= 0) continue;
+        const entries = batched ? readBatch(m.data) : { [key]: ownEntry(m) };
         const ids = Object.keys(entries);
         let waiting = ids.filter((id) => (entries[id]?.seq ?? 0) >= floor);
         if (waiting.length > 0 && old) {
           const started = await getMany(jsm, TOPOLOGY.stateBucket, waiting);
           waiting = waiting.filter((id) => !started.has(id));
+          this.rememberThinLook(m.seq);
         }
+        await new Promise((r) => setImmediate(r)); // a batch parsed: let requests in between
         if (waiting.length === 0) {
           await jsm.streams.purge(stream, { filter: m.subject });
           outcome.removed++;
         } else if (waiting.length < ids.length && old && key.startsWith(BATCH_KEY_PREFIX)) {
           const value = batchValue(waiting.map((id) => Buffer.from(`${JSON.stringify(id)}:${JSON.stringify(entries[id])}`)));
-          const rewritten = await this.conn.publisher.publish(m.subject, value, { expectLastSubjectSequence: m.seq }).then(
+          const maxWaiting = String(Math.max(...waiting.map((id) => entries[id]!.seq)));
+          const rewritten = await this.conn.publisher.publish(m.subject, value, { expectLastSubjectSequence: m.seq, headers: { [BATCH_MAX_SEQ_HEADER]: maxWaiting } }).then(
             () => true,
             (err: unknown) => {
               if (isConflict(err)) return false; // changed meanwhile: the next pass looks again
@@ -199,6 +220,11 @@ export class QueuedIndexKeeper {
     }
     this.cursor = seq > index.last_seq ? 0 : seq;
     return outcome;
+  }
+
+  private rememberThinLook(seq: number) {
+    this.thinLooks.set(seq, Date.now());
+    if (this.thinLooks.size > THIN_LOOKS_KEPT) this.thinLooks.delete(this.thinLooks.keys().next().value!);
   }
 
   /** Claims the rebuild lock: create-only, or over an expired holder's marker. */

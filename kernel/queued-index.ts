@@ -18,7 +18,7 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
-import { BATCH_KEY_PREFIX, batchKeyOf, batchMember, batchValue, IndexBatcher, readBatch, type BatchSlot } from "./index-batches.js";
+import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchEntry, batchKeyOf, batchMember, batchValue, IndexBatcher, readBatch, type BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
 import { isNoMessage } from "./kv-scan.js";
 import { isConflict } from "./state-store.js";
@@ -101,7 +101,8 @@ export class QueuedIndex {
   private async writeBatch(key: string, entries: { id: string; seq: number; record: Uint8Array }[], confirm: ConfirmOptions): Promise<void> {
     const value = batchValue(entries.map((e) => batchMember(e.id, e.seq, e.record)));
     try {
-      await this.publisher.publishConfirmed(queuedIndexSubject(BATCH_KEY_PREFIX + key), value, { expectLastSubjectSequence: 0 }, confirm);
+      const maxSeq = String(Math.max(...entries.map((e) => e.seq)));
+      await this.publisher.publishConfirmed(queuedIndexSubject(BATCH_KEY_PREFIX + key), value, { expectLastSubjectSequence: 0, headers: { [BATCH_MAX_SEQ_HEADER]: maxSeq } }, confirm);
     } catch {
       await Promise.all(entries.map((e) => this.putOrRetry(e.id, e.seq, e.record, confirm)));
     }
@@ -175,11 +176,11 @@ export class QueuedIndex {
     const key = batchKeyOf(taskId);
     if (key) {
       const batch = await this.kv.get(BATCH_KEY_PREFIX + key);
-      const e = isLiveEntry(batch) ? readBatch(batch.value)[taskId] : undefined;
-      if (e && Number.isSafeInteger(e.seq) && e.seq > 0) {
-        const task = e.task as TaskRecord | undefined;
-        if (task === undefined) return { seq: e.seq };
-        if (task?.id === taskId) return { seq: e.seq, record: task };
+      if (isLiveEntry(batch)) {
+        const valid = (e: { seq: number; task?: unknown } | undefined) =>
+          e && Number.isSafeInteger(e.seq) && e.seq > 0 && (e.task === undefined || (e.task as TaskRecord | null)?.id === taskId) ? e : undefined;
+        const e = valid(batchEntry(batch.value, taskId)) ?? valid(readBatch(batch.value)[taskId]);
+        if (e) return e.task === undefined ? { seq: e.seq } : { seq: e.seq, record: e.task as TaskRecord };
       }
       // Not in its batch: an entry of its own (the batch could not be stored, or the index was rebuilt).
     }

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../kit/config.js";
 import { connectJetq, type JetqConnection } from "../../kernel/connection.js";
-import { batchKeyOf, BATCH_KEY_PREFIX, batchMember, batchValue, readBatch, taskIdInBatch, newBatchKey } from "../../kernel/index-batches.js";
+import { batchEntry, batchKeyOf, BATCH_KEY_PREFIX, batchMember, batchValue, readBatch, taskIdInBatch, newBatchKey } from "../../kernel/index-batches.js";
 import { isJetqId } from "../../kernel/ids.js";
 import { scanKv } from "../../kernel/kv-scan.js";
 import { silentLogger } from "../../kernel/logger.js";
@@ -36,6 +36,11 @@ describe("batch ids", () => {
     const big = Buffer.from(JSON.stringify({ id: ids[1], pad: "x".repeat(2000) }));
     const entries = readBatch(batchValue([batchMember(ids[0]!, 7, record), batchMember(ids[1]!, 8, big)]));
     expect(entries).toEqual({ [ids[0]!]: { seq: 7, task: { id: ids[0], status: "queued", note: "ü\"}" } }, [ids[1]!]: { seq: 8 } });
+    // One entry cut out of the batch without parsing the rest, braces and quotes in strings included.
+    const value = batchValue([batchMember(ids[2]!, 6, Buffer.from(JSON.stringify({ id: ids[2], tricky: `{"${ids[0]}":{"seq":1} \\" }` }))), batchMember(ids[0]!, 7, record), batchMember(ids[1]!, 8, big)]);
+    expect(batchEntry(value, ids[0]!)).toEqual({ seq: 7, task: { id: ids[0], status: "queued", note: "ü\"}" } });
+    expect(batchEntry(value, ids[1]!)).toEqual({ seq: 8 });
+    expect(batchEntry(value, ids[3]!)).toBeUndefined();
   });
 });
 
