@@ -58,16 +58,16 @@ export async function forEachMessage(jsm: JetStreamManager, stream: string, subj
 
 /**
  * The latest values of a few known keys in one request (a multi-last direct get); missing and
- * deleted keys are absent from the result.
+ * deleted keys are absent from the result (deleted ones are there, as their marker, with `markers`).
  */
-export async function getMany(jsm: JetStreamManager, bucket: string, keys: string[]): Promise<Map<string, ScannedEntry>> {
+export async function getMany(jsm: JetStreamManager, bucket: string, keys: string[], opts: { markers?: boolean } = {}): Promise<Map<string, ScannedEntry>> {
   const out = new Map<string, ScannedEntry>();
   if (keys.length === 0) return out;
   const prefix = `$KV.${bucket}.`;
   try {
     const batch = await jsm.direct.getLastMessagesFor(kvStream(bucket), { multi_last: keys.map((k) => prefix + k), batch: keys.length });
     for await (const m of batch) {
-      if (isKvMarker(m)) continue;
+      if (isKvMarker(m) && !opts.markers) continue;
       const key = m.subject.slice(prefix.length);
       out.set(key, { key, revision: m.seq, value: m.data, json: <T>() => m.json<T>() });
     }

@@ -196,7 +196,8 @@ export class QueuedIndexKeeper {
         const ids = Object.keys(entries);
         let waiting = ids.filter((id) => (entries[id]?.seq ?? 0) >= floor);
         if (waiting.length > 0 && old) {
-          const started = await getMany(jsm, TOPOLOGY.stateBucket, waiting);
+          // A record, or the marker of one removed or expired: either way the task is not waiting.
+          const started = await getMany(jsm, TOPOLOGY.stateBucket, waiting, { markers: true });
           waiting = waiting.filter((id) => !started.has(id));
           this.rememberThinLook(m.seq);
         }

@@ -50,6 +50,17 @@ export class TaskStateStore {
     }
   }
 
+  /**
+   * The task's record; "gone" when the key's last word is a delete or expiry marker (the task had a
+   * record, so it is not waiting: it started or ended, and its record was removed); null if it never
+   * had one (or the marker itself has expired).
+   */
+  async lookup(id: string): Promise<StoredTask | "gone" | null> {
+    const entry = await this.kv.get(id);
+    if (!entry) return null;
+    return isLiveEntry(entry) ? decodeEntry(entry) : "gone";
+  }
+
   /** The task's record, or null if there is none: never written, deleted, or expired (a marker). */
   async get(id: string): Promise<StoredTask | null> {
     const entry = await this.kv.get(id);

@@ -255,7 +255,10 @@ export class TaskQueue {
    * work message, for a record too large to be kept in the index).
    */
   async find(id: string): Promise<{ record: TaskRecord; streamSeq?: number } | null> {
-    const stored = await this.conn.state.get(id);
+    const stored = await this.conn.state.lookup(id);
+    // A record removed or expired (its marker is there): the task is not waiting, whatever its
+    // queued-index batch still says until the keeper's compaction comes by.
+    if (stored === "gone") return null;
     if (stored) return { record: stored.record };
     const queued = await this.conn.queued.entry(id);
     if (queued?.record) return { record: queued.record, streamSeq: queued.seq };

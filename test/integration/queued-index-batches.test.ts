@@ -3,6 +3,7 @@
 // once its tasks have left the work stream, and thins one that a long-waiting task holds back.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Kvm } from "@nats-io/kv";
 import { loadConfig } from "../../kit/config.js";
 import { connectJetq, type JetqConnection } from "../../kernel/connection.js";
 import { batchEntry, batchKeyOf, BATCH_KEY_PREFIX, batchMember, batchValue, readBatch, taskIdInBatch, newBatchKey } from "../../kernel/index-batches.js";
@@ -110,8 +111,13 @@ describe("the queued index in batches", () => {
       return true;
     }, 30_000, 100);
 
+    // A record that expires (purged here at once) leaves a task that is not waiting: not found,
+    // though its batch still holds its queued record until compaction.
+    await (await new Kvm(api.nc).open(TOPOLOGY.stateBucket)).purge(ran[0]!);
+    expect(await elsewhere.find(ran[0]!)).toBeNull();
+
     // The waiting task keeps the work stream's first sequence at its own, so only the state
-    // records tell the others apart: thinned, the batches behind it removed.
+    // records (or their markers) tell the others apart: thinned, the batches behind it removed.
     const outcome = await keeper.compact();
     expect(outcome).toMatchObject({ thinned: 1, removed: 3 });
     const left = await batchEntries();
