@@ -12,7 +12,7 @@
 // Nothing removes a single entry. The keeper (queued-index-keeper.ts) drops a batch once the work
 // stream no longer holds any of its tasks, and thins out older ones whose tasks have started.
 import { randomUUID } from "node:crypto";
-import { INLINE_RECORD_BYTES } from "./queued-index.js";
+import { entryValue } from "./queued-entry.js";
 import type { ConfirmOptions } from "./stream-publisher.js";
 
 /** Tasks in one batch at most: about 70 KiB with every record inline, far below NATS's max_payload. */
@@ -57,10 +57,13 @@ export type BatchEntries = Record<string, { seq: number; task?: unknown }>;
 
 /** One entry as a JSON member, built from the record's bytes as the work message carried them. */
 export function batchMember(taskId: string, seq: number, record: Uint8Array): Buffer {
-  if (record.byteLength > INLINE_RECORD_BYTES) return Buffer.from(`"${taskId}":{"seq":${seq}}`);
-  return Buffer.concat([Buffer.from(`"${taskId}":{"seq":${seq},"task":`), record, CLOSE]);
+  return Buffer.concat([Buffer.from(`"${taskId}":`), entryValue(seq, record)]);
 }
-const CLOSE = Buffer.from("}");
+
+/** A batch's stored value holding `ids` of `entries` (as read back), to write it again without the others. */
+export function batchValueOf(entries: BatchEntries, ids: string[]): Buffer {
+  return batchValue(ids.map((id) => Buffer.from(`${JSON.stringify(id)}:${JSON.stringify(entries[id])}`)));
+}
 
 /** A batch's stored value from its members. */
 export function batchValue(members: Uint8Array[]): Buffer {
@@ -166,7 +169,7 @@ export class IndexBatcher {
     return {
       id,
       settle: (queued) => {
-        if (settled) return queued ? b.written : Promise.resolve();
+        if (settled) return Promise.resolve();
         settled = true;
         if (queued) b.entries.push({ id, ...queued });
         b.settled++;

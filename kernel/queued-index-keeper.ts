@@ -14,8 +14,9 @@ import type { JetqConnection } from "./connection.js";
 import { getMany, isNoMessage, kvStream } from "./kv-scan.js";
 import { isKvMarker } from "./kv-live.js";
 import type { Logger } from "./logger.js";
-import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchValue, readBatch } from "./index-batches.js";
-import { COMPLETE_KEY, entryValue, queuedIndexSubject, REBUILD_LOCK_KEY } from "./queued-index.js";
+import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchValueOf, readBatch } from "./index-batches.js";
+import { entryValue, queuedEntryOf } from "./queued-entry.js";
+import { COMPLETE_KEY, queuedIndexSubject, REBUILD_LOCK_KEY } from "./queued-index.js";
 import { isConflict } from "./state-store.js";
 import { ensureQueuedIndexBucket, TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
 
@@ -182,17 +183,20 @@ export class QueuedIndexKeeper {
         if (isKvMarker(m) || key.startsWith("_")) continue;
         const batched = key.startsWith(BATCH_KEY_PREFIX);
         const maxSeq = Number(m.header?.get(BATCH_MAX_SEQ_HEADER) || NaN);
-        if (batched && maxSeq < floor) {
-          // Every task in it has left the work stream: gone, without reading it.
+        const remove = async () => {
           await jsm.streams.purge(stream, { filter: m.subject });
           outcome.removed++;
+        };
+        // Every task in it has left the work stream: gone, without reading it.
+        if (batched && maxSeq < floor) {
+          await remove();
           continue;
         }
         const lookedAt = this.thinLooks.get(m.seq);
         const old = Date.now() - m.time.getTime() > thinAfterMs && (lookedAt === undefined || Date.now() - lookedAt > thinAfterMs);
         // Its tasks may all be waiting still: read once it is old (one without the header, now).
         if (batched && !old && maxSeq >= 0) continue;
-        const entries = batched ? readBatch(m.data) : { [key]: ownEntry(m) };
+        const entries = batched ? readBatch(m.data) : { [key]: { seq: ownEntrySeq(m, key) } };
         const ids = Object.keys(entries);
         let waiting = ids.filter((id) => (entries[id]?.seq ?? 0) >= floor);
         if (waiting.length > 0 && old) {
@@ -203,10 +207,9 @@ export class QueuedIndexKeeper {
         }
         await new Promise((r) => setImmediate(r)); // a batch parsed: let requests in between
         if (waiting.length === 0) {
-          await jsm.streams.purge(stream, { filter: m.subject });
-          outcome.removed++;
-        } else if (waiting.length < ids.length && old && key.startsWith(BATCH_KEY_PREFIX)) {
-          const value = batchValue(waiting.map((id) => Buffer.from(`${JSON.stringify(id)}:${JSON.stringify(entries[id])}`)));
+          await remove();
+        } else if (waiting.length < ids.length && old && batched) {
+          const value = batchValueOf(entries, waiting);
           const maxWaiting = String(Math.max(...waiting.map((id) => entries[id]!.seq)));
           const rewritten = await this.conn.publisher.publish(m.subject, value, { expectLastSubjectSequence: m.seq, headers: { [BATCH_MAX_SEQ_HEADER]: maxWaiting } }).then(
             () => true,
@@ -312,11 +315,10 @@ export class QueuedIndexKeeper {
 }
 
 /** A per-task entry's sequence (0 when unreadable, so it counts as gone). */
-function ownEntry(m: StoredMsg): { seq: number } {
+function ownEntrySeq(m: StoredMsg, taskId: string): number {
   try {
-    const seq = m.json<{ seq?: unknown }>().seq;
-    return { seq: typeof seq === "number" && Number.isSafeInteger(seq) ? seq : 0 };
+    return queuedEntryOf(m.json(), taskId)?.seq ?? 0;
   } catch {
-    return { seq: 0 };
+    return 0;
   }
 }

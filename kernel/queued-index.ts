@@ -20,6 +20,7 @@ import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchEntry, batchKeyOf, batchMember, batchValue, IndexBatcher, readBatch, type BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
+import { entryValue, queuedEntryOf, type QueuedEntry } from "./queued-entry.js";
 import { isNoMessage } from "./kv-scan.js";
 import { isConflict } from "./state-store.js";
 import type { ConfirmOptions, StreamPublisher } from "./stream-publisher.js";
@@ -32,30 +33,6 @@ export const queuedIndexSubject = (key: string) => `$KV.${TOPOLOGY.queuedBucket}
 export const COMPLETE_KEY = "_complete";
 /** Held (with a TTL) by the process rebuilding the index, so replicas do not all rebuild at once. */
 export const REBUILD_LOCK_KEY = "_rebuilding";
-
-/**
- * Records up to this size are kept in the entry; a larger one is read from the work stream by its
- * sequence instead (a slower lookup, but the bucket's memory stays about 1 KiB per waiting task
- * whatever the payloads).
- */
-export const INLINE_RECORD_BYTES = 1024;
-
-/** What an entry says: where the task's message is, and its record when it was small enough. */
-export interface QueuedEntry {
-  seq: number;
-  record?: TaskRecord;
-}
-
-/**
- * The value stored for a task: its sequence, and its record if that fits. Takes the record as the
- * bytes already encoded for its work message, so a create encodes it once.
- */
-export function entryValue(streamSeq: number, record: Uint8Array | string): Uint8Array {
-  const bytes = typeof record === "string" ? Buffer.from(record) : record;
-  if (bytes.byteLength > INLINE_RECORD_BYTES) return Buffer.from(`{"seq":${streamSeq}}`);
-  return Buffer.concat([Buffer.from(`{"seq":${streamSeq},"task":`), bytes, CLOSING_BRACE]);
-}
-const CLOSING_BRACE = Buffer.from("}");
 
 /** How often entries NATS did not confirm are sent again, and for how long at most. */
 const RETRY_EVERY_MS = 1_000;
@@ -177,20 +154,15 @@ export class QueuedIndex {
     if (key) {
       const batch = await this.kv.get(BATCH_KEY_PREFIX + key);
       if (isLiveEntry(batch)) {
-        const valid = (e: { seq: number; task?: unknown } | undefined) =>
-          e && Number.isSafeInteger(e.seq) && e.seq > 0 && (e.task === undefined || (e.task as TaskRecord | null)?.id === taskId) ? e : undefined;
-        const e = valid(batchEntry(batch.value, taskId)) ?? valid(readBatch(batch.value)[taskId]);
-        if (e) return e.task === undefined ? { seq: e.seq } : { seq: e.seq, record: e.task as TaskRecord };
+        const found = queuedEntryOf(batchEntry(batch.value, taskId), taskId) ?? queuedEntryOf(readBatch(batch.value)[taskId], taskId);
+        if (found) return found;
       }
       // Not in its batch: an entry of its own (the batch could not be stored, or the index was rebuilt).
     }
     const entry = await this.kv.get(taskId);
     if (!isLiveEntry(entry)) return null;
     try {
-      const { seq, task } = entry.json<{ seq: number; task?: TaskRecord }>();
-      if (!Number.isSafeInteger(seq) || seq <= 0) return null;
-      if (task === undefined) return { seq };
-      return task?.id === taskId ? { seq, record: task } : null;
+      return queuedEntryOf(entry.json(), taskId);
     } catch {
       return null;
     }

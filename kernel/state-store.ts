@@ -63,8 +63,8 @@ export class TaskStateStore {
 
   /** The task's record, or null if there is none: never written, deleted, or expired (a marker). */
   async get(id: string): Promise<StoredTask | null> {
-    const entry = await this.kv.get(id);
-    return isLiveEntry(entry) ? decodeEntry(entry) : null;
+    const found = await this.lookup(id);
+    return found === "gone" ? null : found;
   }
 
   /**
