@@ -325,6 +325,13 @@ describe("values that break the rules fail at install, naming the value", () => 
     });
   }
 
+  it("a null shutdown grace means the program's default (30 s), in the env and in the termination grace alike", { timeout: T }, async () => {
+    const objs = await renderChart(["--set", "worker.shutdownGraceMs=null"]);
+    const w = find(objs, "Deployment", "jetq-worker");
+    expect(w.spec.template.spec.terminationGracePeriodSeconds).toBe(45);
+    expect(envOf(container(w))).toMatchObject({ JETQ_SHUTDOWN_GRACE_MS: "30000" });
+  });
+
   it("a termination grace not above the shutdown grace", { timeout: T }, async () => {
     const r = await helm(["template", "jetq", CHART_DIR, "--set", "worker.shutdownGraceMs=60000,worker.terminationGracePeriodSeconds=30"]);
     expect(r.code).not.toBe(0);
