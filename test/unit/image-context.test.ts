@@ -23,15 +23,18 @@ function contextSources(): string[] {
   return sources;
 }
 
-/** Whether `path` is in the context: the last rule that names it (exactly, or as its folder's "/**") wins. */
+/** Whether `pattern` names `path`: everything, the path itself, or a folder holding it. */
+function covers(pattern: string, path: string): boolean {
+  if (pattern === "**" || pattern === path || pattern === `${path}/**`) return true;
+  return path.startsWith(pattern.endsWith("/**") ? pattern.slice(0, -2) : `${pattern}/`);
+}
+
+/** Whether `path` is in the context: the last rule that names it wins. */
 function inContext(path: string): boolean {
-  let included = !rules.includes("**");
+  let included = true;
   for (const rule of rules) {
     const negated = rule.startsWith("!");
-    const pattern = negated ? rule.slice(1) : rule;
-    if (pattern === "**" || pattern === path || pattern === `${path}/**` || path.startsWith(pattern.replace(/\*\*$/, ""))) {
-      if (pattern !== "**" || !negated) included = negated;
-    }
+    if (covers(negated ? rule.slice(1) : rule, path)) included = negated;
   }
   return included;
 }
