@@ -289,7 +289,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       "/api/dlq": {
         get: { summary: "Dead-lettered tasks, most recent first", parameters: queryParameters(DlqListQuery), responses: { "200": ok("a page of entries", answer(DeadLetterPageSchema)), ...errors(400, ...NATS) } },
         delete: {
-          summary: "Discard the dead-lettered tasks of a type, or all of them with all=true",
+          summary: "Discard the dead-lettered tasks of a type or tenant, or all of them with all=true; with dryRun=true only count them",
           // One exploded object parameter, so the document can say "type or all=true" (either alone is fine).
           parameters: [{ name: "filter", in: "query", style: "form", explode: true, required: true, schema: bulkFilter(DlqBulkQuery, "true") }],
           responses: { "200": ok("how many were discarded", answer(DlqDeletedSchema)), ...errors(400, ...NATS) },
@@ -297,7 +297,7 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       },
       "/api/dlq/retry": {
         post: {
-          summary: "Replay the dead-lettered tasks of a type, or all of them with all: true",
+          summary: "Replay the dead-lettered tasks of a type or tenant, or all of them with all: true; with dryRun: true only count them",
           requestBody: {
             required: true,
             ...json(bulkFilter(DlqBulkBody, true)),

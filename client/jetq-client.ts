@@ -71,7 +71,16 @@ export interface TaskListOptions extends CursorPageOptions {
   createdBefore?: string;
 }
 /** Which dead-lettered tasks a bulk operation takes: one type, or explicitly all of them. */
-export type DlqBulkFilter = { type: string } | { all: true };
+/** Which entries a bulk call acts on: a type, a tenant (admins), both, or all of them. */
+export type DlqBulkFilter = ({ type: string; tenant?: string } | { tenant: string } | { all: true }) & {
+  /** Only count what the filter matches now (`matched`); change nothing. */
+  dryRun?: boolean;
+};
+export interface DlqListOptions extends CursorPageOptions {
+  type?: string;
+  /** An admin's choice of tenant; any other caller sees only its own. */
+  tenant?: string;
+}
 
 /** A file to upload: its name, its bytes, and optionally its media type. */
 export interface UploadFile {
@@ -158,7 +167,8 @@ export class JetqClient {
   // --- dead letters ---
 
   readonly dlq = {
-    list: (options: PageOptions & { type?: string } = {}) => this.json(DeadLetterPageSchema, "GET", "/api/dlq", { query: { ...options } }),
+    /** One page, most recently dead first; pass `nextCursor` back as `cursor` for the next. */
+    list: (options: DlqListOptions = {}) => this.json(DeadLetterPageSchema, "GET", "/api/dlq", { query: { ...options } }),
     get: (id: string) => this.json(DeadLetterSchema, "GET", `/api/dlq/${enc(id)}`),
     /** Replays one dead-lettered task with fresh attempts. */
     retry: (id: string) => this.json(TaskStatusSchema, "POST", `/api/dlq/${enc(id)}/retry`),

@@ -113,17 +113,21 @@ export const DeadLetterSchema = z.looseObject({
 });
 export type DeadLetterView = z.infer<typeof DeadLetterSchema>;
 
-export const DeadLetterPageSchema = pageSchema(DeadLetterSchema);
+/** `GET /api/dlq`: newest first; `nextCursor` reads on from where the page stopped (null at the end). */
+export const DeadLetterPageSchema = pageSchema(DeadLetterSchema, { nextCursor: z.string().nullable() });
 export type DeadLetterPage = z.infer<typeof DeadLetterPageSchema>;
 
 /** `DELETE /api/dlq?type=…|all=true`. */
-export const DlqDeletedSchema = z.looseObject({ deleted: z.int() });
+/** With dryRun: nothing deleted, `matched` says how many the filter matches now. */
+const dryRunFields = { dryRun: z.literal(true).optional(), matched: z.int().optional() };
+export const DlqDeletedSchema = z.looseObject({ deleted: z.int(), ...dryRunFields });
 export type DlqDeleted = z.infer<typeof DlqDeletedSchema>;
 
 /** `POST /api/dlq/retry`: the ids replayed and the ones that could not be. */
 export const DlqRetriedSchema = z.looseObject({
   retried: z.array(z.string()),
   errors: z.array(z.looseObject({ id: z.string().optional(), message: z.string().optional() })),
+  ...dryRunFields,
 });
 export type DlqRetried = z.infer<typeof DlqRetriedSchema>;
 

@@ -14,7 +14,8 @@ import {
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { TopologyConfig } from "./config.js";
-import { PRIORITIES, type Priority } from "./task.js";
+import { DEFAULT_TENANT, PRIORITIES, type Priority } from "./task.js";
+import { subjectToken } from "./counters.js";
 import { COMPLETE_KEY } from "./queued-index.js";
 import { isConflict } from "./state-store.js";
 
@@ -83,7 +84,13 @@ export const TENANT_HEADER = "Jetq-Tenant";
  */
 export const LEGACY_TASK_SUBJECTS = "jetq.tasks.*.*.*";
 export const legacyTaskSubjectById = (id: string) => `jetq.tasks.*.*.${id}`;
-export const dlqSubject = (type: string, taskId: string) => `jetq.dlq.${type}.${taskId}`;
+/**
+ * A dead task's entry: `jetq.dlq.<type>.<taskId>` for the default tenant (and every entry written
+ * before tenants), `jetq.dlq.<type>.<taskId>.<tenant>` for any other, so a tenant's entries are
+ * counted and paged by subject filter on the server, never by reading them all.
+ */
+export const dlqSubject = (type: string, taskId: string, tenant: string = DEFAULT_TENANT) =>
+  tenant === DEFAULT_TENANT ? `jetq.dlq.${type}.${taskId}` : `jetq.dlq.${type}.${taskId}.${subjectToken(tenant)}`;
 export const consumerName = (pool: string, priority: Priority, lane: Lane = "shared") => `${pool}-${priorityToken(priority, lane)}`;
 
 /** Priority, lane, type and (legacy subjects only) id of a work subject. */
@@ -185,8 +192,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
 
   await ensureStream(jsm, {
     name: TOPOLOGY.dlqStream,
-    description: "jetq dead-letter queue: one message per dead task, jetq.dlq.<type>.<taskId>",
-    subjects: ["jetq.dlq.*.*"],
+    description: "jetq dead-letter queue: one message per dead task, jetq.dlq.<type>.<taskId>[.<tenant>]",
+    subjects: ["jetq.dlq.*.*", "jetq.dlq.*.*.*"],
     retention: RetentionPolicy.Limits,
     storage,
     num_replicas: replicas,

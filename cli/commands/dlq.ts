@@ -1,6 +1,6 @@
 // Dead letters: ls, show, retry and purge — one entry by id, or in bulk by --type or --all.
-// The API's bulk endpoints (POST /api/dlq/retry, DELETE /api/dlq) have no dry run of their own,
-// so --dry-run counts what the filter matches now (GET /api/dlq's total) and changes nothing.
+// --dry-run asks the bulk endpoint itself (dryRun), so the count is of exactly what the same
+// call would act on; for one id it checks that the entry exists. Nothing changes either way.
 import type { Argv } from "yargs";
 import type { DeadLetterView, DlqBulkFilter } from "../../client/index.js";
 import { wholeNumber } from "../args.js";
@@ -25,12 +25,14 @@ const bulkFilter = (a: Target): DlqBulkFilter => (a.type !== undefined ? { type:
 const filterText = (a: Target) => (a.type !== undefined ? `of type ${a.type}` : "of every type");
 
 /** How many entries a target matches now: 1 for an id that exists (an error otherwise). */
-async function countTarget(ctx: Context, a: Target): Promise<number> {
+async function countTarget(ctx: Context, a: Target, action: "retry" | "purge"): Promise<number> {
   if (a.id !== undefined) {
     await ctx.client.dlq.get(a.id);
     return 1;
   }
-  return (await ctx.client.dlq.list({ ...(a.type !== undefined ? { type: a.type } : {}), limit: 1 })).total;
+  const filter = { ...bulkFilter(a), dryRun: true };
+  const answer = action === "retry" ? await ctx.client.dlq.retryMany(filter) : await ctx.client.dlq.deleteMany(filter);
+  return answer.matched ?? 0;
 }
 
 const targetOptions = <T>(c: Argv<T>) =>
@@ -51,16 +53,17 @@ export function dlqCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           c
             .option("type", { alias: "t", type: "string", describe: "only this task type" })
             .option("limit", { alias: "n", type: "number", default: 50, describe: "at most this many", coerce: wholeNumber("--limit", 1) })
-            .option("offset", { type: "number", default: 0, describe: "skip this many", coerce: wholeNumber("--offset") }),
+            .option("offset", { type: "number", default: 0, describe: "skip this many", coerce: wholeNumber("--offset") })
+            .option("cursor", { type: "string", describe: "the page after the one that printed this cursor" }),
         command(async (ctx, a) => {
-          const page = await ctx.client.dlq.list({ ...(a.type ? { type: a.type } : {}), limit: a.limit, offset: a.offset });
+          const page = await ctx.client.dlq.list({ ...(a.type ? { type: a.type } : {}), limit: a.limit, ...(a.cursor ? { cursor: a.cursor } : { offset: a.offset }) });
           if (ctx.out.json) return ctx.out.printJson(page);
           ctx.out.table(
             ["ID", "TYPE", "REASON", "ATTEMPTS", "ERROR", "AGE"],
             page.items.map((d) => [d.task.id, d.task.type, d.reason, String(d.attempts), ctx.out.paint("red", clip(`${d.error.code}: ${d.error.message}`, 60)), age(d.deadLetteredAt)]),
             "the dead-letter queue is empty" + (a.type ? ` for ${a.type}` : ""),
           );
-          if (page.total > page.offset + page.items.length) ctx.out.note(`${page.total} in all; more: jetq dlq ls${a.type ? ` --type ${a.type}` : ""} --offset ${page.offset + page.items.length}`);
+          if (page.nextCursor) ctx.out.note(`${page.total} in all; more: jetq dlq ls${a.type ? ` --type ${a.type}` : ""} --limit ${a.limit} --cursor ${page.nextCursor}`);
         }),
       )
       .command(
@@ -117,7 +120,7 @@ export function dlqCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
 }
 
 async function dryRun(ctx: Context, a: Target, action: "retry" | "purge") {
-  const count = await countTarget(ctx, a);
+  const count = await countTarget(ctx, a, action);
   if (ctx.out.json) return ctx.out.printJson({ dryRun: true, action, ...(a.id !== undefined ? { id: a.id } : a.type !== undefined ? { type: a.type } : { all: true }), count });
   const what = a.id !== undefined ? a.id : `${count} dead-lettered task(s) ${filterText(a)}`;
   ctx.out.line(`would ${action === "retry" ? "retry" : "discard"} ${what}; nothing changed (dry run)`);

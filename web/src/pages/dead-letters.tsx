@@ -1,5 +1,5 @@
-// Dead letters: a page at a time (never every entry), inspect one, retry or discard one, and
-// retry or discard all by filter after a dry-run count (what the filter matches now).
+// Dead letters: a page at a time by the server's cursor (never every entry), inspect one, retry
+// or discard one, and retry or discard all by filter after the server's dry-run count.
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { DeadLetterPage, DlqBulkFilter } from "../../../client/index.js";
 import { ActionButton } from "../components/action-button.js";
@@ -15,7 +15,9 @@ type Bulk = { action: "retry" | "discard"; filter: DlqBulkFilter; count: number 
 export function DeadLetters({ session, types }: { session: Session; types: string[] }) {
   const { client, me } = session;
   const [type, setType] = useState("");
-  const [offset, setOffset] = useState(0);
+  // The pages walked so far: each one's cursor (none for the first) and the position it starts at.
+  const [trail, setTrail] = useState<{ cursor?: string; start: number }[]>([{ start: 0 }]);
+  const here = trail[trail.length - 1]!;
   const [bulk, setBulk] = useState<Bulk | undefined>();
   const [message, setMessage] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -29,7 +31,7 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
     if (!opened) return;
     (decisionRef.current && !decisionRef.current.disabled ? decisionRef.current : cancelRef.current)?.focus();
   }, [opened]);
-  const page = usePoll<DeadLetterPage>(() => client.dlq.list({ limit: PAGE_SIZE, offset, ...(type ? { type } : {}) }), 3_000, [client, type, offset]);
+  const page = usePoll<DeadLetterPage>(() => client.dlq.list({ limit: PAGE_SIZE, ...(here.cursor ? { cursor: here.cursor } : {}), ...(type ? { type } : {}) }), 3_000, [client, type, here]);
 
   const run = async (what: () => Promise<string | void>) => {
     setBusy(true);
@@ -50,8 +52,8 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
   // The dry run: how many entries the filter matches now; nothing changes until confirmed.
   const dryRun = (action: Bulk["action"]) =>
     run(async () => {
-      const counted = await client.dlq.list({ limit: 1, ...(type ? { type } : {}) });
-      setBulk({ action, filter, count: counted.total });
+      const counted = action === "retry" ? await client.dlq.retryMany({ ...filter, dryRun: true }) : await client.dlq.deleteMany({ ...filter, dryRun: true });
+      setBulk({ action, filter, count: counted.matched ?? 0 });
     });
   const confirm = () =>
     run(async () => {
@@ -77,7 +79,7 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
             value={type}
             onChange={(e) => {
               setType((e.target as HTMLSelectElement).value);
-              setOffset(0);
+              setTrail([{ start: 0 }]);
               setBulk(undefined);
             }}
           >
@@ -126,7 +128,7 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
         </p>
       )}
       <p class="muted" data-testid="dlq-count">
-        {data ? `${data.total} dead-lettered${data.total ? ` · ${offset + 1}–${offset + data.items.length}` : ""}` : "Loading…"}
+        {data ? `${data.total} dead-lettered${data.total ? ` · ${here.start + 1}–${here.start + data.items.length}` : ""}` : "Loading…"}
       </p>
       <ul class="entries" data-testid="dlq-list">
         {data?.items.map((d) => (
@@ -162,10 +164,15 @@ export function DeadLetters({ session, types }: { session: Session; types: strin
         ))}
       </ul>
       <nav class="pager" aria-label="Pages">
-        <button type="button" class="btn" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE_SIZE))}>
+        <button type="button" class="btn" disabled={trail.length === 1} onClick={() => setTrail(trail.slice(0, -1))}>
           Previous
         </button>
-        <button type="button" class="btn" disabled={!data || offset + data.items.length >= data.total} onClick={() => setOffset(offset + PAGE_SIZE)}>
+        <button
+          type="button"
+          class="btn"
+          disabled={!data?.nextCursor || here.start + data.items.length >= data.total}
+          onClick={() => data?.nextCursor && setTrail([...trail, { cursor: data.nextCursor, start: here.start + data.items.length }])}
+        >
           Next
         </button>
       </nav>
