@@ -10,6 +10,7 @@ import { QueueStats } from "../kernel/queue-stats.js";
 import { QueuedIndexKeeper } from "../kernel/queued-index-keeper.js";
 import type { TaskTypeRegistry } from "../kernel/registry.js";
 import { taskQueueFor } from "../kernel/task-queue-for.js";
+import { TaskLogs } from "../kernel/task-logs.js";
 import { TaskEvents } from "../kernel/task-events.js";
 import { errorHandler, requireNats, sendError } from "./http.js";
 import { buildOpenApi } from "./openapi.js";
@@ -103,7 +104,7 @@ export function createApi(deps: ApiDeps): Api {
   app.use(access.authorize);
   app.use(requireNats(() => deps.conn.connected));
   app.use(limits.middleware);
-  app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), maxBodyBytes: deps.config.maxBodyBytes }));
+  app.use(tasksRouter({ queue, stats, state: deps.conn.state, events: new TaskEvents(deps.conn.nc), logs: new TaskLogs(deps.conn.jsm, deps.conn.nc), maxBodyBytes: deps.config.maxBodyBytes }));
   app.use(dlqRouter(dlq, deps.config.maxBodyBytes));
   app.use(booksRouter(uploads));
   app.use(ragCompatRouter(uploads));

@@ -18,6 +18,7 @@ import {
   TaskPageSchema,
   TaskStatusSchema,
   TaskDetailSchema,
+  TaskLogPageSchema,
 } from "../kernel/api-schemas.js";
 import { TaskSpecSchema } from "../kernel/task-queue.js";
 import { PRIORITIES } from "../kernel/task.js";
@@ -39,7 +40,7 @@ import { SourceCreateSchema } from "../library/sources.js";
 import { ProcessBookPayload } from "../library/task-types.js";
 import { PagedListQuery } from "./listing.js";
 import { DlqBulkBody, DlqBulkQuery, DlqListQuery } from "./routes/dlq.js";
-import { ListQuery as TaskListQuery } from "./routes/tasks.js";
+import { ListQuery as TaskListQuery, LogQuery as TaskLogQuery } from "./routes/tasks.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 import { KeyCreatedSchema, KeyCreateSchema, KeyListSchema } from "./auth/key-schemas.js";
 import { WhoAmISchema } from "./auth/whoami-schema.js";
@@ -274,13 +275,20 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
       "/api/tasks/{id}": { get: { summary: "A task's status (alias of /api/tasks/{id}/status)", parameters: [idParam("id", "task")], responses: { "200": ok("status", ref("TaskDetail")), ...errors(404, ...NATS) } } },
       "/api/tasks/{id}/events": {
         get: {
-          summary: "Server-Sent Events (status, progress, then end with the final state) until the task ends",
+          summary: "Server-Sent Events (status, progress and log lines, then end with the final state) until the task ends; ids are `<revision>` or `<revision>:<logSeq>`",
           parameters: [idParam("id", "task"), { name: "Last-Event-ID", in: "header", required: false, description: "the id of the last event received: nothing older is sent again", schema: { type: "string" } }],
           responses: {
             "200": { description: "the event stream", content: { "text/event-stream": { schema: string } } },
             "204": { description: "the task had already ended when the client last heard from it (Last-Event-ID): nothing more to send" },
             ...errors(404, ...NATS),
           },
+        },
+      },
+      "/api/tasks/{id}/logs": {
+        get: {
+          summary: "The task's log lines (what its workers logged about it at info and above), oldest first; continue with after=<last>",
+          parameters: [idParam("id", "task"), ...queryParameters(TaskLogQuery)],
+          responses: { "200": ok("a page of log lines", answer(TaskLogPageSchema)), ...errors(400, 404, ...NATS) },
         },
       },
       "/api/tasks/{id}/cancel": {

@@ -13,6 +13,9 @@ import {
   ReadySchema,
   TaskAcceptedSchema,
   TaskGoneSchema,
+  TaskLogLineSchema,
+  TaskLogPageSchema,
+  type TaskLogLineView,
   TaskDetailSchema,
   TaskPageSchema,
   TaskStatusSchema,
@@ -98,11 +101,15 @@ export interface UploadOptions {
 
 /** One Server-Sent Event of a task: its status view at a change, or `gone` if its record disappeared. */
 export type TaskEvent = { event: "status" | "progress" | "end"; id?: string; data: TaskStatusView } | { event: "gone"; id?: string; data: { id: string } };
+/** With `logs: true`, the task's log lines come too, in order with its states. */
+export type TaskEventWithLogs = TaskEvent | { event: "log"; id?: string; data: TaskLogLineView };
 
 export interface WatchOptions {
   /** The id of the last event already seen: nothing older is sent again. */
   lastEventId?: string;
   signal?: AbortSignal;
+  /** Yield the task's log lines (`log` events) as well. */
+  logs?: boolean;
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
@@ -145,7 +152,9 @@ export class JetqClient {
    * progress does, then `end` with the final state (or `gone` if its record disappeared). Ends at
    * once if the task had already ended when `lastEventId` was received.
    */
-  async *watchTask(id: string, options: WatchOptions = {}): AsyncGenerator<TaskEvent> {
+  watchTask(id: string, options: WatchOptions & { logs: true }): AsyncGenerator<TaskEventWithLogs>;
+  watchTask(id: string, options?: WatchOptions): AsyncGenerator<TaskEvent>;
+  async *watchTask(id: string, options: WatchOptions = {}): AsyncGenerator<TaskEventWithLogs> {
     const res = await this.send("GET", `/api/tasks/${enc(id)}/events`, {
       headers: { accept: "text/event-stream", ...(options.lastEventId ? { "last-event-id": options.lastEventId } : {}) },
       ...(options.signal ? { signal: options.signal } : {}),
@@ -158,10 +167,19 @@ export class JetqClient {
         yield { event: "gone", ...id, data: check(TaskGoneSchema, data, res.status) };
         return;
       }
+      if (m.event === "log") {
+        if (options.logs) yield { event: "log", ...id, data: check(TaskLogLineSchema, data, res.status) };
+        continue;
+      }
       if (m.event !== "status" && m.event !== "progress" && m.event !== "end") continue; // events added later
       yield { event: m.event, ...id, data: check(TaskStatusSchema, data, res.status) };
       if (m.event === "end") return;
     }
+  }
+
+  /** A task's log lines after `after` (the previous page's `last`), oldest first. */
+  taskLogs(id: string, options: { after?: number; limit?: number } = {}) {
+    return this.json(TaskLogPageSchema, "GET", `/api/tasks/${enc(id)}/logs`, { query: { ...options } });
   }
 
   // --- dead letters ---

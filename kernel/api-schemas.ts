@@ -57,6 +57,10 @@ export type TaskStatusView = z.infer<typeof TaskStatusSchema>;
 export const TaskDetailSchema = TaskStatusSchema.extend({
   payload: z.unknown().optional(),
   idempotencyKey: z.string().optional(),
+  /** Each failed attempt, oldest first (kernel/task.ts `FailedAttempt`; the newest 20). */
+  failedAttempts: z
+    .array(z.looseObject({ attempt: z.int(), workerId: z.string(), startedAt: dateTimeString, failedAt: dateTimeString, code: z.string(), message: z.string(), retryable: z.boolean() }))
+    .optional(),
 });
 export type TaskDetailView = z.infer<typeof TaskDetailSchema>;
 
@@ -139,6 +143,20 @@ export const TASK_EVENT_NAMES = ["status", "progress", "end"] as const;
 export type TaskEventName = (typeof TASK_EVENT_NAMES)[number];
 /** Sent instead of `end` when the task's record disappears (expired or removed). */
 export const TaskGoneSchema = z.looseObject({ id: z.string() });
+
+/** One line of a task's log (kernel/task-logs.ts): the `log` event's data and an item of `GET /api/tasks/{id}/logs`. */
+export const TaskLogLineSchema = z.looseObject({
+  seq: z.int(),
+  at: dateTimeString,
+  level: z.enum(["error", "warn", "info"]),
+  message: z.string(),
+  attempt: z.int().optional(),
+  workerId: z.string().optional(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+export type TaskLogLineView = z.infer<typeof TaskLogLineSchema>;
+export const TaskLogPageSchema = z.looseObject({ items: z.array(TaskLogLineSchema), last: z.int(), limit: z.int() });
+export type TaskLogPage = z.infer<typeof TaskLogPageSchema>;
 
 // Compile-time checks that what the server builds fits the schemas the document is made of: a
 // field whose type changes in a view without its schema stops the build.

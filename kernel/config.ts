@@ -54,6 +54,10 @@ export const KERNEL_SETTINGS = z.object({
   JETQ_FINISHED_TTL_S: int(7 * 24 * 3600, 1),
   JETQ_DLQ_MAX_AGE_S: int(30 * 24 * 3600, 0),
   JETQ_POOL: z.string().regex(/^[a-z0-9-]+$/).default("default"),
+  // Each task's log (kernel/task-logs.ts): the newest lines kept per task (0: none written), and
+  // the most the whole log stream holds (oldest lines go first).
+  JETQ_TASK_LOG_LINES: int(1_000, 0),
+  JETQ_TASK_LOGS_MAX_MB: int(1_024, 1),
 
   // Tasks
   JETQ_DEFAULT_TIMEOUT_S: int(600, 1),
@@ -77,6 +81,10 @@ export interface TopologyConfig {
   fairShareQueued?: number;
   /** JETQ_TENANT_MAX_QUEUED (default 0 = no quota). */
   maxQueuedPerTenant?: number;
+  /** JETQ_TASK_LOG_LINES (default 1,000; 0 = workers keep no task logs). */
+  taskLogLines?: number;
+  /** JETQ_TASK_LOGS_MAX_MB (default 1,024). */
+  taskLogsMaxMb?: number;
 }
 
 export interface NatsCredentials {
@@ -121,6 +129,8 @@ export function kernelConfig(e: KernelSettings): KernelConfig {
       pool: e.JETQ_POOL,
       fairShareQueued: e.JETQ_FAIR_SHARE_QUEUED,
       maxQueuedPerTenant: e.JETQ_TENANT_MAX_QUEUED,
+      taskLogLines: e.JETQ_TASK_LOG_LINES,
+      taskLogsMaxMb: e.JETQ_TASK_LOGS_MAX_MB,
     },
     defaultTimeoutSeconds: e.JETQ_DEFAULT_TIMEOUT_S,
   };

@@ -67,7 +67,7 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
       // and moves legacy data at start, so it may use the whole JetStream API and jetq's subjects.
       return {
         publish: { allow: [...jetStreamClient, "$JS.API.>", "$KV.>", "$O.>", "jetq.>"] },
-        subscribe: { allow: [inbox, `${TOPOLOGY.taskEventsPrefix}.>`] },
+        subscribe: { allow: [inbox, `${TOPOLOGY.taskEventsPrefix}.>`, `${TOPOLOGY.taskLogEventsPrefix}.>`] },
       };
     case "worker":
       // A worker takes tasks and writes their state, the DLQ and the library's buckets. It makes
@@ -92,6 +92,8 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
             "$KV.>",
             "$O.>",
             `jetq.dlq.>`,
+            // Task logs (kernel/task-logs.ts): plain publishes the JETQ_LOGS stream captures.
+            `${TOPOLOGY.taskLogsPrefix}.>`,
             // The tasks workers queue themselves, and only those (any priority: a chained task
             // keeps its parent's).
             ...WORKER_QUEUED_TYPES.map((type) => `jetq.tasks.*.${type}`),

@@ -73,6 +73,31 @@ export interface TaskRecord extends TaskMessage {
   /** How many times the task was replayed out of the dead-letter queue. */
   replays?: number;
   deadLettered?: boolean;
+  /** Every failed attempt, oldest first (the newest FAILED_ATTEMPTS_KEPT): written only when one fails. */
+  failedAttempts?: FailedAttempt[];
+}
+
+/** One failed attempt, as the task page lists it: who ran it, when, and how it ended. */
+export interface FailedAttempt {
+  attempt: number;
+  workerId: string;
+  startedAt: string;
+  failedAt: string;
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+/** Failed attempts a record keeps (maxAttempts may be far higher); each message is cut to 1,000 characters. */
+export const FAILED_ATTEMPTS_KEPT = 20;
+const FAILED_MESSAGE_MAX = 1_000;
+
+/** The record's failed attempts with this one added. */
+export function withFailedAttempt(r: TaskRecord, attempt: Omit<FailedAttempt, "message"> & { message: string }): FailedAttempt[] {
+  const entry: FailedAttempt = { ...attempt, message: attempt.message.length > FAILED_MESSAGE_MAX ? `${attempt.message.slice(0, FAILED_MESSAGE_MAX)}…` : attempt.message };
+  const kept = (r.failedAttempts ?? []).filter((a) => a.attempt !== entry.attempt); // a redelivered attempt's write replaces its own
+  kept.push(entry);
+  return kept.length > FAILED_ATTEMPTS_KEPT ? kept.slice(-FAILED_ATTEMPTS_KEPT) : kept;
 }
 
 /**

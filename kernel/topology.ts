@@ -48,6 +48,11 @@ export const TOPOLOGY = {
   cancelSubject: "jetq.control.cancel",
   /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
   taskEventsPrefix: "jetq.task-events",
+  /** Each task's log lines, `jetq.logs.<id>` (task-logs.ts). */
+  taskLogsStream: "JETQ_LOGS",
+  taskLogsPrefix: "jetq.logs",
+  /** Every log line is republished here with its sequence: `jetq.log-events.<id>`. */
+  taskLogEventsPrefix: "jetq.log-events",
 } as const;
 
 /**
@@ -245,6 +250,22 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   // subject. Windows age out after an hour (the longest window); usage counters never do.
   await ensureStream(jsm, { name: TOPOLOGY.ratesStream, subjects: ["jetq.rate.>"], storage, num_replicas: replicas, allow_msg_counter: true, max_msgs_per_subject: 1, max_age: ms(3_600_000) } as Partial<StreamConfig> & { name: string });
   await ensureStream(jsm, { name: TOPOLOGY.usageStream, subjects: ["jetq.usage.>"], storage, num_replicas: replicas, allow_msg_counter: true, max_msgs_per_subject: 1 } as Partial<StreamConfig> & { name: string });
+  // Task logs (task-logs.ts): the newest lines of each task, kept as long as a finished task's record.
+  await ensureStream(jsm, {
+    name: TOPOLOGY.taskLogsStream,
+    description: "jetq task logs: what workers logged about each task, jetq.logs.<taskId>",
+    subjects: [`${TOPOLOGY.taskLogsPrefix}.>`],
+    retention: RetentionPolicy.Limits,
+    storage,
+    num_replicas: replicas,
+    discard: DiscardPolicy.Old,
+    max_msgs_per_subject: Math.max(1, cfg.taskLogLines ?? 1_000),
+    max_bytes: (cfg.taskLogsMaxMb ?? 1_024) * 1024 * 1024,
+    max_msg_size: 16 * 1024,
+    max_age: ms(cfg.finishedTtlSeconds * 1000),
+    allow_direct: true,
+    republish: { src: `${TOPOLOGY.taskLogsPrefix}.>`, dest: `${TOPOLOGY.taskLogEventsPrefix}.>` },
+  });
   // WorkerPool snapshots: the operator rewrites each at every reconcile with a per-message TTL, so
   // the pools of an operator that stopped fade out instead of showing stale numbers.
   await kvm.create(TOPOLOGY.poolsBucket, { history: 1, storage: StorageType.Memory, replicas, markerTTL: 60_000 });

@@ -5,7 +5,7 @@
 // Records are derived with withChanges (one Object.assign, no spread): the worker asks this a
 // couple of times per task (kernel/task.ts says why that matters).
 import type { TaskError } from "./errors.js";
-import { taskMessageOf, TERMINAL_STATUSES, withChanges, type TaskMessage, type TaskProgress, type TaskRecord, type TaskStatus } from "./task.js";
+import { taskMessageOf, TERMINAL_STATUSES, withChanges, withFailedAttempt, type TaskMessage, type TaskProgress, type TaskRecord, type TaskStatus } from "./task.js";
 
 /** The attempt a worker event comes from: every write of one attempt carries the same stamp. */
 export interface AttemptStamp {
@@ -102,10 +102,12 @@ export function transition(current: TaskRecord | null, event: TaskEvent, message
         progress: { percent: 100, message: "done" },
         finishedAt: event.at,
       });
-    case "fail":
+    case "fail": {
+      const failedAttempts = withFailedAttempt(r, { attempt: event.by.attempt, workerId: event.by.workerId, startedAt: event.by.claimedAt, failedAt: event.at, code: event.error.code, message: event.error.message, retryable: event.error.retryable });
       return event.error.retryable && event.by.attempt < r.maxAttempts
-        ? withChanges(r, { status: "retrying", attempts: event.by.attempt, startedAt: r.startedAt ?? event.by.claimedAt, workerId: event.by.workerId, nextAttemptAt: event.nextAttemptAt, error: event.error })
-        : withChanges(r, { status: "failed", attempts: event.by.attempt, startedAt: r.startedAt ?? event.by.claimedAt, workerId: event.by.workerId, nextAttemptAt: undefined, error: event.error, finishedAt: event.at });
+        ? withChanges(r, { status: "retrying", attempts: event.by.attempt, startedAt: r.startedAt ?? event.by.claimedAt, workerId: event.by.workerId, nextAttemptAt: event.nextAttemptAt, error: event.error, failedAttempts })
+        : withChanges(r, { status: "failed", attempts: event.by.attempt, startedAt: r.startedAt ?? event.by.claimedAt, workerId: event.by.workerId, nextAttemptAt: undefined, error: event.error, finishedAt: event.at, failedAttempts });
+    }
     case "cancel":
       return withChanges(r, { status: "cancelled", finishedAt: event.at });
     case "dead-letter":

@@ -1,5 +1,6 @@
 // The worker runtime: pulls tasks for its pool, highest priority first, keeps at most
 // `concurrency` running, hears cancellations, reports presence, and shuts down gracefully.
+import { TaskLogWriter } from "../kernel/task-logs.js";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Subscription } from "@nats-io/transport-node";
@@ -45,6 +46,7 @@ export class Worker {
   private readonly recentCancels = new Set<string>();
   private readonly minPull: number;
   private readonly attemptMetrics: AttemptMetrics;
+  private readonly taskLogs: TaskLogWriter | null;
   private waitedForBatch = false;
   /** A delivery said more messages wait behind it: the next pass must pull, not just listen. */
   private morePending = false;
@@ -85,6 +87,7 @@ export class Worker {
     this.minPull = Math.max(1, Math.floor(opts.config.concurrency / 4));
     this.idlePollMs = opts.idlePollMs ?? 5_000;
     this.attemptMetrics = new AttemptMetrics(this.metrics);
+    this.taskLogs = (opts.conn.topology.taskLogLines ?? 1_000) > 0 ? new TaskLogWriter(opts.conn.nc) : null;
   }
 
   /** Registers the handler for a task type (which must be in the registry). */
@@ -323,6 +326,8 @@ export class Worker {
       workerId: this.id,
       metrics: this.attemptMetrics,
       log: this.log,
+      taskLogs: this.taskLogs,
+      taskLogLines: this.opts.conn.topology.taskLogLines ?? 1_000,
       wasCancelled: (id) => this.recentCancels.has(id),
     });
     this.active.add(attempt);

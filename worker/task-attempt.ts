@@ -16,6 +16,8 @@ import { EscapedError, type EscapeTarget } from "./escaped-errors.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";
 import { isUnconfirmedPublish } from "../kernel/stream-publisher.js";
+import type { TaskLogWriter } from "../kernel/task-logs.js";
+import { taskLogger } from "./task-logger.js";
 
 /**
  * How long an attempt keeps re-sending a state write no stream leader confirmed (a clustered
@@ -56,6 +58,9 @@ export interface AttemptDeps {
   workerId: string;
   metrics: AttemptMetrics;
   log: Logger;
+  /** Where the task's own log goes (null: JETQ_TASK_LOG_LINES=0), and how many lines an attempt may write. */
+  taskLogs: TaskLogWriter | null;
+  taskLogLines: number;
   /** Whether this worker heard a cancel broadcast for the task recently. */
   wasCancelled(taskId: string): boolean;
 }
@@ -108,7 +113,12 @@ export class TaskAttempt implements EscapeTarget {
   }
 
   private get log(): Logger {
-    return (this.logger ??= this.deps.log.child(this.logContext));
+    if (this.logger) return this.logger;
+    const child = this.deps.log.child(this.logContext);
+    const { taskLogs } = this.deps;
+    // Before the message is read (a malformed one) there is no task to keep a log for.
+    this.logger = taskLogs && this.taskId ? taskLogger(child, { writer: taskLogs, taskId: this.taskId, attempt: () => Number(this.logContext.attempt) || 0, workerId: this.deps.workerId, maxLines: this.deps.taskLogLines }) : child;
+    return this.logger;
   }
 
   /**
@@ -419,7 +429,7 @@ export class TaskAttempt implements EscapeTarget {
       const written = await this.write({ kind: "fail", by: this.by, error: te, nextAttemptAt: new Date(now + delay).toISOString(), at: new Date(now).toISOString() });
       this.recorded = true;
       if (written.record.status === "retrying") {
-        this.log.warn("attempt failed; retrying", { error: te, delayMs: delay });
+        this.log.warn(`attempt ${attempt} failed (${te.code}: ${te.message}); retrying in ${formatDelay(delay)}`, { error: te, delayMs: delay });
         this.delivery.nak(delay);
         return "retried";
       }
@@ -428,7 +438,7 @@ export class TaskAttempt implements EscapeTarget {
       this.log.error("could not record failure; the task will be redelivered", { error: String(writeErr) });
       return "retried";
     }
-    this.log.warn(te.retryable ? "attempts exhausted; dead-lettering" : "non-retryable failure; dead-lettering", { error: te });
+    this.log.warn(`attempt ${attempt} failed (${te.code}: ${te.message}); ${te.retryable ? "attempts exhausted" : "not retryable"}, dead-lettering`, { error: te });
     if (te.retryable && this.delivery.info.deliveryCount >= this.deps.maxDeliver) {
       // The server's own bound: its MAX_DELIVERIES advisory carries the task to the DLQ.
       this.delivery.nak();
@@ -476,6 +486,8 @@ class AttemptContext implements TaskContext {
   readonly progress = (percent: number, message?: string) => this.attemptOf.reportProgress(percent, message);
   readonly enqueue = (spec: Parameters<TaskContext["enqueue"]>[0]) => this.attemptOf.enqueue(spec);
 }
+
+const formatDelay = (ms: number) => (ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)} s`);
 
 /**
  * The number of this attempt: one more than the record shows, never more than the deliveries. A

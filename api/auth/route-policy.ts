@@ -36,6 +36,7 @@ export const ROUTE_POLICY: Record<string, Partial<Record<Method, OperationPolicy
   "/api/tasks/{id}/status": { get: viewer },
   "/api/tasks/{id}": { get: viewer },
   "/api/tasks/{id}/events": { get: viewer },
+  "/api/tasks/{id}/logs": { get: viewer },
   "/api/tasks/{id}/cancel": { post: audited("member", "task.cancel") },
   "/api/dlq": { get: viewer, delete: audited("admin", "dlq.discard_many", withQuery) },
   "/api/dlq/retry": { post: audited("admin", "dlq.retry_many", withBody) },

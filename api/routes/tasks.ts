@@ -6,6 +6,7 @@ import { TaskQueue } from "../../kernel/task-queue.js";
 import { PRIORITIES, statusView, TASK_STATUSES, type TaskRecord } from "../../kernel/task.js";
 import type { TaskSearch } from "../../kernel/task-listing.js";
 import type { TaskEvents } from "../../kernel/task-events.js";
+import type { TaskLogs } from "../../kernel/task-logs.js";
 import type { TaskStateStore } from "../../kernel/state-store.js";
 import { jsonBody } from "../json-body.js";
 import { TASK_TYPE_NAME } from "../../kernel/registry.js";
@@ -18,8 +19,16 @@ export interface TasksRouterDeps {
   stats: QueueStats;
   state: TaskStateStore;
   events: TaskEvents;
+  logs: TaskLogs;
   maxBodyBytes: number;
 }
+
+/** `GET /api/tasks/{id}/logs`: lines after a sequence, oldest first. */
+export const TASK_LOG_PAGE_MAX = 1_000;
+export const LogQuery = z.object({
+  after: queryInt(0, Number.MAX_SAFE_INTEGER, 0).describe("the `last` of the previous page: only lines after it"),
+  limit: queryInt(1, TASK_LOG_PAGE_MAX, 200),
+});
 
 export const statusUrl = (id: string) => `/api/tasks/${id}/status`;
 
@@ -63,7 +72,12 @@ function searchOf(q: z.infer<typeof ListQuery>): TaskSearch | undefined {
 }
 
 /** A task as its own page shows it: the status view plus what it was created with. */
-const taskDetail = (r: TaskRecord) => ({ ...statusView(r), payload: r.payload, ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}) });
+const taskDetail = (r: TaskRecord) => ({
+  ...statusView(r),
+  payload: r.payload,
+  ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
+  ...(r.failedAttempts?.length ? { failedAttempts: r.failedAttempts } : {}),
+});
 
 export function tasksRouter(deps: TasksRouterDeps): Router {
   const r = Router();
@@ -101,7 +115,16 @@ export function tasksRouter(deps: TasksRouterDeps): Router {
 
   r.route("/api/tasks/:id/events")
     .get(async (req, res) => {
-      await streamTaskEvents(req, res, { state: deps.state, events: deps.events }, await deps.queue.get(idParam(req, "task"), readScopeOf(req)));
+      await streamTaskEvents(req, res, { state: deps.state, events: deps.events, logs: deps.logs }, await deps.queue.get(idParam(req, "task"), readScopeOf(req)));
+    })
+    .all(methodNotAllowed("GET"));
+
+  r.route("/api/tasks/:id/logs")
+    .get(async (req, res) => {
+      const q = parseQuery(LogQuery, req);
+      const task = await deps.queue.get(idParam(req, "task"), readScopeOf(req)); // 404 for another tenant's task
+      const page = await deps.logs.read(task.id, { after: q.after, limit: q.limit });
+      res.json({ items: page.items, last: page.last, limit: q.limit });
     })
     .all(methodNotAllowed("GET"));
 

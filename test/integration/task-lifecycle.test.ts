@@ -127,7 +127,7 @@ describe("task lifecycle over REST", () => {
 
     // EventSource reconnects by itself when a stream closes; having the end, it is told to stop.
     const endId = lastEvent.id!;
-    expect(endId).toMatch(/^\d+$/);
+    expect(endId).toMatch(/^\d+:\d+$/); // the revision, and the sequence of the last log line (echo logs each step)
     const again: TaskEvent[] = [];
     for await (const e of client.watchTask(id, { lastEventId: endId })) again.push(e);
     expect(answer().status).toBe(204);

@@ -38,6 +38,7 @@ export function testHandlers(
       for (let i = 1; i <= steps; i++) {
         await sleep(p.stepMs ?? 100, ctx.signal);
         ctx.progress((i / steps) * 100, `step ${i} of ${steps}`);
+        ctx.log.info(`finished step ${i} of ${steps}`, { step: i });
       }
       return p.resultBytes ? { echoed: p.value ?? null, padding: "x".repeat(p.resultBytes) } : { echoed: p.value ?? null };
     },

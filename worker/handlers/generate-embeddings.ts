@@ -56,6 +56,7 @@ export function generateEmbeddings(p: Pipeline): HandlerFor<typeof GenerateEmbed
       // Only a complete run over the same content marks the book as embedded.
       if (latest.contentHash === book.contentHash) await p.books.put({ ...latest, embeddedWith: p.embedder.name, embeddedChunks: done });
     }
+    ctx.log.info(`embedded ${done} chunks with ${p.embedder.name} into ${p.vectors.name}`, { bookId });
     return { bookId, embedded: done, embedder: p.embedder.name, store: p.vectors.name };
   };
 }

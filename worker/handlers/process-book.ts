@@ -47,10 +47,12 @@ export function processBook(p: Pipeline): HandlerFor<typeof ProcessBookPayload> 
         { signal: ctx.signal },
       );
       const contentHash = hash.digest("hex");
+      ctx.log.info(`downloaded ${filename}`, { bookId, sha256: contentHash });
 
       const previous = await p.books.get(bookId);
       if (previous?.status === "ready" && previous.contentHash === contentHash && previous.chunkSize === chunkSize && previous.chunkOverlap === chunkOverlap) {
         ctx.progress(100, "unchanged");
+        ctx.log.info("same bytes and chunking as the stored book: nothing to do", { bookId });
         const embeddingTaskId = previous.embeddedWith === p.embedder.name && previous.embeddedChunks === previous.chunks ? undefined : await chain(ctx, bookId, contentHash);
         return { bookId, pages: previous.pages, chunks: previous.chunks, unchanged: true, ...(embeddingTaskId ? { embeddingTaskId } : {}) };
       }
@@ -102,7 +104,9 @@ export function processBook(p: Pipeline): HandlerFor<typeof ProcessBookPayload> 
         throw err;
       }
       ctx.progress(97, `${record.chunks} chunks from ${record.pages} pages; queueing embeddings`);
+      ctx.log.info(`read ${record.pages} pages (${record.format}) into ${record.chunks} chunks`, { bookId, characters: record.characters, title: record.title ?? null });
       const embeddingTaskId = await chain(ctx, bookId, contentHash);
+      ctx.log.info(`queued generate_embeddings ${embeddingTaskId}`, { embeddingTaskId });
       return { bookId, pages: record.pages, chunks: record.chunks, title: record.title ?? null, format: record.format, embeddingTaskId };
     } finally {
       await doc?.close();
