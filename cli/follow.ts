@@ -3,13 +3,15 @@
 // away longer than `patienceMs` the error comes out.
 import { setTimeout as sleep } from "node:timers/promises";
 import { JetqClientError } from "../client/errors.js";
-import type { JetqClient, TaskEvent, TaskStatusView } from "../client/index.js";
+import type { JetqClient, TaskEvent, TaskLogLineView, TaskStatusView } from "../client/index.js";
 import { isTerminal } from "../kernel/task.js";
 
 export interface FollowOptions {
   signal?: AbortSignal;
   /** Each event as it comes (status, progress, end). */
   onEvent?: (event: TaskEvent) => void;
+  /** Each line of the task's log as it comes (only asked for when given). */
+  onLog?: (line: TaskLogLineView) => void;
   /** How long to keep trying while the API cannot be reached. */
   patienceMs?: number;
 }
@@ -21,9 +23,13 @@ export async function followTask(client: JetqClient, id: string, options: Follow
   let failingSince = 0;
   for (;;) {
     try {
-      for await (const event of client.watchTask(id, { ...(lastEventId ? { lastEventId } : {}), ...(options.signal ? { signal: options.signal } : {}) })) {
+      for await (const event of client.watchTask(id, { logs: true, ...(lastEventId ? { lastEventId } : {}), ...(options.signal ? { signal: options.signal } : {}) })) {
         failingSince = 0;
         if (event.id) lastEventId = event.id;
+        if (event.event === "log") {
+          options.onLog?.(event.data);
+          continue;
+        }
         options.onEvent?.(event);
         if (event.event === "gone") return null;
         if (event.event === "end") return event.data;

@@ -3,7 +3,7 @@
 // stderr (or the server's error body as JSON), hints on stderr so stdout stays clean.
 import { stripVTControlCharacters, styleText } from "node:util";
 import { JetqClientError } from "../client/errors.js";
-import type { TaskStatusView } from "../client/index.js";
+import type { TaskDetailView, TaskLogLineView, TaskStatusView } from "../client/index.js";
 import { UsageError } from "./exit-codes.js";
 
 type Style = Parameters<typeof styleText>[0];
@@ -184,8 +184,16 @@ export function taskRow(out: Output, t: TaskStatusView): string[] {
   return [t.id, t.type, t.priority, out.status(t.status), `${Math.round(t.progress.percent)}%`, `${t.attempts}${t.maxAttempts ? `/${t.maxAttempts}` : ""}`, age(t.createdAt)];
 }
 
+const LEVEL_STYLE: Record<string, Style> = { error: "red", warn: "yellow", info: "dim" };
+
+/** One line of a task's log: time, level, attempt, message, fields. */
+export function logLine(out: Output, l: TaskLogLineView): string {
+  const fields = l.fields && Object.keys(l.fields).length ? `  ${Object.entries(l.fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ")}` : "";
+  return `${l.at.slice(11, 23)}  ${out.paint(LEVEL_STYLE[l.level] ?? "dim", l.level.padEnd(5))}  #${l.attempt ?? "?"}  ${l.message}${fields}`;
+}
+
 /** One task in full: status, progress, attempts, times, result or error. */
-export function printTask(out: Output, t: TaskStatusView): void {
+export function printTask(out: Output, t: TaskStatusView & Pick<TaskDetailView, "failedAttempts">): void {
   out.fields([
     ["id", t.id],
     ["type", t.type],
@@ -198,6 +206,7 @@ export function printTask(out: Output, t: TaskStatusView): void {
     ["finished", t.finishedAt ? `${t.finishedAt} (${duration(t.startedAt ?? t.createdAt, t.finishedAt)})` : undefined],
     ["next attempt", t.nextAttemptAt],
     ["error", t.error ? `${out.paint("red", t.error.code)}: ${t.error.message}` : undefined],
+    ["failed attempts", t.failedAttempts?.length ? t.failedAttempts.map((a) => `#${a.attempt} ${a.failedAt} ${a.code}: ${clip(a.message, 200)} (${a.workerId})`).join("\n") : undefined],
     ["result", t.result !== undefined ? JSON.stringify(t.result, null, 2) : undefined],
   ]);
 }

@@ -24,7 +24,7 @@ export const DlqListQuery = z.object({
 });
 const dryRunDescription = "count what the filter matches now (`matched`) and change nothing";
 export const DlqBulkBody = z.object({ type: typeFilter, tenant: tenantFilter, all: z.boolean().optional(), dryRun: z.boolean().optional().describe(dryRunDescription) }).strict();
-export const DlqBulkQuery = z.object({ type: typeFilter, tenant: tenantFilter, all: z.enum(["true", "false"]).optional(), dryRun: z.enum(["true", "false"]).optional().describe(dryRunDescription) });
+export const DlqBulkQuery = z.strictObject({ type: typeFilter, tenant: tenantFilter, all: z.enum(["true", "false"]).optional(), dryRun: z.enum(["true", "false"]).optional().describe(dryRunDescription) }); // strict: a misspelt filter (dryrun=true) must not act on its own
 
 /** Bulk operations need a type, a tenant or an explicit all=true, so an empty body never wipes the DLQ. */
 function bulkFilter(f: { type?: string; tenant?: string; all?: boolean }): DeadLetterFilter {

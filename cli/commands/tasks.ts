@@ -7,7 +7,7 @@ import { wholeNumber } from "../args.js";
 import { command, type Context, type GlobalArgs } from "../context.js";
 import { EXIT, exitCodeOfTask, type ExitCode } from "../exit-codes.js";
 import { followTask } from "../follow.js";
-import { age, clip, printTask, progressText, TASK_COLUMNS, taskRow, type Output } from "../output.js";
+import { age, clip, logLine, printTask, progressText, TASK_COLUMNS, taskRow, type Output } from "../output.js";
 import { ProgressBars } from "../progress.js";
 
 /** `--payload`: JSON text, `@file` for a file's JSON, `@-` for standard input. Thrown errors are usage errors. */
@@ -135,6 +135,36 @@ export function taskCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
         if (!final) return EXIT.refused;
         if (final.status !== "succeeded") ctx.out.warn(`task ${a.id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}` : ""}`);
         return exitCodeOfTask(final.status);
+      }),
+    )
+    .command(
+      "logs <id>",
+      "Print what a task's workers logged about it (info and above), oldest first; --follow streams it until the task ends",
+      (c) =>
+        c
+          .positional("id", { type: "string", demandOption: true, describe: "task id" })
+          .option("follow", { alias: "f", type: "boolean", describe: "keep printing new lines until the task ends (exit code = outcome, like watch)" })
+          .example("$0 logs 3f2b… --follow", ""),
+      command(async (ctx, a) => {
+        if (a.follow) {
+          const final = await followTask(ctx.client, a.id, {
+            signal: ctx.signal,
+            onLog: (line) => (ctx.out.json ? ctx.out.printJsonLine(line) : ctx.out.line(logLine(ctx.out, line))),
+          });
+          if (!final) return EXIT.refused;
+          if (final.status !== "succeeded") ctx.out.warn(`task ${a.id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}` : ""}`);
+          return exitCodeOfTask(final.status);
+        }
+        const lines = [];
+        for (let after = 0; ; ) {
+          const page = await ctx.client.taskLogs(a.id, { after, limit: 1_000 });
+          lines.push(...page.items);
+          if (page.items.length < page.limit) break;
+          after = page.last;
+        }
+        if (ctx.out.json) return ctx.out.printJson({ items: lines });
+        if (lines.length === 0) ctx.out.note("the task has logged nothing (or its log has expired)");
+        for (const l of lines) ctx.out.line(logLine(ctx.out, l));
       }),
     )
     .command(

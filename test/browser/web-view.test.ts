@@ -102,17 +102,26 @@ describe("the web view", () => {
     await screenshot(page, "overview-pools");
   });
 
-  it("a task page's progress bar moves and its events stream until the end; re-run makes a new task with the same payload", async () => {
+  it("a task page's progress bar moves and its log and events stream until the end; re-run makes a new task with the same payload", async () => {
     const id = await createTask(stack, { type: "echo", payload: { value: "watched", progressSteps: 8, stepMs: 400 } });
     await page.goto(url(`/ui/tasks/${id}`));
     const seen = new Set<number>();
+    const linesWhileRunning = new Set<number>();
     await waitFor("the task to finish on the page", async () => {
       const value = Number(await page.locator("[data-testid=progress]").getAttribute("value"));
       seen.add(value);
-      return (await page.locator(".badge").first().innerText()) === "succeeded";
+      const ended = (await page.locator(".badge").first().innerText()) === "succeeded";
+      if (!ended) linesWhileRunning.add(await page.locator("[data-testid=task-log] li").count());
+      return ended;
     }, 30_000, 100);
     const between = [...seen].filter((v) => v > 0 && v < 100);
     expect(between.length).toBeGreaterThanOrEqual(2); // it moved, live, not only at the end
+    // The handler's log lines arrived one by one while it ran, then all eight are there.
+    expect([...linesWhileRunning].filter((n) => n > 0 && n < 8).length).toBeGreaterThanOrEqual(2);
+    const lines = await page.locator("[data-testid=task-log] li").allInnerTexts();
+    expect(lines).toHaveLength(8);
+    expect(lines[0]).toMatch(/info #1 finished step 1 of 8 step=1/);
+    expect(lines[7]).toMatch(/finished step 8 of 8/);
     const log = await page.locator("[data-testid=event-log] li").allInnerTexts();
     expect(log.filter((l) => /progress/.test(l)).length).toBeGreaterThanOrEqual(2);
     expect(log.at(-1)).toMatch(/end succeeded · 100 %/);
@@ -125,6 +134,15 @@ describe("the web view", () => {
     const rerun = new URL(page.url()).pathname.split("/").at(-1)!;
     expect((await stack.record(rerun)).payload).toEqual({ value: "watched", progressSteps: 8, stepMs: 400 });
     await until("the re-run to succeed", () => page.locator(".badge").first().innerText(), (v) => v === "succeeded");
+  });
+
+  it("a task page opened after the end lists each failed attempt the server kept, and the failure lines in the log", async () => {
+    const id = await createTask(stack, { type: "flaky", payload: { succeedOnAttempt: 2 } });
+    await waitFor("the flaky task to succeed", async () => (await stack.record(id).catch(() => null))?.status === "succeeded", 30_000);
+    await page.goto(url(`/ui/tasks/${id}`));
+    await until("the failed attempt", () => text("[data-testid=attempt-errors]"), (v) => /attempt 1: handler_error attempt 1 fails on purpose/.test(v));
+    expect(await text("[data-testid=attempt-errors]")).toMatch(/→ .* on /); // its times and worker
+    await until("the failure in the log", () => text("[data-testid=task-log]"), (v) => /warn #1 attempt 1 failed \(handler_error/.test(v));
   });
 
   it("cancels a running task from its page", async () => {

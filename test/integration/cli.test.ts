@@ -141,7 +141,7 @@ describe("jetq: usage", { timeout: SLOW }, () => {
       expect(r.code).toBe(0);
       expect(r.stderr).toBe("");
     }
-    for (const cmd of ["submit <type>", "status <id>", "watch <id>", "ls", "queue", "cancel <id>", "dlq", "books", "search <query..>", "quiz <book>", "keys", "completion [shell]"]) expect(root.stdout).toContain(`jetq ${cmd}`);
+    for (const cmd of ["submit <type>", "status <id>", "watch <id>", "logs <id>", "ls", "queue", "cancel <id>", "dlq", "books", "search <query..>", "quiz <book>", "keys", "completion [shell]"]) expect(root.stdout).toContain(`jetq ${cmd}`);
     expect(root.stdout).toMatch(/Exit codes:[\s\S]*2 +usage[\s\S]*5 +the API is unreachable/);
     expect(group.stdout).toMatch(/jetq dlq ls[\s\S]*jetq dlq show <id>[\s\S]*jetq dlq retry \[id\][\s\S]*jetq dlq purge \[id\]/);
     expect(leaf.stdout).toMatch(/--dry-run +only count what would be affected/);
@@ -321,6 +321,39 @@ describe("jetq: tasks", { timeout: SLOW }, () => {
     expect(stopped.stderr).toContain(`the task goes on; see it with: jetq status ${id}`);
     expect(["queued", "running"]).toContain((await taskStatus(stack, id)).status);
     await clientOf(stack).cancelTask(id);
+  });
+
+  it("logs prints a task's log, --follow streams it to the end (exit code = outcome), --json one line per log line; status lists failed attempts", async () => {
+    const client = clientOf(stack);
+    const chatty = await client.createTask({ type: "echo", payload: { value: "logs", progressSteps: 4, stepMs: 300 } });
+    const following = startJetq(["logs", chatty.id, "--follow"]);
+    await waitFor("the first line while it runs", () => /finished step 1 of 4/.test(following.run.stdout), 60_000);
+    expect(following.run.stdout).not.toMatch(/step 4 of 4/); // streamed, not printed at the end
+    const followed = await following.done;
+    expect(followed.code, followed.stderr).toBe(0);
+    expect(followed.stdout.trimEnd().split("\n")).toEqual([1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  info   #1  finished step ${i} of 4  step=${i}$`))));
+
+    const printed = await jetq(["logs", chatty.id]);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toBe(followed.stdout);
+    const json = await jetqJson<{ items: { message: string; seq: number }[] }>(["logs", chatty.id]);
+    expect(json.items.map((l) => l.message)).toEqual([1, 2, 3, 4].map((i) => `finished step ${i} of 4`));
+    const jsonLines = await jetq(["logs", chatty.id, "--follow", "--json"]);
+    expect(jsonLines.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).seq)).toEqual(json.items.map((l) => l.seq));
+
+    const flaky = await client.createTask({ type: "flaky", payload: { succeedOnAttempt: 2 } });
+    await ended(flaky.id);
+    const status = await jetq(["status", flaky.id]);
+    expect(status.stdout).toMatch(/failed attempts: +#1 \S+ handler_error: attempt 1 fails on purpose/);
+    const failedLines = await jetq(["logs", flaky.id]);
+    expect(failedLines.stdout).toMatch(/warn   #1  attempt 1 failed \(handler_error: attempt 1 fails on purpose\); retrying in/);
+
+    const quiet = await client.createTask({ type: "echo", payload: { value: "quiet" } });
+    await ended(quiet.id);
+    const nothing = await jetq(["logs", quiet.id]);
+    expect(nothing).toMatchObject({ code: 0, stdout: "" });
+    expect(nothing.stderr).toMatch(/has logged nothing/);
+    expect((await jetq(["logs", "00000000-0000-4000-8000-000000000000"])).code).toBe(4);
   });
 });
 

@@ -272,7 +272,7 @@ describe("every setting the programs read is a value", () => {
 
   it("with every value set, each program's Deployment carries each of its settings", { timeout: T }, async () => {
     const file = await valuesFile("everything", {
-      config: { logLevel: "debug", maxDeliver: 7, ackWaitMs: 45000, duplicateWindowMs: 60000, finishedTtlSeconds: 3600, dlqMaxAgeSeconds: 86400, pool: "books", defaultTimeoutSeconds: 900, fairShareQueued: 50, tenantMaxQueued: 10000 },
+      config: { logLevel: "debug", maxDeliver: 7, ackWaitMs: 45000, duplicateWindowMs: 60000, finishedTtlSeconds: 3600, dlqMaxAgeSeconds: 86400, pool: "books", defaultTimeoutSeconds: 900, fairShareQueued: 50, tenantMaxQueued: 10000, taskLogLines: 200, taskLogsMaxMb: 256 },
       documents: {
         chunkSize: 800, chunkOverlap: 100, embedBatch: 32, lexicalDimensions: 256,
         openai: { baseUrl: "https://llm.example/v1", apiKeySecret: { name: "llm", key: "k" }, embeddingModel: "m", embeddingDimensions: 768, quizModel: "q", maxRetries: 2 },

@@ -110,6 +110,8 @@ as floats, and 1073741824 would otherwise become "1.073741824e+09".
   "JETQ_DUPLICATE_WINDOW_MS" $c.duplicateWindowMs
   "JETQ_FINISHED_TTL_S" $c.finishedTtlSeconds
   "JETQ_DLQ_MAX_AGE_S" $c.dlqMaxAgeSeconds
+  "JETQ_TASK_LOG_LINES" $c.taskLogLines
+  "JETQ_TASK_LOGS_MAX_MB" $c.taskLogsMaxMb
   "JETQ_POOL" $c.pool
   "JETQ_DEFAULT_TIMEOUT_S" $c.defaultTimeoutSeconds
   "JETQ_FAIR_SHARE_QUEUED" $c.fairShareQueued

@@ -1,7 +1,7 @@
 // One task: status, progress bar, attempts and errors with their times, payload and result, and
-// its events streaming live (SSE through the client); cancel, and re-run as a new task.
+// its log lines and events streaming live (SSE through the client); cancel, and re-run as a new task.
 import { useEffect, useState } from "preact/hooks";
-import type { TaskDetailView } from "../../../client/index.js";
+import type { TaskDetailView, TaskLogLineView } from "../../../client/index.js";
 import { ActionButton } from "../components/action-button.js";
 import { StatusBadge } from "../components/status-badge.js";
 import { fmtTime, json } from "../format.js";
@@ -18,6 +18,12 @@ interface LogLine {
 }
 
 type TaskError = NonNullable<TaskDetailView["error"]>;
+type FailedAttempt = NonNullable<TaskDetailView["failedAttempts"]>[number];
+/** Lines the page holds; the server keeps up to JETQ_TASK_LOG_LINES a task. */
+const LOG_LINES_SHOWN = 1_000;
+
+const fieldsText = (fields: Record<string, unknown> | undefined) =>
+  fields && Object.keys(fields).length ? Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`).join(" ") : "";
 
 export function TaskDetail({ session, id }: { session: Session; id: string }) {
   const { client, me } = session;
@@ -25,6 +31,8 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
   const [loadError, setLoadError] = useState<string | undefined>();
   const [log, setLog] = useState<LogLine[]>([]);
   const [errors, setErrors] = useState<TaskError[]>([]);
+  const [attemptsFailed, setAttemptsFailed] = useState<FailedAttempt[]>([]);
+  const [lines, setLines] = useState<TaskLogLineView[]>([]);
   const [streaming, setStreaming] = useState(false);
   const [actionError, setActionError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
@@ -40,17 +48,27 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
     setTask(undefined);
     setLog([]);
     setErrors([]);
+    setAttemptsFailed([]);
+    setLines([]);
+    const addLine = (line: TaskLogLineView) => setLines((l) => (l.length && l[l.length - 1]!.seq >= line.seq ? l : [...l.slice(-(LOG_LINES_SHOWN - 1)), line]));
+    const seed = (t: TaskDetailView) => {
+      setTask(t);
+      setAttemptsFailed(t.failedAttempts ?? []);
+      noteError(t.error);
+    };
     const follow = async () => {
       // The full record once (payload included), then the stream; reconnect with Last-Event-ID.
       while (!abort.signal.aborted) {
         try {
-          const t = await client.getTask(id);
-          setTask(t);
+          seed(await client.getTask(id));
           setLoadError(undefined);
-          noteError(t.error);
           setStreaming(true);
-          for await (const e of client.watchTask(id, { signal: abort.signal, ...(lastEventId ? { lastEventId } : {}) })) {
+          for await (const e of client.watchTask(id, { logs: true, signal: abort.signal, ...(lastEventId ? { lastEventId } : {}) })) {
             if (e.id) lastEventId = e.id;
+            if (e.event === "log") {
+              addLine(e.data);
+              continue;
+            }
             if (e.event === "gone") {
               setLog((l) => [...l, { at: new Date().toISOString(), event: "gone", text: "the task's record expired or was removed" }]);
               break;
@@ -63,7 +81,7 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
             setLog((l) => [...l.slice(-199), { at: new Date().toISOString(), event: e.event, text }]);
           }
           setStreaming(false);
-          if (!abort.signal.aborted) setTask(await client.getTask(id)); // the final record, with its result
+          if (!abort.signal.aborted) seed(await client.getTask(id)); // the final record, with its result and failed attempts
           return;
         } catch (err) {
           if (abort.signal.aborted) return;
@@ -186,19 +204,46 @@ export function TaskDetail({ session, id }: { session: Session; id: string }) {
 
       <section class="panel" aria-labelledby="errors-h">
         <h2 id="errors-h">Attempts and errors</h2>
-        {errors.length === 0 ? (
+        {attemptsFailed.length === 0 && errors.length === 0 ? (
           <p class="muted">No attempt has failed.</p>
         ) : (
           <ol class="errors" data-testid="attempt-errors">
-            {errors.map((e, i) => (
-              <li key={i}>
-                attempt {e.attempt ?? "?"}: <strong>{e.code}</strong> {e.message}
-                {e.retryable === false ? " (not retried)" : ""}
+            {attemptsFailed.map((a) => (
+              <li key={`a${a.attempt}`}>
+                attempt {a.attempt}: <strong>{a.code}</strong> {a.message}
+                {a.retryable ? "" : " (not retried)"} <span class="muted">· {fmtTime(a.startedAt)} → {fmtTime(a.failedAt)} on {a.workerId}</span>
+              </li>
+            ))}
+            {/* An error the stream showed before the record's list caught up, or one with no attempt (dead-lettered after crashes). */}
+            {errors
+              .filter((e) => !attemptsFailed.some((a) => a.attempt === e.attempt && a.message === e.message))
+              .map((e, i) => (
+                <li key={`e${i}`}>
+                  attempt {e.attempt ?? "?"}: <strong>{e.code}</strong> {e.message}
+                  {e.retryable === false ? " (not retried)" : ""}
+                </li>
+              ))}
+          </ol>
+        )}
+      </section>
+
+      <section class="panel" aria-labelledby="task-log-h">
+        <h2 id="task-log-h">Log {streaming && <span class="live-dot">live</span>}</h2>
+        {lines.length === 0 ? (
+          <p class="muted" data-testid="task-log-empty">
+            {done ? "The task logged nothing." : "Nothing logged yet."}
+          </p>
+        ) : (
+          <ol class="log" data-testid="task-log" aria-live="polite" aria-relevant="additions">
+            {lines.map((l) => (
+              <li key={l.seq} class={`log-${l.level}`}>
+                <time dateTime={l.at}>{new Date(l.at).toLocaleTimeString(undefined, { hour12: false })}</time> <strong>{l.level}</strong>
+                {l.attempt ? ` #${l.attempt}` : ""} {l.message}
+                {fieldsText(l.fields) && <span class="muted"> {fieldsText(l.fields)}</span>}
               </li>
             ))}
           </ol>
         )}
-        <p class="muted">The server keeps each task's latest error; earlier ones are listed as this page saw them.</p>
       </section>
 
       <section class="panel" aria-labelledby="log-h">
