@@ -23,6 +23,7 @@ import { createLimits } from "./limits/limits.js";
 import { limitsRouter } from "./limits/limits-route.js";
 import { quotaErrorAnswer } from "./limits/quota-error.js";
 import { poolsRouter } from "./routes/pools.js";
+import { statsRouter } from "./routes/stats.js";
 import { rootRedirect, webViewRouter } from "./web-view.js";
 import { createAccess, type Access } from "./auth/access.js";
 import { ragCompatRouter } from "./routes/rag-compat.js";
@@ -117,6 +118,7 @@ export function createApi(deps: ApiDeps): Api {
   app.use(whoamiRouter());
   app.use(limitsRouter(limits));
   app.use(poolsRouter(deps.conn));
+  app.use(statsRouter(deps.conn));
   const probes = probesRouter({ conn: deps.conn, metrics, stats });
   app.use(probes);
   app.use(openApiRouter({ conn: deps.conn, openapi: buildOpenApi(deps.registry), limits: { maxUploadFiles: deps.config.maxUploadFiles }, authEnabled: access.enabled }));

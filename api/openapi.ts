@@ -19,6 +19,7 @@ import {
   TaskStatusSchema,
   TaskDetailSchema,
   TaskLogPageSchema,
+  TaskStatsSchema,
 } from "../kernel/api-schemas.js";
 import { TaskSpecSchema } from "../kernel/task-queue.js";
 import { PRIORITIES } from "../kernel/task.js";
@@ -41,6 +42,7 @@ import { ProcessBookPayload } from "../library/task-types.js";
 import { PagedListQuery } from "./listing.js";
 import { DlqBulkBody, DlqBulkQuery, DlqListQuery } from "./routes/dlq.js";
 import { ListQuery as TaskListQuery, LogQuery as TaskLogQuery } from "./routes/tasks.js";
+import { StatsQuery } from "./routes/stats.js";
 import { HAS_TEXT, MAX_K, MAX_QUERY_CHARS } from "./routes/search.js";
 import { KeyCreatedSchema, KeyCreateSchema, KeyListSchema } from "./auth/key-schemas.js";
 import { WhoAmISchema } from "./auth/whoami-schema.js";
@@ -263,6 +265,13 @@ export function buildOpenApi(registry: TaskTypeRegistry, version = "0.1.0") {
             "200": ok("queue state", answer(QueueSnapshotSchema)),
             ...errors(...NATS),
           },
+        },
+      },
+      "/api/stats": {
+        get: {
+          summary: "Arrivals, completions by outcome, p50/p95 completion time (estimated within histogram buckets) and the error rate over the last minutes, and per minute, counted by NATS",
+          parameters: queryParameters(StatsQuery),
+          responses: { "200": ok("task statistics", answer(TaskStatsSchema)), ...errors(400, ...NATS) },
         },
       },
       "/api/pools": {

@@ -14,6 +14,7 @@ import {
   TaskAcceptedSchema,
   TaskGoneSchema,
   TaskLogLineSchema,
+  TaskStatsSchema,
   TaskLogPageSchema,
   type TaskLogLineView,
   TaskDetailSchema,
@@ -250,6 +251,11 @@ export class JetqClient {
   /** The caller's tenant's rate limits and quotas, and what it has used of them (any role). */
   limits() {
     return this.json(LimitsView, "GET", "/api/limits");
+  }
+
+  /** Arrivals, completions, p50/p95 completion time and the error rate over the last `minutes` (admin). */
+  stats(options: { minutes?: number } = {}) {
+    return this.json(TaskStatsSchema, "GET", "/api/stats", { query: { ...options } });
   }
 
   /** WorkerPools as the operator last reconciled them (admin); empty when no operator runs. */

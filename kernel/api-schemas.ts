@@ -144,6 +144,23 @@ export type TaskEventName = (typeof TASK_EVENT_NAMES)[number];
 /** Sent instead of `end` when the task's record disappears (expired or removed). */
 export const TaskGoneSchema = z.looseObject({ id: z.string() });
 
+/** `GET /api/stats` (kernel/task-stats.ts `TaskStats`). */
+export const TaskStatsSchema = z.looseObject({
+  windowMs: z.int(),
+  from: dateTimeString,
+  arrivals: z.int(),
+  completions: z.int(),
+  succeeded: z.int(),
+  failed: z.int(),
+  cancelled: z.int(),
+  p50Ms: z.number().nullable(),
+  p95Ms: z.number().nullable(),
+  errorRate: z.number().nullable(),
+  buckets: z.array(z.looseObject({ leSeconds: z.number().nullable(), count: z.int() })),
+  perMinute: z.array(z.looseObject({ at: dateTimeString, arrivals: z.int(), succeeded: z.int(), failed: z.int(), cancelled: z.int() })),
+});
+export type TaskStatsView = z.infer<typeof TaskStatsSchema>;
+
 /** One line of a task's log (kernel/task-logs.ts): the `log` event's data and an item of `GET /api/tasks/{id}/logs`. */
 export const TaskLogLineSchema = z.looseObject({
   seq: z.int(),

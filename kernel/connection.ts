@@ -9,6 +9,7 @@ import type { Logger } from "./logger.js";
 import { TaskStateStore } from "./state-store.js";
 import { QueuedIndex } from "./queued-index.js";
 import { StreamPublisher } from "./stream-publisher.js";
+import { TaskStatsRecorder } from "./task-stats.js";
 import { TenantBacklog } from "./tenant-backlog.js";
 import { ensureTopology, TOPOLOGY, type EnsureOptions } from "./topology.js";
 
@@ -23,6 +24,8 @@ export interface JetqConnection {
   queued: QueuedIndex;
   /** How many unfinished tasks each tenant has (fair share, the queued-tasks quota). */
   backlog: TenantBacklog;
+  /** Per-minute arrivals and ends, counted by NATS for GET /api/stats. */
+  stats: TaskStatsRecorder;
   idempotency: KV;
   workers: KV;
   leases: KV;
@@ -78,6 +81,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
   const stateKv = await kvm.open(TOPOLOGY.stateBucket);
   const publisher = new StreamPublisher(nc);
   const backlog = new TenantBacklog(nc, jsm, opts.logger ? { logger: opts.logger } : {});
+  const stats = new TaskStatsRecorder(nc);
   return {
     nc,
     js,
@@ -86,6 +90,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
     queued: new QueuedIndex(nc, publisher, await kvm.open(TOPOLOGY.queuedBucket)),
     backlog,
+    stats,
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
     workers: await kvm.open(TOPOLOGY.workersBucket),
     leases: await kvm.open(TOPOLOGY.leasesBucket),
@@ -95,6 +100,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
     },
     close: async () => {
       await backlog.close();
+      await stats.stop();
       publisher.close();
       if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
     },

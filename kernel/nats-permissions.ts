@@ -94,6 +94,8 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
             `jetq.dlq.>`,
             // Task logs (kernel/task-logs.ts): plain publishes the JETQ_LOGS stream captures.
             `${TOPOLOGY.taskLogsPrefix}.>`,
+            // Per-minute counts of the tasks it queues and ends (kernel/task-stats.ts).
+            `${TOPOLOGY.statsPrefix}.>`,
             // The tasks workers queue themselves, and only those (any priority: a chained task
             // keeps its parent's).
             ...WORKER_QUEUED_TYPES.map((type) => `jetq.tasks.*.${type}`),
@@ -110,7 +112,7 @@ export function natsPermissions(program: NatsProgram): NatsPermissions {
       // topology at start, but it never reads, changes or removes API keys.
       return {
         publish: {
-          allow: [...jetStreamClient, "$JS.API.>", "$KV.>", "jetq.tasks.*.*", BACKLOG_SUBJECTS, TOPOLOGY.cancelSubject],
+          allow: [...jetStreamClient, "$JS.API.>", "$KV.>", "jetq.tasks.*.*", BACKLOG_SUBJECTS, TOPOLOGY.cancelSubject, `${TOPOLOGY.statsPrefix}.>`],
           deny: [...keysOffLimits.filter((s) => s !== `$JS.API.STREAM.CREATE.${keysStream}`), `$JS.API.STREAM.DELETE.*`],
         },
         subscribe: { allow: [inbox, "jetq.tasks.>", `${TOPOLOGY.taskEventsPrefix}.>`] },

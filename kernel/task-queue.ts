@@ -193,6 +193,7 @@ export class TaskQueue {
     else await this.conn.queued.putOrRetry(id, seq, encoded, this.confirm);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
+    this.conn.stats.arrived();
     return { record, created: true };
   }
 
@@ -240,6 +241,7 @@ export class TaskQueue {
     // Only replays come through here (create publishes itself): a replay is a task put on the
     // work stream again, so it counts as created, once.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });
+    this.conn.stats.arrived();
   }
 
   /** The task, when it is in `scope`: another tenant's is a 404 like a missing one (its existence is not revealed). */
@@ -298,6 +300,7 @@ export class TaskQueue {
       if (endedAs) throw new ConflictError("already_finished", `task ${id} has already ${endedAs}`, { status: endedAs });
       if (result) {
         this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
+        this.conn.stats.ended("cancelled", 0); // counted here, where every cancel is decided, not by the worker that stops
         // A replayed task waits with a record; its message is gone once a worker drops it.
         return result.record;
       }
@@ -319,6 +322,7 @@ export class TaskQueue {
       }
       this.conn.queued.forget(id);
       this.conn.nc.publish(TOPOLOGY.cancelSubject, id);
+      this.conn.stats.ended("cancelled", 0);
       return cancelled;
     }
     throw new ConflictError("conflict", `task ${id} kept changing; try again`);

@@ -48,6 +48,9 @@ export const TOPOLOGY = {
   cancelSubject: "jetq.control.cancel",
   /** Every state write is republished here by the server: `jetq.task-events.<id>`. */
   taskEventsPrefix: "jetq.task-events",
+  /** Per-minute counters of arrivals and ends, `jetq.stats.<minute>.<figure>` (task-stats.ts). */
+  statsStream: "JETQ_STATS",
+  statsPrefix: "jetq.stats",
   /** Each task's log lines, `jetq.logs.<id>` (task-logs.ts). */
   taskLogsStream: "JETQ_LOGS",
   taskLogsPrefix: "jetq.logs",
@@ -250,6 +253,8 @@ export async function ensureTopology(nc: NatsConnection, jsm: JetStreamManager, 
   // subject. Windows age out after an hour (the longest window); usage counters never do.
   await ensureStream(jsm, { name: TOPOLOGY.ratesStream, subjects: ["jetq.rate.>"], storage, num_replicas: replicas, allow_msg_counter: true, max_msgs_per_subject: 1, max_age: ms(3_600_000) } as Partial<StreamConfig> & { name: string });
   await ensureStream(jsm, { name: TOPOLOGY.usageStream, subjects: ["jetq.usage.>"], storage, num_replicas: replicas, allow_msg_counter: true, max_msgs_per_subject: 1 } as Partial<StreamConfig> & { name: string });
+  // Per-minute task counters (task-stats.ts): an hour of them, and a little more for the oldest minute.
+  await ensureStream(jsm, { name: TOPOLOGY.statsStream, subjects: [`${TOPOLOGY.statsPrefix}.>`], storage, num_replicas: replicas, allow_msg_counter: true, allow_direct: true, max_msgs_per_subject: 1, max_age: ms(62 * 60_000) } as Partial<StreamConfig> & { name: string });
   // Task logs (task-logs.ts): the newest lines of each task, kept as long as a finished task's record.
   await ensureStream(jsm, {
     name: TOPOLOGY.taskLogsStream,

@@ -220,7 +220,10 @@ export class TaskAttempt implements EscapeTarget {
     }
     const seconds = (Date.now() - started) / 1000;
     const ended = outcome === "succeeded" || outcome === "failed" || outcome === "cancelled";
-    this.deps.metrics.ended(task.type, outcome, seconds, ended ? { completionSeconds: Math.max(0, Date.now() - createdAt) / 1000, attempts: attempt } : undefined);
+    const completionSeconds = Math.max(0, Date.now() - createdAt) / 1000;
+    this.deps.metrics.ended(task.type, outcome, seconds, ended ? { completionSeconds, attempts: attempt } : undefined);
+    // Cancels are counted by TaskQueue.cancel, which decides every one.
+    if (outcome === "succeeded" || outcome === "failed") this.deps.conn.stats.ended(outcome, completionSeconds);
     // Successes at debug, and only built when debug is on: at thousands of tasks a second an info
     // line each would cost more than the task.
     if (outcome !== "succeeded" && outcome !== "skipped") this.log.info(`attempt ${outcome}`, { seconds });

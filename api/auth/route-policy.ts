@@ -54,6 +54,7 @@ export const ROUTE_POLICY: Record<string, Partial<Record<Method, OperationPolicy
   "/api/whoami": { get: viewer },
   "/api/limits": { get: viewer },
   "/api/pools": { get: { role: "admin" } },
+  "/api/stats": { get: { role: "admin" } },
   "/rag/add-document": { post: member },
   "/rag/add-documents-batch": { post: member },
   "/rag/task/{task_id}": { get: viewer },

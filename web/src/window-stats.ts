@@ -1,8 +1,8 @@
 // Arrival and completion rates, completion-time percentiles and the error rate over the last few
-// minutes, read from the task listing (GET /api/tasks, newest change first). The API has no
-// endpoint for these (the workers' Prometheus histograms hold them, not the API's /metrics), so
-// the view counts what the listing shows: it walks back until a queued or finished task older than
-// the window (nothing after it can be newer), at most `maxTasks` tasks; past that it says so.
+// minutes, for callers below admin (GET /api/stats is queue-wide, so admin only): counted from
+// what the caller's task listing shows (GET /api/tasks, newest change first, its own tenant's). It
+// walks back until a queued or finished task older than the window (nothing after it can be
+// newer), at most `maxTasks` tasks; past that it says so.
 import type { JetqClient, TaskStatusView } from "../../client/index.js";
 
 export interface WindowStats {

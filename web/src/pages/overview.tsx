@@ -32,8 +32,14 @@ function useHistory() {
 export function Overview({ session }: { session: Session }) {
   const { client, me } = session;
   const queue = usePoll<QueueState & { at: number }>(async () => ({ ...(await loadQueueState(client, me.role)), at: Date.now() }), 2_000, [client]);
-  const stats = usePoll<WindowStats & { at: number }>(async () => ({ ...(await loadWindowStats(client)), at: Date.now() }), 4_000, [client]);
   const isAdmin = roleAllows(me.role, "admin");
+  // An admin gets the server's counters (every task, exact); anyone else what their own tenant's
+  // listing shows, counted here.
+  const stats = usePoll<WindowStats & { at: number }>(
+    async () => ({ ...(isAdmin ? { ...(await client.stats({ minutes: 5 })), truncated: false } : await loadWindowStats(client)), at: Date.now() }),
+    4_000,
+    [client, isAdmin],
+  );
   const pools = usePoll(async () => (isAdmin ? (await client.pools()).items : []), 4_000, [client, isAdmin]);
   const history = useHistory();
   const q = queue.data;
@@ -118,7 +124,7 @@ export function Overview({ session }: { session: Session }) {
         </div>
         {s && (
           <p class="muted" data-testid="window-summary">
-            Last {s.windowMs / 60_000} min: {s.arrivals} arrived, {s.completions} finished ({s.succeeded} succeeded, {s.failed} failed); p50 {fmtDuration(s.p50Ms)}, p95 {fmtDuration(s.p95Ms)}
+            Last {Math.round(s.windowMs / 60_000)} min: {s.arrivals} arrived, {s.completions} finished ({s.succeeded} succeeded, {s.failed} failed); p50 {fmtDuration(s.p50Ms)}, p95 {fmtDuration(s.p95Ms)}
             {s.p95Ms !== null && (s.p95Ms <= COMPLETION_OBJECTIVE_MS ? " — within the objective" : " — over the 10-minute objective")}
             {s.errorRate !== null && (s.errorRate <= ERROR_OBJECTIVE ? "; errors within 1 %" : "; errors over 1 %")}
             {s.truncated && " (counted over the newest 2,000 tasks only)"}.
