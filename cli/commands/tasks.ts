@@ -52,8 +52,7 @@ export async function waitForTask(ctx: Context, id: string, label: string): Prom
   }
   if (ctx.out.json) ctx.out.printJson(final);
   else printTask(ctx.out, final);
-  if (final.status !== "succeeded") ctx.out.warn(`task ${id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}` : ""}`);
-  return exitCodeOfTask(final.status);
+  return followedOutcome(ctx, id, final);
 }
 
 const barState = (t: TaskStatusView) => ({ percent: t.progress.percent, status: t.status, message: t.progress.message });
@@ -66,6 +65,13 @@ function eventLine(out: Output, e: TaskEvent): string {
   const extra = e.event === "end" ? (t.error ? `  ${t.error.code}: ${t.error.message}` : t.result !== undefined ? `  result ${clip(JSON.stringify(t.result), 200)}` : "") : "";
   const pad = " ".repeat(Math.max(0, "succeeded".length - t.status.length)); // padded as plain text: colour codes have no width
   return `${time}  ${out.status(t.status)}${pad}  ${progressText(t)}${extra}`;
+}
+
+/** The exit code of a followed task (watch, logs --follow), saying on stderr how it ended unless it succeeded. */
+function followedOutcome(ctx: Context, id: string, final: TaskStatusView | null): ExitCode {
+  if (!final) return EXIT.refused; // its record disappeared
+  if (final.status !== "succeeded") ctx.out.warn(`task ${id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}` : ""}`);
+  return exitCodeOfTask(final.status);
 }
 
 export function taskCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
@@ -132,9 +138,7 @@ export function taskCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
           if (ctx.signal.aborted) ctx.out.note(`the task goes on; see it with: jetq status ${a.id}`);
           throw err;
         }
-        if (!final) return EXIT.refused;
-        if (final.status !== "succeeded") ctx.out.warn(`task ${a.id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}` : ""}`);
-        return exitCodeOfTask(final.status);
+        return followedOutcome(ctx, a.id, final);
       }),
     )
     .command(
@@ -151,9 +155,7 @@ export function taskCommands(y: Argv<GlobalArgs>): Argv<GlobalArgs> {
             signal: ctx.signal,
             onLog: (line) => (ctx.out.json ? ctx.out.printJsonLine(line) : ctx.out.line(logLine(ctx.out, line))),
           });
-          if (!final) return EXIT.refused;
-          if (final.status !== "succeeded") ctx.out.warn(`task ${a.id} ${final.status}${final.error ? `: ${final.error.code}: ${final.error.message}` : ""}`);
-          return exitCodeOfTask(final.status);
+          return followedOutcome(ctx, a.id, final);
         }
         const lines = [];
         for (let after = 0; ; ) {

@@ -296,11 +296,20 @@ describe("the web view", () => {
     await page.locator("[data-testid=window-summary]").waitFor();
     expect(await page.locator("[data-testid=degraded-banner]").count()).toBe(0);
 
-    // The API out of reach (the browser's requests to it fail).
-    await page.route("**/readyz", (r) => r.abort("connectionrefused"));
+    // The API out of reach: every request to it fails (the page's own files are loaded already).
+    const apiAway = (u: URL) => !u.pathname.startsWith("/ui/");
+    await page.route(apiAway, (r) => r.abort("connectionrefused"));
     expect(await until("the API-away banner", () => page.locator("[data-testid=degraded-banner]").innerText().catch(() => ""), (t) => t.length > 0)).toMatch(/the API cannot be reached/);
-    await page.unroute("**/readyz");
+    // The panels say their reads fail rather than showing stale numbers as if live, and the page stays usable.
+    await until("the queue panel's error", () => page.locator("[role=alert]", { hasText: "Queue state" }).count(), (n) => n > 0);
+    expect(await page.locator("h1").innerText()).toBe("Overview");
+    await page.getByRole("link", { name: "Tasks" }).first().click();
+    await until("the tasks page's error", () => page.locator("main [role=alert]").count(), (n) => n > 0);
+    await page.getByRole("link", { name: "Overview" }).first().click();
+    await page.unroute(apiAway);
     await until("the banner gone", () => page.locator("[data-testid=degraded-banner]").count(), (n) => n === 0);
+    await until("the panels' errors gone", () => page.locator("main [role=alert]").count(), (n) => n === 0);
+    await page.locator("[data-testid=window-summary]").waitFor();
 
     await stack.nats.stop();
     try {

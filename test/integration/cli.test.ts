@@ -325,19 +325,19 @@ describe("jetq: tasks", { timeout: SLOW }, () => {
 
   it("logs prints a task's log, --follow streams it to the end (exit code = outcome), --json one line per log line; status lists failed attempts", async () => {
     const client = clientOf(stack);
-    const chatty = await client.createTask({ type: "echo", payload: { value: "logs", progressSteps: 4, stepMs: 300 } });
+    const chatty = await client.createTask({ type: "echo", payload: { value: "logs", progressSteps: 3, stepMs: 2_000 } }); // slow enough that the CLI starts well before the end
     const following = startJetq(["logs", chatty.id, "--follow"]);
-    await waitFor("the first line while it runs", () => /finished step 1 of 4/.test(following.run.stdout), 60_000);
-    expect(following.run.stdout).not.toMatch(/step 4 of 4/); // streamed, not printed at the end
+    await waitFor("the first line while it runs", () => /finished step 1 of 3/.test(following.run.stdout), 60_000);
+    expect(following.run.stdout).not.toMatch(/step 3 of 3/); // streamed, not printed at the end
     const followed = await following.done;
     expect(followed.code, followed.stderr).toBe(0);
-    expect(followed.stdout.trimEnd().split("\n")).toEqual([1, 2, 3, 4].map((i) => expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  info   #1  finished step ${i} of 4  step=${i}$`))));
+    expect(followed.stdout.trimEnd().split("\n")).toEqual([1, 2, 3].map((i) => expect.stringMatching(new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  info   #1  finished step ${i} of 3  step=${i}$`))));
 
     const printed = await jetq(["logs", chatty.id]);
     expect(printed.code).toBe(0);
     expect(printed.stdout).toBe(followed.stdout);
     const json = await jetqJson<{ items: { message: string; seq: number }[] }>(["logs", chatty.id]);
-    expect(json.items.map((l) => l.message)).toEqual([1, 2, 3, 4].map((i) => `finished step ${i} of 4`));
+    expect(json.items.map((l) => l.message)).toEqual([1, 2, 3].map((i) => `finished step ${i} of 3`));
     const jsonLines = await jetq(["logs", chatty.id, "--follow", "--json"]);
     expect(jsonLines.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).seq)).toEqual(json.items.map((l) => l.seq));
 
@@ -417,7 +417,9 @@ describe("jetq dlq", { timeout: SLOW }, () => {
     const first = Date.now();
     const one = await jetq(["dlq", "retry", a.id]);
     expect(one).toMatchObject({ code: 0, stdout: `${a.id} queued again (poison)\n` });
-    await backAfter(a.id, first);
+    const oneJson = await jetqJson(["dlq", "retry", b.id]);
+    expect(oneJson).toMatchObject({ id: b.id, type: "poison", status: "queued" });
+    await Promise.all([backAfter(a.id, first), backAfter(b.id, first)]);
     // Retry in bulk, as JSON.
     const second = Date.now();
     const bulk = await jetqJson(["dlq", "retry", "--type", "poison"]);
@@ -428,8 +430,13 @@ describe("jetq dlq", { timeout: SLOW }, () => {
     // Purge one by id, then the rest by type.
     const purgeOne = await jetq(["dlq", "purge", a.id]);
     expect(purgeOne).toMatchObject({ code: 0, stdout: `discarded ${a.id}\n` });
+    expect(await jetqJson(["dlq", "purge", b.id])).toEqual({ deleted: 1 });
+    expect(await jetqJson(["dlq", "purge", "--type", "poison"])).toEqual({ deleted: 0 });
     const purgeType = await jetq(["dlq", "purge", "--type", "poison"]);
-    expect(purgeType).toMatchObject({ code: 0, stdout: "discarded 1 dead-lettered task(s) of type poison\n" });
+    expect(purgeType).toMatchObject({ code: 0, stdout: "discarded 0 dead-lettered task(s) of type poison\n" });
+    const gone = await jetq(["dlq", "purge", a.id, "--json"]);
+    expect(gone.code).toBe(4);
+    expect(JSON.parse(gone.stderr)).toMatchObject({ status: 404 });
     const empty = await jetq(["dlq", "ls"]);
     expect(empty).toMatchObject({ code: 0, stdout: "", stderr: "the dead-letter queue is empty\n" });
   });
@@ -500,6 +507,8 @@ describe("jetq books, search, quiz", { timeout: SLOW }, () => {
     expect(after.items.map((b: { bookId: string }) => b.bookId)).not.toContain(otherId);
     const notAFile = await jetq(["books", "add", dir]);
     expect(notAFile).toMatchObject({ code: 2, stderr: `jetq: ${dir} is not a file\n` });
+    expect(await jetqJson(["books", "rm", bookId])).toEqual({ deleted: [bookId] });
+    expect((await jetqJson(["books", "ls"])).items.map((b: { bookId: string }) => b.bookId)).not.toContain(bookId);
   });
 });
 
@@ -546,6 +555,13 @@ describe("jetq keys, against an API with access control on", { timeout: SLOW }, 
     const twice = await jetq(["keys", "revoke", keyId, "--json"], at({ JETQ_API_KEY: adminKey }));
     expect(twice.code).toBe(4);
     expect(JSON.parse(twice.stderr)).toMatchObject({ status: 404 });
+
+    // The same as JSON: the key (once) with its record, then its revocation.
+    const made = await jetqJson(["keys", "create", "--role", "member", "--name", "cli-json"], at({ JETQ_API_KEY: adminKey }));
+    expect(made).toMatchObject({ key: expect.stringMatching(/^jetq_[0-9a-f-]{36}_[0-9a-f]{64}$/), role: "member", name: "cli-json", tenant: "default" });
+    const madeId = String(made.id ?? made.key.slice(5, 41));
+    expect(await jetqJson(["keys", "revoke", madeId], at({ JETQ_API_KEY: adminKey }))).toEqual({ revoked: madeId });
+    expect((await jetq(["ls"], at({ JETQ_API_KEY: made.key }))).code).toBe(6);
   });
 
   it("limits: the tenant's rates and quotas with what it used, as a table and as JSON", async () => {
