@@ -12,8 +12,8 @@ import type { TaskQueue } from "./task-queue.js";
 import { Refusal, transition, type TaskEvent } from "./transitions.js";
 import { dlqSubject, TOPOLOGY, type Lane } from "./topology.js";
 import { subjectToken } from "./counters.js";
-import { isNoMessage } from "./kv-scan.js";
-import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
+import { isNoMessage, readSubjectRange } from "./kv-scan.js";
+import type { JetStreamManager } from "@nats-io/jetstream";
 
 export type DeathReason = "max_deliveries" | "terminated";
 
@@ -117,7 +117,7 @@ export class DeadLetterQueue {
     let scanned = 0;
     while (found.length < want && hi > first && scanned < SCAN_MAX) {
       const lo = Math.max(first, hi - step);
-      const window = await readRange(this.conn.jsm, subject, lo, hi);
+      const window = await readSubjectRange(this.conn.jsm, TOPOLOGY.dlqStream, subject, lo, hi);
       scanned += window.length;
       for (let i = window.length - 1; i >= 0; i--) {
         const entry = window[i]!.json<DeadLetter>();
@@ -215,7 +215,7 @@ export class DeadLetterQueue {
     const { state } = await this.conn.jsm.streams.info(TOPOLOGY.dlqStream);
     let seq = Math.max(1, state.first_seq);
     while (seq <= state.last_seq) {
-      const batch = await readRange(this.conn.jsm, subject, seq, state.last_seq + 1, BATCH);
+      const batch = await readSubjectRange(this.conn.jsm, TOPOLOGY.dlqStream, subject, seq, state.last_seq + 1, BATCH);
       if (batch.length === 0) break;
       seq = batch[batch.length - 1]!.seq + 1;
       for (const m of batch) {
@@ -252,25 +252,3 @@ async function countMatching(jsm: JetStreamManager, subject: string): Promise<nu
   }
 }
 
-/** The messages on `subject` with sequences in [from, to), in order; no more than `max`. */
-async function readRange(jsm: JetStreamManager, subject: string, from: number, to: number, max = Infinity): Promise<StoredMsg[]> {
-  const out: StoredMsg[] = [];
-  let seq = from;
-  while (seq < to && out.length < max) {
-    let got = 0;
-    let reachedEnd = false;
-    try {
-      for await (const m of await jsm.direct.getBatch(TOPOLOGY.dlqStream, { seq, batch: Math.min(BATCH, to - seq), next_by_subj: subject })) {
-        got++;
-        if (m.seq >= to) reachedEnd = true;
-        else out.push(m);
-        seq = m.seq + 1;
-      }
-    } catch (err) {
-      if (isNoMessage(err)) break;
-      throw err;
-    }
-    if (got === 0 || reachedEnd) break;
-  }
-  return out;
-}

@@ -82,3 +82,31 @@ export function isNoMessage(err: unknown): boolean {
   if (err instanceof JetStreamApiError) return err.code === JetStreamApiCodes.NoMessageFound;
   return err instanceof JetStreamError && (err as { code?: unknown }).code === 404;
 }
+
+const SUBJECT_BATCH = 256;
+
+/**
+ * The messages of `stream` on `subject` with sequences in [from, to), in order, no more than `max`:
+ * batched direct gets by subject (the DLQ's pages, a task's log lines), nothing left on the server.
+ */
+export async function readSubjectRange(jsm: JetStreamManager, stream: string, subject: string, from: number, to: number, max = Infinity): Promise<StoredMsg[]> {
+  const out: StoredMsg[] = [];
+  let seq = from;
+  while (seq < to && out.length < max) {
+    let got = 0;
+    let reachedEnd = false;
+    try {
+      for await (const m of await jsm.direct.getBatch(stream, { seq, batch: Math.min(SUBJECT_BATCH, to - seq, max - out.length), next_by_subj: subject })) {
+        got++;
+        if (m.seq >= to) reachedEnd = true;
+        else out.push(m);
+        seq = m.seq + 1;
+      }
+    } catch (err) {
+      if (isNoMessage(err)) break;
+      throw err;
+    }
+    if (got === 0 || reachedEnd) break;
+  }
+  return out;
+}

@@ -7,7 +7,7 @@
 // `jetq.log-events.<taskId>` for live readers, as the state bucket does for task events.
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { isNoMessage } from "./kv-scan.js";
+import { readSubjectRange } from "./kv-scan.js";
 import { TOPOLOGY } from "./topology.js";
 
 export const TASK_LOG_LEVELS = ["error", "warn", "info"] as const;
@@ -65,8 +65,6 @@ export interface TaskLogPage {
   last: number;
 }
 
-const BATCH = 256;
-
 /** What the API reads of task logs: pages of one task's lines, and its new lines live. */
 export class TaskLogs {
   constructor(
@@ -85,25 +83,10 @@ export class TaskLogs {
 
 /** Reads a task's lines, oldest first, from the stream's subject index (never a scan of other tasks' lines). */
 async function readTaskLog(jsm: JetStreamManager, taskId: string, opts: { after?: number; limit: number }): Promise<TaskLogPage> {
-  const items: TaskLogLine[] = [];
-  let seq = (opts.after ?? 0) + 1;
-  while (items.length < opts.limit) {
-    let got = 0;
-    try {
-      const batch = await jsm.direct.getBatch(TOPOLOGY.taskLogsStream, { seq, batch: Math.min(BATCH, opts.limit - items.length), next_by_subj: taskLogSubject(taskId) });
-      for await (const m of batch) {
-        got++;
-        seq = m.seq + 1;
-        const line = parseLine(m.data, m.seq);
-        if (line) items.push(line);
-      }
-    } catch (err) {
-      if (isNoMessage(err)) break;
-      throw err;
-    }
-    if (got === 0) break;
-  }
-  return { items, last: seq - 1 > (opts.after ?? 0) ? seq - 1 : (opts.after ?? 0) };
+  const after = opts.after ?? 0;
+  const msgs = await readSubjectRange(jsm, TOPOLOGY.taskLogsStream, taskLogSubject(taskId), after + 1, Infinity, opts.limit);
+  const items = msgs.map((m) => parseLine(m.data, m.seq)).filter((l): l is TaskLogLine => l !== null);
+  return { items, last: msgs.length > 0 ? msgs[msgs.length - 1]!.seq : after };
 }
 
 /** A stored line with its sequence, or null for something that is not one. */
