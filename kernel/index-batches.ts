@@ -12,7 +12,7 @@
 // Nothing removes a single entry. The keeper (queued-index-keeper.ts) drops a batch once the work
 // stream no longer holds any of its tasks, and thins out older ones whose tasks have started.
 import { randomUUID } from "node:crypto";
-import { entryValue } from "./queued-entry.js";
+import { entryParts } from "./queued-entry.js";
 import type { ConfirmOptions } from "./stream-publisher.js";
 
 /** Tasks in one batch at most: about 70 KiB with every record inline, far below NATS's max_payload. */
@@ -57,7 +57,7 @@ export type BatchEntries = Record<string, { seq: number; task?: unknown }>;
 
 /** One entry as a JSON member, built from the record's bytes as the work message carried them. */
 export function batchMember(taskId: string, seq: number, record: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from(`"${taskId}":`), entryValue(seq, record)]);
+  return Buffer.concat(memberParts(taskId, seq, record));
 }
 
 /** A batch's stored value holding `ids` of `entries` (as read back), to write it again without the others. */
@@ -67,13 +67,25 @@ export function batchValueOf(entries: BatchEntries, ids: string[]): Buffer {
 
 /** A batch's stored value from its members. */
 export function batchValue(members: Uint8Array[]): Buffer {
+  return Buffer.concat(valueParts(members.map((m) => [m])));
+}
+
+/** A new batch's stored value, with one copy of each record (this runs once per 64 creates). */
+export function newBatchValue(entries: { id: string; seq: number; record: Uint8Array }[]): Buffer {
+  return Buffer.concat(valueParts(entries.map((e) => memberParts(e.id, e.seq, e.record))));
+}
+
+/** A member's parts: its key, then its entry as queued-entry.ts encodes it. */
+const memberParts = (taskId: string, seq: number, record: Uint8Array) => entryParts(seq, record, `"${taskId}":`);
+
+function valueParts(members: Uint8Array[][]): Uint8Array[] {
   const parts: Uint8Array[] = [OPEN];
   members.forEach((m, i) => {
     if (i > 0) parts.push(COMMA);
-    parts.push(m);
+    parts.push(...m);
   });
   parts.push(CLOSE_ALL);
-  return Buffer.concat(parts);
+  return parts;
 }
 const OPEN = Buffer.from('{"tasks":{');
 const COMMA = Buffer.from(",");

@@ -21,9 +21,13 @@ export interface QueuedEntry {
  * encoded for its work message, so a create encodes it once.
  */
 export function entryValue(streamSeq: number, record: Uint8Array | string): Uint8Array {
-  const bytes = typeof record === "string" ? Buffer.from(record) : record;
-  if (bytes.byteLength > INLINE_RECORD_BYTES) return Buffer.from(`{"seq":${streamSeq}}`);
-  return Buffer.concat([Buffer.from(`{"seq":${streamSeq},"task":`), bytes, CLOSING_BRACE]);
+  return Buffer.concat(entryParts(streamSeq, typeof record === "string" ? Buffer.from(record) : record));
+}
+
+/** entryValue() in parts, after `lead` (a batch member's key): a batch concatenates all its members' parts once. */
+export function entryParts(streamSeq: number, record: Uint8Array, lead = ""): Uint8Array[] {
+  if (record.byteLength > INLINE_RECORD_BYTES) return [Buffer.from(`${lead}{"seq":${streamSeq}}`)];
+  return [Buffer.from(`${lead}{"seq":${streamSeq},"task":`), record, CLOSING_BRACE];
 }
 const CLOSING_BRACE = Buffer.from("}");
 

@@ -1,9 +1,10 @@
 // Keeps the queued index whole. NATS holds the index in memory, so a NATS restart (of a one-node
 // server) drops it; its contents can be derived from the work stream, whose messages are the queued
-// records with the task id in a header. The API runs a keeper: every few seconds it looks for the
-// index's COMPLETE_KEY, and when that is missing it makes the bucket again if need be, indexes every
-// waiting message of the work stream, then writes COMPLETE_KEY. This is also how a store written by
-// a version with the file-stored index is migrated: the new bucket starts without COMPLETE_KEY.
+// records with the task id in a header (Nats-Msg-Id, or Jetq-Task-Id for a replay). The API runs a
+// keeper: every few seconds it looks for the index's COMPLETE_KEY, and when that is missing it
+// makes the bucket again if need be, indexes every waiting message of the work stream, then writes
+// COMPLETE_KEY. This is also how a store written by a version with the file-stored index is
+// migrated: the new bucket starts without COMPLETE_KEY.
 //
 // Safe alongside live traffic: entries are written create-only, so a create's own entry or a
 // worker's delete marker written meanwhile wins; a message whose task has a state record already
@@ -18,7 +19,7 @@ import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchValueOf, readBatch } from 
 import { entryValue, queuedEntryOf } from "./queued-entry.js";
 import { COMPLETE_KEY, queuedIndexSubject, REBUILD_LOCK_KEY } from "./queued-index.js";
 import { isConflict } from "./state-store.js";
-import { ensureQueuedIndexBucket, TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
+import { ensureQueuedIndexBucket, TOPOLOGY, workMessageTaskId } from "./topology.js";
 
 export interface QueuedIndexKeeperOptions {
   /** How often to look for COMPLETE_KEY (one direct get), and to compact. Default 2 s. */
@@ -280,7 +281,7 @@ export class QueuedIndexKeeper {
       }
       if (batch.length === 0) break;
       seq = batch[batch.length - 1]!.seq + 1;
-      const waiting = batch.map((m) => ({ m, id: m.header?.get(TASK_ID_HEADER) ?? "" })).filter((w) => w.id);
+      const waiting = batch.map((m) => ({ m, id: workMessageTaskId(m.header) })).filter((w) => w.id);
       // A task with a state record is running, retrying or ended: only waiting ones get an entry.
       const withState = await getMany(this.conn.jsm, TOPOLOGY.stateBucket, waiting.map((w) => w.id));
       const writes = waiting

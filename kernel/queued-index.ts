@@ -18,14 +18,14 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
-import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchEntry, batchKeyOf, batchMember, batchValue, IndexBatcher, readBatch, type BatchSlot } from "./index-batches.js";
+import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchEntry, batchKeyOf, IndexBatcher, newBatchValue, readBatch, type BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
 import { entryValue, queuedEntryOf, type QueuedEntry } from "./queued-entry.js";
 import { isNoMessage } from "./kv-scan.js";
 import { isConflict } from "./state-store.js";
 import type { ConfirmOptions, StreamPublisher } from "./stream-publisher.js";
 import type { TaskRecord } from "./task.js";
-import { TASK_ID_HEADER, TOPOLOGY } from "./topology.js";
+import { TOPOLOGY, workMessageTaskId } from "./topology.js";
 
 export const queuedIndexSubject = (key: string) => `$KV.${TOPOLOGY.queuedBucket}.${key}`;
 
@@ -76,7 +76,7 @@ export class QueuedIndex {
 
   /** Stores a batch; when NATS refuses or does not confirm it, each entry on its own instead. Never throws. */
   private async writeBatch(key: string, entries: { id: string; seq: number; record: Uint8Array }[], confirm: ConfirmOptions): Promise<void> {
-    const value = batchValue(entries.map((e) => batchMember(e.id, e.seq, e.record)));
+    const value = newBatchValue(entries);
     try {
       const maxSeq = String(Math.max(...entries.map((e) => e.seq)));
       await this.publisher.publishConfirmed(queuedIndexSubject(BATCH_KEY_PREFIX + key), value, { expectLastSubjectSequence: 0, headers: { [BATCH_MAX_SEQ_HEADER]: maxSeq } }, confirm);
@@ -217,7 +217,7 @@ export async function workMessageAt(jsm: JetStreamManager, seq: number, taskId: 
   try {
     const msg = await jsm.direct.getMessage(TOPOLOGY.tasksStream, { seq });
     if (!msg) return null;
-    const id = msg.header.get(TASK_ID_HEADER) || msg.json<{ id?: string }>().id;
+    const id = workMessageTaskId(msg.header) || msg.json<{ id?: string }>().id;
     return id === taskId ? msg : null;
   } catch (err) {
     if (isNoMessage(err)) return null;

@@ -113,19 +113,24 @@ export class StreamPublisher {
   }
 
   publish(subject: string, data: Uint8Array | string, opts: PublishOptions = {}): Promise<PublishAck> {
+    return this.send(subject, data, opts, opts.timeoutMs ?? this.timeoutMs);
+  }
+
+  private send(subject: string, data: Uint8Array | string, opts: PublishOptions, timeoutMs: number): Promise<PublishAck> {
     const token = ++this.next;
+    const reply = `${this.prefix}.${token}`;
     let h: MsgHdrs | undefined;
     if (opts.msgId !== undefined || opts.expectLastSubjectSequence !== undefined || opts.ttl !== undefined || opts.headers) {
       h = natsHeaders();
       if (opts.msgId !== undefined) h.set("Nats-Msg-Id", opts.msgId);
       if (opts.expectLastSubjectSequence !== undefined) h.set("Nats-Expected-Last-Subject-Sequence", String(opts.expectLastSubjectSequence));
       if (opts.ttl !== undefined) h.set("Nats-TTL", opts.ttl);
-      for (const [k, v] of Object.entries(opts.headers ?? {})) h.set(k, v);
+      if (opts.headers) for (const k in opts.headers) h.set(k, opts.headers[k]!);
     }
     return new Promise<PublishAck>((resolve, reject) => {
-      this.pending.set(token, { resolve, reject, deadline: Date.now() + (opts.timeoutMs ?? this.timeoutMs) });
+      this.pending.set(token, { resolve, reject, deadline: Date.now() + timeoutMs });
       try {
-        this.nc.publish(subject, data, { reply: `${this.prefix}.${token}`, ...(h ? { headers: h } : {}) });
+        this.nc.publish(subject, data, h ? { reply, headers: h } : { reply });
       } catch (err) {
         this.pending.delete(token);
         // An open connection refuses only what is wrong with the message (it buffers while reconnecting).
@@ -149,7 +154,7 @@ export class StreamPublisher {
     for (let remaining = confirm.deadlineMs; remaining > 0; remaining = deadline - Date.now()) {
       attempts++;
       try {
-        return await this.publish(subject, data, { ...opts, timeoutMs: Math.min(confirm.attemptMs, remaining) });
+        return await this.send(subject, data, opts, Math.min(confirm.attemptMs, remaining));
       } catch (err) {
         last = err as Error;
         // 503 "no responders": no stream took it. Any other refusal by the server is final — but

@@ -175,10 +175,10 @@ export class TaskQueue {
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
-    const lane = await this.admit(tenant);
+    const lane = this.admitNow(tenant) ?? (await this.admit(tenant));
     let seq: number;
     try {
-      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), encoded, { msgId: id, headers: { [TASK_ID_HEADER]: id, [TENANT_HEADER]: tenant } }, this.confirm)).seq;
+      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), encoded, { msgId: id, headers: { [TENANT_HEADER]: tenant } }, this.confirm)).seq;
     } catch (err) {
       const refused = unqueued(err, id);
       // Not queued for sure: give back the place admit() counted (an unknown outcome keeps it).
@@ -203,15 +203,28 @@ export class TaskQueue {
    * (tenant-backlog.ts, an estimate that may run a few tasks behind under load).
    */
   async admit(tenant: string): Promise<Lane> {
+    const now = this.admitNow(tenant);
+    if (now !== null) return now;
+    // Counted at once, before the publish (given back if it fails), so concurrent creates in this
+    // process each see the others.
+    return this.laneFor(tenant, await this.conn.backlog.reserve(tenant, this.conn.topology.maxQueuedPerTenant ?? 0));
+  }
+
+  /** admit() when it needs no read (no limits, or the tenant's counter heard just now); else null. */
+  private admitNow(tenant: string): Lane | null {
     const fairShare = this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE;
     const max = this.conn.topology.maxQueuedPerTenant ?? 0;
     if (fairShare === 0 && max === 0) {
       this.conn.backlog.added(tenant); // still counted: the worker takes every message with a tenant header off
       return "shared";
     }
-    // Counted at once, before the publish (given back if it fails), so concurrent creates in this
-    // process each see the others.
-    const { waiting, reserved } = await this.conn.backlog.reserve(tenant, max);
+    if (!this.conn.backlog.isFresh(tenant)) return null;
+    return this.laneFor(tenant, this.conn.backlog.reserveKnown(tenant, max));
+  }
+
+  private laneFor(tenant: string, { waiting, reserved }: { waiting: number; reserved: boolean }): Lane {
+    const fairShare = this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE;
+    const max = this.conn.topology.maxQueuedPerTenant ?? 0;
     if (!reserved) throw new QuotaExceededError(QUEUED_TASKS_SETTING, tenant, max, waiting, 1);
     return fairShare > 0 && waiting >= fairShare ? "overflow" : "shared";
   }

@@ -26,10 +26,16 @@ const bucketOf = (seconds: number) => {
   return i === -1 ? STATS_BUCKETS_S.length : i;
 };
 
+/** Figure names of the completion-time buckets, by bucket. */
+const BUCKET_FIGURES = [...STATS_BUCKETS_S, Infinity].map((_, i) => `t${i}`);
+
 /** Adds up arrivals and ends in memory and publishes the sums every `flushMs`. */
 export class TaskStatsRecorder {
   private pending = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
+  /** The current minute's subjects by figure: built once a minute, not once per task. */
+  private minute = -1;
+  private subjects = new Map<string, string>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -40,14 +46,24 @@ export class TaskStatsRecorder {
   }
 
   arrived(count = 1) {
-    this.add(subjectOf(minuteOf(Date.now()), "arrived"), count);
+    this.add(this.subject("arrived"), count);
   }
 
   /** A task ended; `completionSeconds` is creation to end (not counted for a cancel). */
   ended(outcome: StatsOutcome, completionSeconds: number) {
+    this.add(this.subject(outcome), 1);
+    if (outcome !== "cancelled") this.add(this.subject(BUCKET_FIGURES[bucketOf(completionSeconds)]!), 1);
+  }
+
+  private subject(figure: string): string {
     const minute = minuteOf(Date.now());
-    this.add(subjectOf(minute, outcome), 1);
-    if (outcome !== "cancelled") this.add(subjectOf(minute, `t${bucketOf(completionSeconds)}`), 1);
+    if (minute !== this.minute) {
+      this.minute = minute;
+      this.subjects = new Map();
+    }
+    let subject = this.subjects.get(figure);
+    if (subject === undefined) this.subjects.set(figure, (subject = subjectOf(minute, figure)));
+    return subject;
   }
 
   private add(subject: string, n: number) {

@@ -55,8 +55,7 @@ export class TenantBacklog {
 
   /** The tenant's unfinished tasks as this process knows them, its own unsent changes included. */
   async estimate(tenant: string): Promise<number> {
-    const k = this.known.get(tenant);
-    if (!k || Date.now() - k.at > (this.opts.freshMs ?? 100)) await this.refresh(tenant);
+    if (!this.isFresh(tenant)) await this.refresh(tenant);
     return this.local(tenant);
   }
 
@@ -108,7 +107,21 @@ export class TenantBacklog {
    */
   async reserve(tenant: string, max = 0): Promise<{ waiting: number; reserved: boolean }> {
     await this.estimate(tenant);
-    const current = this.local(tenant); // now, with what others reserved while we looked
+    return this.reserveKnown(tenant, max); // now, with what others reserved while we looked
+  }
+
+  /** Whether the tenant's counter was heard recently enough for estimate() to answer without a read. */
+  isFresh(tenant: string): boolean {
+    const k = this.known.get(tenant);
+    return k !== undefined && Date.now() - k.at <= (this.opts.freshMs ?? 100);
+  }
+
+  /**
+   * reserve() from what this process knows now, with no read: for a caller that found the counter
+   * fresh (a create at thousands a second then takes no await for it).
+   */
+  reserveKnown(tenant: string, max = 0): { waiting: number; reserved: boolean } {
+    const current = this.local(tenant);
     if (max > 0 && current >= max) return { waiting: current, reserved: false };
     this.change(tenant, 1);
     return { waiting: current, reserved: true };

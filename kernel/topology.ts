@@ -78,8 +78,17 @@ export const LANES = ["shared", "overflow"] as const;
 export type Lane = (typeof LANES)[number];
 const OVERFLOW_SUFFIX = "-overflow";
 const priorityToken = (priority: Priority, lane: Lane) => (lane === "shared" ? priority : `${priority}${OVERFLOW_SUFFIX}`);
-/** Header with the task id on every work message. */
+/**
+ * Header with the task id on a work message whose Nats-Msg-Id is not the task id: a replay from
+ * the DLQ, a moved legacy message, and every message of versions before this one. A create's
+ * message does without it (its Nats-Msg-Id is the id): one header less on the hot path.
+ */
 export const TASK_ID_HEADER = "Jetq-Task-Id";
+
+/** The task id of a work message, from its headers ("" when they name none). */
+export function workMessageTaskId(h: { get(k: string): string } | undefined): string {
+  return h?.get(TASK_ID_HEADER) || h?.get("Nats-Msg-Id") || "";
+}
 /**
  * Header with the task's tenant, on every work message counted in the tenant's backlog
  * (tenant-backlog.ts): whoever takes the message off the stream takes it off that count.
