@@ -178,7 +178,7 @@ export class TaskQueue {
     const lane = this.admitNow(tenant) ?? (await this.admit(tenant));
     let seq: number;
     try {
-      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), encoded, { msgId: id, headers: { [TENANT_HEADER]: tenant } }, this.confirm)).seq;
+      seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), encoded, { msgId: id }, this.confirm)).seq;
     } catch (err) {
       const refused = unqueued(err, id);
       // Not queued for sure: give back the place admit() counted (an unknown outcome keeps it).
@@ -215,7 +215,7 @@ export class TaskQueue {
     const fairShare = this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE;
     const max = this.conn.topology.maxQueuedPerTenant ?? 0;
     if (fairShare === 0 && max === 0) {
-      this.conn.backlog.added(tenant); // still counted: the worker takes every message with a tenant header off
+      this.conn.backlog.added(tenant); // still counted: the worker takes every message that names a tenant off
       return "shared";
     }
     if (!this.conn.backlog.isFresh(tenant)) return null;

@@ -90,10 +90,19 @@ export function workMessageTaskId(h: { get(k: string): string } | undefined): st
   return h?.get(TASK_ID_HEADER) || h?.get("Nats-Msg-Id") || "";
 }
 /**
- * Header with the task's tenant, on every work message counted in the tenant's backlog
- * (tenant-backlog.ts): whoever takes the message off the stream takes it off that count.
+ * Every work message counted in a tenant's backlog (tenant-backlog.ts) names that tenant, and
+ * whoever takes the message off the stream takes it off that count. A replay names it in this
+ * header (its record may predate tenants); a create's record names it in its `tenant` field, and
+ * its message does without the header (one header less on the hot path). Messages written before
+ * tenants name none and were never counted.
  */
 export const TENANT_HEADER = "Jetq-Tenant";
+
+/** The tenant whose backlog counted a work message, if any (see TENANT_HEADER). */
+export function countedTenant(h: { get(k: string): string } | undefined, record: { tenant?: unknown } | null): string | undefined {
+  const named = h?.get(TENANT_HEADER) || record?.tenant;
+  return typeof named === "string" && named ? named : undefined;
+}
 /**
  * Versions before the queued index put the id last (`jetq.tasks.<priority>.<type>.<id>`). The
  * stream still accepts those subjects and the consumers still take them, so messages written then

@@ -12,7 +12,7 @@ import type { Logger } from "../kernel/logger.js";
 import type { JetqMetrics } from "../kernel/metrics.js";
 import { taskMessageOf, type TaskRecord } from "../kernel/task.js";
 import type { TaskQueue } from "../kernel/task-queue.js";
-import { taskSubject, TENANT_HEADER, TOPOLOGY } from "../kernel/topology.js";
+import { countedTenant, taskSubject, TOPOLOGY } from "../kernel/topology.js";
 import { Refusal, refusalOf, transition, type TaskEvent } from "../kernel/transitions.js";
 import { DEAD_LETTER_REASON } from "./task-attempt.js";
 
@@ -95,7 +95,7 @@ export class DeadLetterMover {
     // The message leaves the stream here, not through a worker's ack: take it off its tenant's count.
     const settle = async () => {
       const deleted = await this.conn.jsm.streams.deleteMessage(TOPOLOGY.tasksStream, adv.stream_seq, false);
-      const tenant = original.header?.get(TENANT_HEADER);
+      const tenant = countedTenant(original.header, task);
       if (deleted && tenant) this.conn.backlog.taken(tenant);
     };
     if (refusalOf(stored?.record ?? null, "dead-letter")) {

@@ -12,7 +12,7 @@ import type { TaskTypeRegistry } from "../kernel/registry.js";
 import { TaskQueue } from "../kernel/task-queue.js";
 import { taskQueueFor } from "../kernel/task-queue-for.js";
 import { PRIORITIES, type Priority } from "../kernel/task.js";
-import { consumerName, LANES, TENANT_HEADER, TOPOLOGY, type Lane } from "../kernel/topology.js";
+import { consumerName, LANES, TOPOLOGY, type Lane } from "../kernel/topology.js";
 import type { WorkerPresence } from "../kernel/queue-stats.js";
 import { DeadLetterMover } from "./dead-letter-mover.js";
 import { escapedErrors } from "./escaped-errors.js";
@@ -289,10 +289,6 @@ export class Worker {
   }
 
   private accept(d: Delivery, fromLongPoll: boolean) {
-    // The tenant's backlog counts its unfinished tasks (kernel/tenant-backlog.ts): the message
-    // leaving the stream (acked or terminated) takes this one off; a nak or a crash does not.
-    const tenant = d.headers?.get(TENANT_HEADER);
-    if (tenant) d.onSettled = () => this.opts.conn.backlog.taken(tenant);
     if (this.stopping) {
       d.nak(); // a pull answered after we stopped: give it straight back
       return;

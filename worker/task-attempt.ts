@@ -12,6 +12,7 @@ import { StaleRevisionError, type StoredTask } from "../kernel/state-store.js";
 import type { TaskRecord } from "../kernel/task.js";
 import { REVISION_HEADER, type TaskQueue } from "../kernel/task-queue.js";
 import { Refusal, transition, type AttemptStamp, type TaskEvent } from "../kernel/transitions.js";
+import { countedTenant } from "../kernel/topology.js";
 import { EscapedError, type EscapeTarget } from "./escaped-errors.js";
 import { TaskAbort, type TaskContext, type TaskHandler } from "./handler.js";
 import type { Delivery } from "./pull-source.js";
@@ -181,11 +182,13 @@ export class TaskAttempt implements EscapeTarget {
       task = JSON.parse(decoder.decode(d.data)) as TaskRecord;
       if (typeof task?.id !== "string" || typeof task.type !== "string") throw new Error("no id or type");
     } catch (err) {
+      this.countOffOnSettle(null);
       // Not something jetq published; nothing to record it under. Dropped loudly.
       this.log.error("malformed task message dropped", { subject: d.subject, streamSeq: d.info.streamSeq, error: String(err) });
       d.term("jetq:malformed");
       return "failed";
     }
+    this.countOffOnSettle(task);
     this.taskId = task.id;
     this.logContext = { taskId: task.id, type: task.type, attempt: d.info.deliveryCount };
 
@@ -229,6 +232,15 @@ export class TaskAttempt implements EscapeTarget {
     if (outcome !== "succeeded" && outcome !== "skipped") this.log.info(`attempt ${outcome}`, { seconds });
     else if (this.deps.log.isDebugEnabled()) this.log.debug(`attempt ${outcome}`, { seconds });
     return outcome;
+  }
+
+  /**
+   * The tenant's backlog counts its unfinished tasks (kernel/tenant-backlog.ts): the message
+   * leaving the stream (acked or terminated) takes this one off; a nak or a crash does not.
+   */
+  private countOffOnSettle(task: TaskRecord | null) {
+    const tenant = countedTenant(this.delivery.headers, task);
+    if (tenant) this.delivery.onSettled = () => this.deps.conn.backlog.taken(tenant);
   }
 
   /** Moves the record to running. Fast path: the queued revision travels in a header, so no read. */
