@@ -9,7 +9,8 @@ import { kvStream, scanKv } from "../../kernel/kv-scan.js";
 import { INLINE_RECORD_BYTES } from "../../kernel/queued-entry.js";
 import { COMPLETE_KEY } from "../../kernel/queued-index.js";
 import { QueuedIndexKeeper } from "../../kernel/queued-index-keeper.js";
-import { TOPOLOGY } from "../../kernel/topology.js";
+import { taskQueueFor } from "../../kernel/task-queue-for.js";
+import { TASK_ID_HEADER, taskSubject, TENANT_HEADER, TOPOLOGY } from "../../kernel/topology.js";
 import { createTask, startStack, type Stack } from "../support/stack.js";
 import { waitFor } from "../support/wait.js";
 
@@ -105,6 +106,33 @@ describe("the queued index", () => {
     await stack.startWorker();
     await waitFor("all to succeed", async () => (await Promise.all(ids.map((id) => s.api("GET", `/api/tasks/${id}/status`)))).every((v) => v.body.status === "succeeded"), 60_000, 250);
     expect(stack.ran.labels.length).toBe(ids.length);
+  });
+
+  it("reads work messages as the version before wrote them (id and tenant in headers): indexed again, run, and taken off the tenant's count", { timeout: 120_000 }, async () => {
+    stack = await startStack({ workers: 0 });
+    const tenant = "acme";
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      // That version: a random UUID, Nats-Msg-Id = id, and the id and tenant in headers as well.
+      const id = crypto.randomUUID();
+      const record = { id, type: "record", payload: { label: `old-${i}` }, priority: "normal", maxAttempts: 3, timeoutSeconds: 60, createdAt: new Date().toISOString(), tenant, status: "queued", attempts: 0, progress: { percent: 0 } };
+      await stack.conn.publisher.publish(taskSubject("normal", "record"), JSON.stringify(record), { msgId: id, headers: { [TASK_ID_HEADER]: id, [TENANT_HEADER]: tenant } });
+      stack.conn.backlog.added(tenant); // as its create counted it
+      ids.push(id);
+    }
+    // And one of today's creates for the same tenant, whose message names the tenant only in its record.
+    const queue = taskQueueFor(stack.conn, stack.registry, { defaultTimeoutSeconds: 60 });
+    ids.push((await queue.create({ type: "record", payload: { label: "new" } }, { tenant })).record.id);
+    // Another tenant's long task keeps the work stream from emptying, which would clear every count.
+    await queue.create({ type: "sleep", payload: { ms: 60_000 } }, { tenant: "other" });
+
+    await stack.nats.restart(); // the index is gone; the keeper rebuilds it from the messages' headers
+    await allFound(stack, ids);
+    const s = stack;
+    await waitFor("the tenant's count to include them", async () => (await s.conn.backlog.estimate(tenant)) >= 21 || null, 30_000, 200);
+    await stack.startWorker();
+    await waitFor("all to succeed", async () => (await Promise.all(ids.map((id) => s.api("GET", `/api/tasks/${id}/status`)))).every((v) => v.body.status === "succeeded"), 60_000, 250);
+    await waitFor("the tenant's count back to zero", async () => (await s.conn.backlog.estimate(tenant)) === 0 || null, 30_000, 200);
   });
 
   it("does not index, when rebuilding, a task a worker is running", { timeout: 120_000 }, async () => {
