@@ -175,7 +175,7 @@ export class TaskQueue {
     if (bytes + 256 > maxPayload) { // 256: room for the message's headers
       throw new TooLargeError("payload_too_large", `the task is ${bytes} bytes; NATS accepts messages up to ${maxPayload} bytes (headers included)`, { bytes, maxPayload });
     }
-    const lane = this.admitNow(tenant) ?? (await this.admit(tenant));
+    const lane = this.admitNow(tenant) ?? (await this.admitAfterRead(tenant));
     let seq: number;
     try {
       seq = (await this.conn.publisher.publishConfirmed(taskSubject(record.priority, record.type, lane), encoded, { msgId: id }, this.confirm)).seq;
@@ -203,17 +203,12 @@ export class TaskQueue {
    * (tenant-backlog.ts, an estimate that may run a few tasks behind under load).
    */
   async admit(tenant: string): Promise<Lane> {
-    const now = this.admitNow(tenant);
-    if (now !== null) return now;
-    // Counted at once, before the publish (given back if it fails), so concurrent creates in this
-    // process each see the others.
-    return this.laneFor(tenant, await this.conn.backlog.reserve(tenant, this.conn.topology.maxQueuedPerTenant ?? 0));
+    return this.admitNow(tenant) ?? this.admitAfterRead(tenant);
   }
 
   /** admit() when it needs no read (no limits, or the tenant's counter heard just now); else null. */
   private admitNow(tenant: string): Lane | null {
-    const fairShare = this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE;
-    const max = this.conn.topology.maxQueuedPerTenant ?? 0;
+    const { fairShare, max } = this.tenantLimits();
     if (fairShare === 0 && max === 0) {
       this.conn.backlog.added(tenant); // still counted: the worker takes every message that names a tenant off
       return "shared";
@@ -222,11 +217,21 @@ export class TaskQueue {
     return this.laneFor(tenant, this.conn.backlog.reserveKnown(tenant, max));
   }
 
+  /** admit() once the tenant's counter has been read again. */
+  private async admitAfterRead(tenant: string): Promise<Lane> {
+    // Counted at once, before the publish (given back if it fails), so concurrent creates in this
+    // process each see the others.
+    return this.laneFor(tenant, await this.conn.backlog.reserve(tenant, this.tenantLimits().max));
+  }
+
   private laneFor(tenant: string, { waiting, reserved }: { waiting: number; reserved: boolean }): Lane {
-    const fairShare = this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE;
-    const max = this.conn.topology.maxQueuedPerTenant ?? 0;
+    const { fairShare, max } = this.tenantLimits();
     if (!reserved) throw new QuotaExceededError(QUEUED_TASKS_SETTING, tenant, max, waiting, 1);
     return fairShare > 0 && waiting >= fairShare ? "overflow" : "shared";
+  }
+
+  private tenantLimits() {
+    return { fairShare: this.conn.topology.fairShareQueued ?? DEFAULT_FAIR_SHARE, max: this.conn.topology.maxQueuedPerTenant ?? 0 };
   }
 
   /** Gives back a place admit() counted for a task that was not put on the work stream after all. */
