@@ -82,13 +82,14 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
   const publisher = new StreamPublisher(nc);
   const backlog = new TenantBacklog(nc, jsm, opts.logger ? { logger: opts.logger } : {});
   const stats = new TaskStatsRecorder(nc);
+  const queued = new QueuedIndex(nc, publisher, await kvm.open(TOPOLOGY.queuedBucket));
   return {
     nc,
     js,
     jsm,
     publisher,
     state: new TaskStateStore(publisher, stateKv, topology.finishedTtlSeconds, jsm),
-    queued: new QueuedIndex(nc, publisher, await kvm.open(TOPOLOGY.queuedBucket)),
+    queued,
     backlog,
     stats,
     idempotency: await kvm.open(TOPOLOGY.idempotencyBucket),
@@ -99,6 +100,7 @@ export async function connectJetq(natsUrl: string, topology: TopologyConfig, opt
       return connected && !nc.isClosed();
     },
     close: async () => {
+      await queued.flush(); // the creates answered last: their index entries, before the connection goes
       await backlog.close();
       await stats.stop();
       publisher.close();

@@ -2,15 +2,23 @@
 // per create and a delete marker per task taken (bench/README.md, "(a) after tenants"), so the
 // tasks a process creates at about the same time share one entry: the key `batch.<key>` holds
 // every one of their sequences and queued records. A task's id names its batch. It is a version-8
-// UUID whose first 15 hex digits are the batch key (60 random bits, shared by up to BATCH_MAX
-// tasks) and whose other 62 random bits are the task's own. So a lookup by id is still one direct
-// get, and nothing maps ids to batches.
+// UUID whose first 15 hex digits are the batch key (shared by up to BATCH_MAX tasks) and whose
+// other 62 random bits are the task's own. So a lookup by id is still one direct get, and nothing
+// maps ids to batches. A batch key starts with the time its batch was opened (6 hex digits of
+// milliseconds, wrapping every 4.7 hours) and ends with 36 random bits: a lookup in another
+// process can tell an id minted a moment ago, whose batch may still be on its way, from one that
+// names nothing.
 //
-// The entries are group-committed. The open batch gathers the creates started in one turn of the
-// event loop (up to BATCH_MAX), and once each of them has its publish answered, one write stores
-// the entries of those that were queued; every create waits for that write before it answers.
-// Nothing removes a single entry. The keeper (queued-index-keeper.ts) drops a batch once the work
-// stream no longer holds any of its tasks, and thins out older ones whose tasks have started.
+// The entries are group-committed, off the creates' critical path. The open batch gathers the
+// creates started in one turn of the event loop (up to BATCH_MAX); once each of them has its
+// publish answered, one write stores the entries of those that were queued. A create answers as
+// soon as its own publish is acknowledged (waiting for the batch's write as well cost one process
+// publishing alone a second round trip per create, bench/README.md "(a) with the index write after
+// the answer"). Until its batch is stored, this process finds the task from the batcher's pending
+// entries, and another process waits for the batch when it looks up an id that recent
+// (QueuedIndex.entryOfRecent). Nothing removes a single entry. The keeper
+// (queued-index-keeper.ts) drops a batch once the work stream no longer holds any of its tasks,
+// and thins out older ones whose tasks have started.
 import { randomUUID } from "node:crypto";
 import { entryParts } from "./queued-entry.js";
 import type { ConfirmOptions } from "./stream-publisher.js";
@@ -21,14 +29,27 @@ export const BATCH_MAX = 64;
 export const BATCH_KEY_PREFIX = "batch.";
 
 const BATCH_KEY_DIGITS = 15;
+/** The key's leading time: milliseconds modulo 2^24 (about 4.7 hours), as 6 hex digits. */
+const TIME_DIGITS = 6;
+const TIME_MODULO = 2 ** 24;
 
 // Random digits come from randomUUID(), which draws from a cached pool: a randomBytes() call per
 // id cost more CPU than the rest of a create.
 
-/** A fresh batch key: 15 lower-case hex digits (the random digits of a v4 UUID's first three groups). */
-export function newBatchKey(): string {
+/** A fresh batch key: 15 lower-case hex digits, the time (6) then 9 random ones (a v4 UUID's first 9). */
+export function newBatchKey(now = Date.now()): string {
   const u = randomUUID();
-  return u.slice(0, 8) + u.slice(9, 13) + u.slice(15, 18);
+  return (now % TIME_MODULO).toString(16).padStart(TIME_DIGITS, "0") + u.slice(0, 8) + u.slice(9, 10);
+}
+
+/**
+ * How long ago batch `key` was opened, by this process's clock (ms, between 0 and 4.7 hours: older
+ * keys wrap around). A key from a clock up to `skewMs` ahead of ours counts as just opened.
+ */
+export function batchAgeMs(key: string, now = Date.now(), skewMs = 0): number {
+  const opened = parseInt(key.slice(0, TIME_DIGITS), 16);
+  const age = (((now - opened) % TIME_MODULO) + TIME_MODULO) % TIME_MODULO;
+  return age > TIME_MODULO - skewMs ? 0 : age;
 }
 
 /**
@@ -136,11 +157,19 @@ export function batchEntry(value: Uint8Array, taskId: string): { seq: number; ta
 export interface BatchSlot {
   id: string;
   /**
-   * Says the task is queued at `seq` (resolves once its entry is stored, or handed to the
-   * fallback), or, with null, that it was not queued after all. Called once per slot.
+   * Says the task is queued at `seq`, or, with null, that it was not queued after all. Called once
+   * per slot. The promise resolves at once, the entry pending until its batch is stored; only when
+   * more than MAX_PENDING entries wait for their batches does it resolve once this one is stored
+   * (or handed to the fallback), so a NATS slow to store the index slows creates down rather than
+   * letting pending entries pile up in memory.
    */
   settle(queued: { seq: number; record: Uint8Array } | null): Promise<void>;
 }
+
+/** Entries waiting for their batch's write at most before creates wait for it too (about 1 KiB each). */
+export const MAX_PENDING = 16_384;
+
+type PendingEntry = { id: string; seq: number; record: Uint8Array };
 
 interface OpenBatch {
   key: string;
@@ -148,10 +177,12 @@ interface OpenBatch {
   members: number;
   settled: number;
   sealed: boolean;
-  entries: { id: string; seq: number; record: Uint8Array }[];
+  entries: PendingEntry[];
   written: Promise<void>;
   resolveWritten: () => void;
 }
+
+const RESOLVED = Promise.resolve();
 
 /**
  * Gathers one process's creates into batches. `write` stores a batch (and never throws: it falls
@@ -159,8 +190,12 @@ interface OpenBatch {
  */
 export class IndexBatcher {
   private open: OpenBatch | null = null;
+  /** Entries settled as queued whose batch is not stored yet, by task id. */
+  private readonly pending = new Map<string, PendingEntry>();
+  /** Batches holding such entries (written or being gathered), for flush(). */
+  private readonly unwritten = new Set<OpenBatch>();
 
-  constructor(private readonly write: (key: string, entries: { id: string; seq: number; record: Uint8Array }[], confirm: ConfirmOptions) => Promise<void>) {}
+  constructor(private readonly write: (key: string, entries: PendingEntry[], confirm: ConfirmOptions) => Promise<void>) {}
 
   /** A slot in the open batch (a new one when there is none): every slot must be settled. */
   slot(confirm: ConfirmOptions): BatchSlot {
@@ -181,14 +216,44 @@ export class IndexBatcher {
     return {
       id,
       settle: (queued) => {
-        if (settled) return Promise.resolve();
+        if (settled) return RESOLVED;
         settled = true;
-        if (queued) b.entries.push({ id, ...queued });
+        if (queued) {
+          const entry = { id, seq: queued.seq, record: queued.record };
+          b.entries.push(entry);
+          this.pending.set(id, entry);
+          this.unwritten.add(b);
+        }
         b.settled++;
         this.flushIfDone(b);
-        return queued ? b.written : Promise.resolve();
+        return queued && this.pending.size > MAX_PENDING ? b.written : RESOLVED;
       },
     };
+  }
+
+  /** A queued task's entry while its batch is not stored yet (this process answered its create). */
+  pendingEntry(taskId: string): { seq: number; record: Uint8Array } | undefined {
+    return this.pending.get(taskId);
+  }
+
+  /** Entries waiting for their batch's write (for tests and metrics). */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Resolves once every entry settled so far is stored (or handed to the fallback), or after
+   * `timeoutMs`: what a process does before it closes its connection, so that the creates it
+   * answered last are found by id from any process.
+   */
+  async flush(timeoutMs = 10_000): Promise<void> {
+    const giveUpAt = Date.now() + timeoutMs;
+    while (this.unwritten.size > 0 && Date.now() < giveUpAt) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((r) => (timer = setTimeout(r, giveUpAt - Date.now())));
+      await Promise.race([Promise.all([...this.unwritten].map((b) => b.written)), timeout]);
+      clearTimeout(timer);
+    }
   }
 
   private seal(b: OpenBatch) {
@@ -201,6 +266,10 @@ export class IndexBatcher {
   private flushIfDone(b: OpenBatch) {
     if (!b.sealed || b.settled < b.members) return;
     if (b.entries.length === 0) return b.resolveWritten();
-    void this.write(b.key, b.entries, b.confirm).finally(() => b.resolveWritten());
+    void this.write(b.key, b.entries, b.confirm).finally(() => {
+      for (const e of b.entries) this.pending.delete(e.id);
+      this.unwritten.delete(b);
+      b.resolveWritten();
+    });
   }
 }

@@ -2,8 +2,9 @@
 // worker has taken yet, and so has no state record, is found through this bucket: task id → its
 // work-stream sequence and (when small) its queued record, one direct get whatever the depth of
 // the queue. The tasks a process creates together share one entry, `batch.<key>`, whose key their
-// ids carry (index-batches.ts): written once their publishes are acknowledged, before any of those
-// creates answers, and removed a batch at a time by the keeper's compaction once its tasks have
+// ids carry (index-batches.ts): written once their publishes are acknowledged, just after those
+// creates have answered (this process finds them meanwhile, and another one waits a moment for a
+// batch that recent), and removed a batch at a time by the keeper's compaction once its tasks have
 // left the work stream or started. Tasks of earlier versions (random UUIDs), and the rare create
 // whose batch could not be stored, have an entry of their own, which the first state write of the
 // task (a worker taking it, a cancel) removes with a delete marker that expires by itself. An
@@ -18,7 +19,8 @@
 import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
-import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchEntry, batchKeyOf, IndexBatcher, newBatchValue, readBatch, type BatchSlot } from "./index-batches.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchAgeMs, batchEntry, batchKeyOf, IndexBatcher, newBatchValue, readBatch, type BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
 import { entryValue, queuedEntryOf, type QueuedEntry } from "./queued-entry.js";
 import { isNoMessage } from "./kv-scan.js";
@@ -40,6 +42,17 @@ const RETRY_FOR_MS = 10 * 60_000;
 /** Entries kept for a retry at most (about 1 KiB each); beyond, a task is found once a worker takes it. */
 const MAX_UNCONFIRMED = 10_000;
 const RETRY_CONFIRM: ConfirmOptions = { deadlineMs: 2_000, attemptMs: 1_000 };
+/**
+ * How long after its batch was opened a lookup from another process waits for the batch to be
+ * stored: past the time its creates take to publish (3 s at most) and its write to be confirmed
+ * or handed to the fallback (3 s more). Normally the batch is there a few milliseconds after the
+ * creates answered.
+ */
+const RECENT_BATCH_MS = 8_000;
+/** Clocks of API replicas may differ by this much: a batch opened "in the future" is a recent one. */
+const CLOCK_SKEW_MS = 2_000;
+/** The longest pause between two looks for a recent batch. */
+const RECENT_POLL_MAX_MS = 1_000;
 
 interface Unconfirmed {
   seq: number;
@@ -67,11 +80,21 @@ export class QueuedIndex {
 
   /**
    * A new task's id and its place in the batch of entries being gathered (index-batches.ts): settle
-   * it with the task's sequence once its publish is acknowledged (the promise resolves when the
-   * batch is stored), or with null if the task was not queued. Every slot must be settled.
+   * it with the task's sequence once its publish is acknowledged, or with null if the task was not
+   * queued. Every slot must be settled.
    */
   slot(confirm: ConfirmOptions): BatchSlot {
     return this.batcher.slot(confirm);
+  }
+
+  /** Resolves once the entries of the creates answered so far are stored (before the connection closes). */
+  flush(timeoutMs?: number): Promise<void> {
+    return this.batcher.flush(timeoutMs);
+  }
+
+  /** Entries of answered creates whose batch is not stored yet (for tests and metrics). */
+  get pendingCount(): number {
+    return this.batcher.pendingCount;
   }
 
   /** Stores a batch; when NATS refuses or does not confirm it, each entry on its own instead. Never throws. */
@@ -148,23 +171,47 @@ export class QueuedIndex {
 
   /** A waiting task's work-stream sequence and (if small) its queued record, or null. */
   async entry(taskId: string): Promise<QueuedEntry | null> {
-    const unconfirmed = this.unconfirmed.get(taskId);
-    if (unconfirmed) return { seq: unconfirmed.seq, record: JSON.parse(Buffer.from(unconfirmed.record).toString()) as TaskRecord };
+    return (await this.lookup(taskId)).entry;
+  }
+
+  /**
+   * entry() for an id whose batch another process opened a moment ago and may not have stored
+   * yet (its creates answer before their batch is written, index-batches.ts): looks again, more
+   * slowly each time, until the batch is there or is too old to be on its way. Null at once for an
+   * id that names no batch, or one written without it.
+   */
+  async entryOfRecent(taskId: string): Promise<QueuedEntry | null> {
     const key = batchKeyOf(taskId);
+    if (!key) return null;
+    for (let pause = 5; ; pause = Math.min(pause * 2, RECENT_POLL_MAX_MS)) {
+      const left = RECENT_BATCH_MS - batchAgeMs(key, Date.now(), CLOCK_SKEW_MS);
+      if (left <= 0) return null;
+      await sleep(Math.min(pause, left));
+      const { entry, batchStored } = await this.lookup(taskId);
+      if (entry || batchStored) return entry;
+    }
+  }
+
+  private async lookup(taskId: string): Promise<{ entry: QueuedEntry | null; batchStored: boolean }> {
+    const local = this.unconfirmed.get(taskId) ?? this.batcher.pendingEntry(taskId);
+    if (local) return { entry: { seq: local.seq, record: JSON.parse(Buffer.from(local.record).toString()) as TaskRecord }, batchStored: false };
+    const key = batchKeyOf(taskId);
+    let batchStored = false;
     if (key) {
       const batch = await this.kv.get(BATCH_KEY_PREFIX + key);
       if (isLiveEntry(batch)) {
+        batchStored = true;
         const found = queuedEntryOf(batchEntry(batch.value, taskId), taskId) ?? queuedEntryOf(readBatch(batch.value)[taskId], taskId);
-        if (found) return found;
+        if (found) return { entry: found, batchStored };
       }
       // Not in its batch: an entry of its own (the batch could not be stored, or the index was rebuilt).
     }
     const entry = await this.kv.get(taskId);
-    if (!isLiveEntry(entry)) return null;
+    if (!isLiveEntry(entry)) return { entry: null, batchStored };
     try {
-      return queuedEntryOf(entry.json(), taskId);
+      return { entry: queuedEntryOf(entry.json(), taskId), batchStored };
     } catch {
-      return null;
+      return { entry: null, batchStored };
     }
   }
 

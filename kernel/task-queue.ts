@@ -22,6 +22,7 @@ const DEFAULT_FAIR_SHARE = 10;
 import { TaskListing, type TaskListQuery, type TaskPage } from "./task-listing.js";
 import { Refusal, transition } from "./transitions.js";
 import { workMessageAt } from "./queued-index.js";
+import type { QueuedEntry } from "./queued-entry.js";
 
 /** Header carrying the revision of the queued record, so a worker's first write needs no read. */
 export const REVISION_HEADER = "Jetq-Revision";
@@ -106,8 +107,9 @@ export class TaskQueue {
   }
 
   /**
-   * Accepts a task: one publish, then its entry in the queued index (one write for the batch of
-   * creates made at about the same time, index-batches.ts). A queued task has no state
+   * Accepts a task: one publish, and once it is acknowledged the task is queued and create
+   * answers; its entry in the queued index follows (one write for the batch of creates made at
+   * about the same time, index-batches.ts). A queued task has no state
    * record: its message on the work stream is its state (found by id through the index, see
    * find()); the record starts with its first transition, written by the worker that takes it, or
    * by a cancel.
@@ -185,10 +187,11 @@ export class TaskQueue {
       if (refused.code !== "outcome_unknown") this.release(tenant);
       throw refused;
     }
-    // The task is queued now, whatever becomes of its index entry: an unconfirmed one is written
-    // again in the background (this process finds the task meanwhile), and without one the task
-    // still runs and is found by id once a worker has taken it. A claimed id from another create
-    // belongs to another batch: it gets an entry of its own.
+    // The task is queued now, whatever becomes of its index entry: its batch is written once the
+    // other creates of the batch are answered too (this process finds the task meanwhile, and the
+    // settle waits only when many batches are behind), an unconfirmed one is written again in the
+    // background, and without one the task still runs and is found by id once a worker has taken
+    // it. A claimed id from another create belongs to another batch: it gets an entry of its own.
     if (id === slot.id) await slot.settle({ seq, record: encoded });
     else await this.conn.queued.putOrRetry(id, seq, encoded, this.confirm);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
@@ -280,9 +283,9 @@ export class TaskQueue {
     // queued-index batch still says until the keeper's compaction comes by.
     if (stored === "gone") return null;
     if (stored) return { record: stored.record };
-    const queued = await this.conn.queued.entry(id);
-    if (queued?.record) return { record: queued.record, streamSeq: queued.seq };
-    const msg = (queued && (await workMessageAt(this.conn.jsm, queued.seq, id))) || (await this.legacyMessage(id));
+    const queued = await this.fromEntry(id, await this.conn.queued.entry(id));
+    if (queued) return queued;
+    const msg = await this.legacyMessage(id);
     if (msg) return { record: msg.json<TaskRecord>(), streamSeq: msg.seq };
     // A worker may have taken it between the reads: its record is there now.
     const now = await this.conn.state.get(id);
@@ -291,7 +294,19 @@ export class TaskQueue {
     if (!(await this.conn.queued.complete())) {
       throw new UnavailableError("index_rebuilding", "the index of queued tasks is being rebuilt after a NATS restart; try again in a few seconds", { taskId: id });
     }
-    return null;
+    // Created a moment ago by another process, whose batch of index entries may be on its way.
+    const recent = await this.fromEntry(id, await this.conn.queued.entryOfRecent(id));
+    if (recent) return recent;
+    const later = await this.conn.state.get(id);
+    return later ? { record: later.record } : null;
+  }
+
+  /** The task an index entry names: its record, or the work message at its sequence for a large one. */
+  private async fromEntry(id: string, queued: QueuedEntry | null): Promise<{ record: TaskRecord; streamSeq: number } | null> {
+    if (!queued) return null;
+    if (queued.record) return { record: queued.record, streamSeq: queued.seq };
+    const msg = await workMessageAt(this.conn.jsm, queued.seq, id);
+    return msg ? { record: msg.json<TaskRecord>(), streamSeq: msg.seq } : null;
   }
 
   /** A message written before the queued index, under `jetq.tasks.<p>.<type>.<id>` (its subject names the task). */

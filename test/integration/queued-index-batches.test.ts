@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Kvm } from "@nats-io/kv";
 import { loadConfig } from "../../kit/config.js";
 import { connectJetq, type JetqConnection } from "../../kernel/connection.js";
-import { batchEntry, batchKeyOf, BATCH_KEY_PREFIX, batchMember, batchValue, readBatch, taskIdInBatch, newBatchKey } from "../../kernel/index-batches.js";
+import { batchAgeMs, batchEntry, batchKeyOf, BATCH_KEY_PREFIX, batchMember, batchValue, readBatch, taskIdInBatch, newBatchKey } from "../../kernel/index-batches.js";
+import { NotFoundError } from "../../kernel/errors.js";
+import { isLiveEntry } from "../../kernel/kv-live.js";
 import { isJetqId } from "../../kernel/ids.js";
 import { scanKv } from "../../kernel/kv-scan.js";
 import { silentLogger } from "../../kernel/logger.js";
@@ -43,6 +45,16 @@ describe("batch ids", () => {
     expect(batchEntry(value, ids[1]!)).toEqual({ seq: 8 });
     expect(batchEntry(value, ids[3]!)).toBeUndefined();
   });
+
+  it("start with the time their batch was opened, read back with clocks a little apart", () => {
+    const now = Date.now();
+    expect(batchAgeMs(newBatchKey(now - 1_500), now)).toBe(1_500);
+    expect(batchAgeMs(newBatchKey(now), now)).toBe(0);
+    // Opened on a clock 800 ms ahead of ours: just opened, not 4.7 hours ago.
+    expect(batchAgeMs(newBatchKey(now + 800), now, 2_000)).toBe(0);
+    expect(batchAgeMs(newBatchKey(now + 800), now)).toBeGreaterThan(4 * 3600_000);
+    expect(batchAgeMs(newBatchKey(now - 3600_000), now)).toBe(3600_000);
+  });
 });
 
 describe("the queued index in batches", () => {
@@ -75,6 +87,7 @@ describe("the queued index in batches", () => {
 
   it("creates made at once share a few entries, and another process finds each waiting task by id", async () => {
     const ids = (await Promise.all(Array.from({ length: 300 }, (_, i) => queue.create({ type: "sleep", payload: { ms: 1, marker: `w${i}` } })))).map((r) => r.record.id);
+    await api.queued.flush(); // the creates answered before their batches were written
     const entries = await batchEntries();
     expect(entries.length).toBeGreaterThan(0);
     expect(entries.length).toBeLessThanOrEqual(Math.ceil(300 / 8)); // 64 at most a batch; far fewer than one a task
@@ -84,6 +97,53 @@ describe("the queued index in batches", () => {
       expect(await elsewhere.get(id)).toMatchObject({ id, status: "queued", payload: { marker: `w${i}` } });
     }
     await Promise.all(ids.map((id) => queue.cancel(id)));
+  });
+
+  it("a create answers before its batch is written: its process finds it meanwhile, another waits for the batch", async () => {
+    const confirm = { deadlineMs: 3_000, attemptMs: 1_000 };
+    // A slot taken in the same turn of the event loop holds the batch open until it is settled,
+    // as a slower create of the same batch would.
+    const hold = api.queued.slot(confirm);
+    const { record } = await queue.create({ type: "sleep", payload: { ms: 1, marker: "answered-first" } });
+    const key = batchKeyOf(record.id)!;
+    expect(key).toBe(batchKeyOf(hold.id));
+    const kv = await new Kvm(other.nc).open(TOPOLOGY.queuedBucket);
+    expect(isLiveEntry(await kv.get(BATCH_KEY_PREFIX + key))).toBe(false);
+    expect(api.queued.pendingCount).toBe(1);
+    expect(await queue.get(record.id)).toMatchObject({ id: record.id, status: "queued", payload: { marker: "answered-first" } });
+
+    // Another process (another API replica) asks before the batch is stored: it waits for it.
+    const asked = Date.now();
+    const lookup = elsewhere.get(record.id);
+    setTimeout(() => void hold.settle(null), 300);
+    expect(await lookup).toMatchObject({ id: record.id, status: "queued", payload: { marker: "answered-first" } });
+    expect(Date.now() - asked).toBeGreaterThanOrEqual(250);
+    expect(isLiveEntry(await kv.get(BATCH_KEY_PREFIX + key))).toBe(true);
+    expect(api.queued.pendingCount).toBe(0);
+
+    // No wait for an id whose batch is stored without it, nor for one of a batch opened long ago.
+    for (const unknown of [taskIdInBatch(key), taskIdInBatch(newBatchKey(Date.now() - 60_000))]) {
+      const t0 = Date.now();
+      await expect(elsewhere.get(unknown)).rejects.toBeInstanceOf(NotFoundError);
+      expect(Date.now() - t0).toBeLessThan(1_000);
+    }
+    // A recent id that names nothing is a 404 too, once its batch can no longer be on its way.
+    const t0 = Date.now();
+    await expect(elsewhere.get(taskIdInBatch(newBatchKey(Date.now() - 6_000)))).rejects.toBeInstanceOf(NotFoundError);
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    await queue.cancel(record.id);
+  });
+
+  it("closing a connection stores the batches of the creates it answered", async () => {
+    const closing = await connectJetq(nats.url, loadConfig({ ...TEST_ENV, NATS_URL: nats.url }).topology, { name: "closing-api" });
+    const hold = closing.queued.slot({ deadlineMs: 3_000, attemptMs: 1_000 });
+    const { record } = await taskQueueFor(closing, testRegistry(), { defaultTimeoutSeconds: 60 }).create({ type: "sleep", payload: { ms: 1, marker: "closed" } });
+    setTimeout(() => void hold.settle(null), 200);
+    await closing.close();
+    const kv = await new Kvm(other.nc).open(TOPOLOGY.queuedBucket);
+    expect(isLiveEntry(await kv.get(BATCH_KEY_PREFIX + batchKeyOf(record.id)!))).toBe(true);
+    expect(await elsewhere.get(record.id)).toMatchObject({ id: record.id, status: "queued" });
+    await queue.cancel(record.id);
   });
 
   it("compaction removes batches whose tasks have run, and thins one that a waiting task holds back", async () => {
@@ -103,6 +163,7 @@ describe("the queued index in batches", () => {
     // Batches of tasks that all run, after it.
     const later: string[] = [];
     for (let i = 0; i < 3; i++) later.push(...(await Promise.all(Array.from({ length: 10 }, (_, j) => queue.create({ type: "echo", payload: { value: `${i}.${j}` } })))).map((r) => r.record.id));
+    await api.queued.flush();
     expect((await batchEntries()).length).toBe(4);
 
     await worker.start();

@@ -35,8 +35,10 @@ describe("an unconfirmed queued-index entry", () => {
     await conn.jsm.streams.delete(`KV_${TOPOLOGY.queuedBucket}`);
     const { record, created } = await queue.create({ type: "echo", payload: { value: "kept" } });
     expect(created).toBe(true);
-    expect(conn.queued.unconfirmedCount).toBe(1);
-    // The creating process answers from the entry it holds for the retry.
+    // The create answered before its batch was written: the creating process finds the task from
+    // the entry it holds, first while the write is on its way, then once NATS refused it.
+    expect(await queue.get(record.id)).toMatchObject({ id: record.id, status: "queued", payload: { value: "kept" } });
+    await waitFor("the refused entry kept for a retry", () => conn.queued.unconfirmedCount === 1 && conn.queued.pendingCount === 0, 30_000, 20);
     const found = await queue.get(record.id);
     expect(found).toMatchObject({ id: record.id, status: "queued", payload: { value: "kept" } });
 
