@@ -159,15 +159,17 @@ export interface BatchSlot {
   /**
    * Says the task is queued at `seq`, or, with null, that it was not queued after all. Called once
    * per slot. The promise resolves at once, the entry pending until its batch is stored; only when
-   * more than MAX_PENDING entries wait for their batches does it resolve once this one is stored
-   * (or handed to the fallback), so a NATS slow to store the index slows creates down rather than
-   * letting pending entries pile up in memory.
+   * more than MAX_PENDING entries (or MAX_PENDING_BYTES of records) wait for their batches does it
+   * resolve once this one is stored (or handed to the fallback), so a NATS slow to store the index
+   * slows creates down rather than letting pending entries pile up in memory.
    */
   settle(queued: { seq: number; record: Uint8Array } | null): Promise<void>;
 }
 
-/** Entries waiting for their batch's write at most before creates wait for it too (about 1 KiB each). */
+/** Entries waiting for their batch's write at most before creates wait for it too (about 1 KiB each)... */
 export const MAX_PENDING = 16_384;
+/** ...and their records' bytes at most (records of up to NATS's max_payload, 1 MiB by default). */
+export const MAX_PENDING_BYTES = 32 * 1024 * 1024;
 
 type PendingEntry = { id: string; seq: number; record: Uint8Array };
 
@@ -192,6 +194,7 @@ export class IndexBatcher {
   private open: OpenBatch | null = null;
   /** Entries settled as queued whose batch is not stored yet, by task id. */
   private readonly pending = new Map<string, PendingEntry>();
+  private pendingBytes = 0;
   /** Batches holding such entries (written or being gathered), for flush(). */
   private readonly unwritten = new Set<OpenBatch>();
 
@@ -222,11 +225,12 @@ export class IndexBatcher {
           const entry = { id, seq: queued.seq, record: queued.record };
           b.entries.push(entry);
           this.pending.set(id, entry);
+          this.pendingBytes += entry.record.byteLength;
           this.unwritten.add(b);
         }
         b.settled++;
         this.flushIfDone(b);
-        return queued && this.pending.size > MAX_PENDING ? b.written : RESOLVED;
+        return queued && (this.pending.size > MAX_PENDING || this.pendingBytes > MAX_PENDING_BYTES) ? b.written : RESOLVED;
       },
     };
   }
@@ -267,7 +271,10 @@ export class IndexBatcher {
     if (!b.sealed || b.settled < b.members) return;
     if (b.entries.length === 0) return b.resolveWritten();
     void this.write(b.key, b.entries, b.confirm).finally(() => {
-      for (const e of b.entries) this.pending.delete(e.id);
+      for (const e of b.entries) {
+        this.pending.delete(e.id);
+        this.pendingBytes -= e.record.byteLength;
+      }
       this.unwritten.delete(b);
       b.resolveWritten();
     });

@@ -2,7 +2,7 @@
 // creates answer before their batch is stored, the entries stay findable until it is, and past
 // MAX_PENDING waiting entries a create waits for its batch, so memory does not grow without bound.
 import { describe, expect, it } from "vitest";
-import { BATCH_MAX, IndexBatcher, MAX_PENDING, type BatchSlot } from "../../kernel/index-batches.js";
+import { BATCH_MAX, IndexBatcher, MAX_PENDING, MAX_PENDING_BYTES } from "../../kernel/index-batches.js";
 
 const confirm = { deadlineMs: 1_000, attemptMs: 1_000 };
 const record = (id: string) => Buffer.from(JSON.stringify({ id }));
@@ -71,6 +71,20 @@ describe("IndexBatcher", () => {
     its.release();
     await answers[MAX_PENDING];
     await batcher.flush();
+    expect(batcher.pendingCount).toBe(0);
+  });
+
+  it("makes creates wait too once the pending records pass MAX_PENDING_BYTES, large ones few as they are", async () => {
+    const { batcher, writes } = heldBatcher();
+    const big = Buffer.alloc(1024 * 1024, 0x20); // a record of NATS's default max_payload
+    const answers: Promise<void>[] = [];
+    for (let i = 0; i <= MAX_PENDING_BYTES / big.byteLength; i++) answers.push(batcher.slot(confirm).settle({ seq: i + 1, record: big }));
+    const answered = await Promise.all(answers.map(settled));
+    expect(answered.filter(Boolean).length).toBe(MAX_PENDING_BYTES / big.byteLength);
+    expect(answered.at(-1)).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    for (const w of writes) w.release();
+    await Promise.all(answers);
     expect(batcher.pendingCount).toBe(0);
   });
 });
