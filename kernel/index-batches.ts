@@ -92,7 +92,7 @@ export function batchValue(members: Uint8Array[]): Buffer {
 }
 
 /** A new batch's stored value, with one copy of each record (this runs once per 64 creates). */
-export function newBatchValue(entries: { id: string; seq: number; record: Uint8Array }[]): Buffer {
+export function newBatchValue(entries: readonly BatchMember[]): Buffer {
   return Buffer.concat(valueParts(entries.map((e) => memberParts(e.id, e.seq, e.record))));
 }
 
@@ -155,15 +155,16 @@ export function batchEntry(value: Uint8Array, taskId: string): { seq: number; ta
 
 /** A slot in the open batch: the id to give the task, and how to say what became of it. */
 export interface BatchSlot {
-  id: string;
+  readonly id: string;
   /**
-   * Says the task is queued at `seq`, or, with null, that it was not queued after all. Called once
-   * per slot. The promise resolves at once, the entry pending until its batch is stored; only when
-   * more than MAX_PENDING entries (or MAX_PENDING_BYTES of records) wait for their batches does it
-   * resolve once this one is stored (or handed to the fallback), so a NATS slow to store the index
-   * slows creates down rather than letting pending entries pile up in memory.
+   * Says the task is queued at `seq`. The promise resolves at once, the entry pending until its
+   * batch is stored; only when more than MAX_PENDING entries (or MAX_PENDING_BYTES of records)
+   * wait for their batches does it resolve once this one is stored (or handed to the fallback), so
+   * a NATS slow to store the index slows creates down rather than letting entries pile up in memory.
    */
-  settle(queued: { seq: number; record: Uint8Array } | null): Promise<void>;
+  queued(seq: number, record: Uint8Array): Promise<void>;
+  /** Says the task was not queued after all. Once a slot is queued or released, later calls do nothing. */
+  release(): void;
 }
 
 /** Entries waiting for their batch's write at most before creates wait for it too (about 1 KiB each)... */
@@ -171,20 +172,52 @@ export const MAX_PENDING = 16_384;
 /** ...and their records' bytes at most (records of up to NATS's max_payload, 1 MiB by default). */
 export const MAX_PENDING_BYTES = 32 * 1024 * 1024;
 
-type PendingEntry = { id: string; seq: number; record: Uint8Array };
+/** What a batch's write stores of each task: its id, work-stream sequence and queued record. */
+export interface BatchMember {
+  readonly id: string;
+  readonly seq: number;
+  readonly record: Uint8Array;
+}
 
 interface OpenBatch {
   key: string;
+  /** The ids' first 19 characters, the batch key's (made once per batch, not once per id). */
+  idPrefix: string;
   confirm: ConfirmOptions;
   members: number;
   settled: number;
   sealed: boolean;
-  entries: PendingEntry[];
+  entries: Slot[];
   written: Promise<void>;
   resolveWritten: () => void;
 }
 
 const RESOLVED = Promise.resolve();
+const NO_RECORD = new Uint8Array(0);
+
+/** A slot is also its batch member once queued: one object per create. */
+class Slot implements BatchSlot, BatchMember {
+  seq = 0;
+  record: Uint8Array = NO_RECORD;
+  settled = false;
+
+  constructor(
+    private readonly batcher: IndexBatcher,
+    readonly batch: OpenBatch,
+    readonly id: string,
+  ) {}
+
+  queued(seq: number, record: Uint8Array): Promise<void> {
+    if (this.settled) return RESOLVED;
+    this.seq = seq;
+    this.record = record;
+    return this.batcher.settle(this, true);
+  }
+
+  release(): void {
+    if (!this.settled) void this.batcher.settle(this, false);
+  }
+}
 
 /**
  * Gathers one process's creates into batches. `write` stores a batch (and never throws: it falls
@@ -192,57 +225,55 @@ const RESOLVED = Promise.resolve();
  */
 export class IndexBatcher {
   private open: OpenBatch | null = null;
-  /** Entries settled as queued whose batch is not stored yet, by task id. */
-  private readonly pending = new Map<string, PendingEntry>();
+  /** Batches holding queued entries not stored yet (being gathered or written), by key. */
+  private readonly unwritten = new Map<string, OpenBatch>();
+  private pendingEntries = 0;
   private pendingBytes = 0;
-  /** Batches holding such entries (written or being gathered), for flush(). */
-  private readonly unwritten = new Set<OpenBatch>();
 
-  constructor(private readonly write: (key: string, entries: PendingEntry[], confirm: ConfirmOptions) => Promise<void>) {}
+  constructor(private readonly write: (key: string, members: readonly BatchMember[], confirm: ConfirmOptions) => Promise<void>) {}
 
-  /** A slot in the open batch (a new one when there is none): every slot must be settled. */
+  /** A slot in the open batch (a new one when there is none): every slot must be queued or released. */
   slot(confirm: ConfirmOptions): BatchSlot {
     let batch = this.open;
     if (!batch) {
       let resolveWritten!: () => void;
       const written = new Promise<void>((r) => (resolveWritten = r));
-      const opened: OpenBatch = { key: newBatchKey(), confirm, members: 0, settled: 0, sealed: false, entries: [], written, resolveWritten };
+      const key = newBatchKey();
+      const opened: OpenBatch = { key, idPrefix: taskIdInBatch(key).slice(0, 19), confirm, members: 0, settled: 0, sealed: false, entries: [], written, resolveWritten };
       batch = this.open = opened;
       // The creates started in this turn of the event loop share the batch.
       setImmediate(() => this.seal(opened));
     }
-    const b = batch;
-    b.members++;
-    if (b.members >= BATCH_MAX) this.seal(b);
-    const id = taskIdInBatch(b.key);
-    let settled = false;
-    return {
-      id,
-      settle: (queued) => {
-        if (settled) return RESOLVED;
-        settled = true;
-        if (queued) {
-          const entry = { id, seq: queued.seq, record: queued.record };
-          b.entries.push(entry);
-          this.pending.set(id, entry);
-          this.pendingBytes += entry.record.byteLength;
-          this.unwritten.add(b);
-        }
-        b.settled++;
-        this.flushIfDone(b);
-        return queued && (this.pending.size > MAX_PENDING || this.pendingBytes > MAX_PENDING_BYTES) ? b.written : RESOLVED;
-      },
-    };
+    batch.members++;
+    if (batch.members >= BATCH_MAX) this.seal(batch);
+    // A v4 UUID's last 17 characters: the variant, then 62 random bits (taskIdInBatch's, without its slices).
+    return new Slot(this, batch, batch.idPrefix + randomUUID().slice(19));
+  }
+
+  /** @internal Slot's: records what became of a slot, and writes its batch once every member has said. */
+  settle(slot: Slot, queued: boolean): Promise<void> {
+    slot.settled = true;
+    const b = slot.batch;
+    if (queued) {
+      b.entries.push(slot);
+      this.pendingEntries++;
+      this.pendingBytes += slot.record.byteLength;
+      this.unwritten.set(b.key, b);
+    }
+    b.settled++;
+    this.flushIfDone(b);
+    return queued && (this.pendingEntries > MAX_PENDING || this.pendingBytes > MAX_PENDING_BYTES) ? b.written : RESOLVED;
   }
 
   /** A queued task's entry while its batch is not stored yet (this process answered its create). */
-  pendingEntry(taskId: string): { seq: number; record: Uint8Array } | undefined {
-    return this.pending.get(taskId);
+  pendingEntry(taskId: string): BatchMember | undefined {
+    const key = batchKeyOf(taskId);
+    return key === null ? undefined : this.unwritten.get(key)?.entries.find((e) => e.id === taskId);
   }
 
   /** Entries waiting for their batch's write (for tests and metrics). */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pendingEntries;
   }
 
   /**
@@ -255,7 +286,7 @@ export class IndexBatcher {
     while (this.unwritten.size > 0 && Date.now() < giveUpAt) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((r) => (timer = setTimeout(r, giveUpAt - Date.now())));
-      await Promise.race([Promise.all([...this.unwritten].map((b) => b.written)), timeout]);
+      await Promise.race([Promise.all([...this.unwritten.values()].map((b) => b.written)), timeout]);
       clearTimeout(timer);
     }
   }
@@ -271,11 +302,9 @@ export class IndexBatcher {
     if (!b.sealed || b.settled < b.members) return;
     if (b.entries.length === 0) return b.resolveWritten();
     void this.write(b.key, b.entries, b.confirm).finally(() => {
-      for (const e of b.entries) {
-        this.pending.delete(e.id);
-        this.pendingBytes -= e.record.byteLength;
-      }
-      this.unwritten.delete(b);
+      this.pendingEntries -= b.entries.length;
+      for (const e of b.entries) this.pendingBytes -= e.record.byteLength;
+      this.unwritten.delete(b.key);
       b.resolveWritten();
     });
   }

@@ -20,7 +20,7 @@ import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { headers, type NatsConnection } from "@nats-io/transport-node";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchAgeMs, batchEntry, batchKeyOf, IndexBatcher, newBatchValue, readBatch, type BatchSlot } from "./index-batches.js";
+import { BATCH_KEY_PREFIX, BATCH_MAX_SEQ_HEADER, batchAgeMs, batchEntry, batchKeyOf, IndexBatcher, newBatchValue, readBatch, type BatchMember, type BatchSlot } from "./index-batches.js";
 import { isLiveEntry } from "./kv-live.js";
 import { entryValue, queuedEntryOf, type QueuedEntry } from "./queued-entry.js";
 import { isNoMessage } from "./kv-scan.js";
@@ -79,9 +79,9 @@ export class QueuedIndex {
   ) {}
 
   /**
-   * A new task's id and its place in the batch of entries being gathered (index-batches.ts): settle
-   * it with the task's sequence once its publish is acknowledged, or with null if the task was not
-   * queued. Every slot must be settled.
+   * A new task's id and its place in the batch of entries being gathered (index-batches.ts): say
+   * `queued` with the task's sequence once its publish is acknowledged, or `release` it if the task
+   * was not queued. Every slot must be one or the other.
    */
   slot(confirm: ConfirmOptions): BatchSlot {
     return this.batcher.slot(confirm);
@@ -98,7 +98,7 @@ export class QueuedIndex {
   }
 
   /** Stores a batch; when NATS refuses or does not confirm it, each entry on its own instead. Never throws. */
-  private async writeBatch(key: string, entries: { id: string; seq: number; record: Uint8Array }[], confirm: ConfirmOptions): Promise<void> {
+  private async writeBatch(key: string, entries: readonly BatchMember[], confirm: ConfirmOptions): Promise<void> {
     const value = newBatchValue(entries);
     try {
       const maxSeq = String(Math.max(...entries.map((e) => e.seq)));

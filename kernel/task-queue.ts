@@ -120,12 +120,12 @@ export class TaskQueue {
     const def = this.registry.get(spec.type)!;
     await def.admit?.(spec.payload, this.conn, tenant);
     // The task's id and its place in the queued index's open batch; a create that ends without
-    // queuing it gives the place back (settle is once per slot, so the later calls are no-ops).
+    // queuing it gives the place back (a slot queued or released already ignores the release).
     const slot = this.conn.queued.slot(this.confirm);
     try {
       return await this.createIn(slot, spec, tenant, def);
     } finally {
-      void slot.settle(null);
+      slot.release();
     }
   }
 
@@ -150,7 +150,7 @@ export class TaskQueue {
         }
         // The first creator claimed the key but its task is not there (yet, or it died before
         // publishing): finish the job under the claimed id; dedupe makes a race harmless.
-        void slot.settle(null);
+        slot.release();
         id = claimed;
       }
     }
@@ -188,11 +188,11 @@ export class TaskQueue {
       throw refused;
     }
     // The task is queued now, whatever becomes of its index entry: its batch is written once the
-    // other creates of the batch are answered too (this process finds the task meanwhile, and the
-    // settle waits only when many batches are behind), an unconfirmed one is written again in the
+    // other creates of the batch are answered too (this process finds the task meanwhile; queued()
+    // waits only when many batches are behind), an unconfirmed one is written again in the
     // background, and without one the task still runs and is found by id once a worker has taken
     // it. A claimed id from another create belongs to another batch: it gets an entry of its own.
-    if (id === slot.id) await slot.settle({ seq, record: encoded });
+    if (id === slot.id) await slot.queued(seq, encoded);
     else await this.conn.queued.putOrRetry(id, seq, encoded, this.confirm);
     // Counted here, once per task, whoever creates it: HTTP, a handler's ctx.enqueue, the scheduler.
     this.opts.metrics?.tasksCreated.inc({ type: record.type, priority: record.priority });

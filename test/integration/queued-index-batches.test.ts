@@ -101,7 +101,7 @@ describe("the queued index in batches", () => {
 
   it("a create answers before its batch is written: its process finds it meanwhile, another waits for the batch", async () => {
     const confirm = { deadlineMs: 3_000, attemptMs: 1_000 };
-    // A slot taken in the same turn of the event loop holds the batch open until it is settled,
+    // A slot taken in the same turn of the event loop holds the batch open until it is released,
     // as a slower create of the same batch would.
     const hold = api.queued.slot(confirm);
     const { record } = await queue.create({ type: "sleep", payload: { ms: 1, marker: "answered-first" } });
@@ -115,7 +115,7 @@ describe("the queued index in batches", () => {
     // Another process (another API replica) asks before the batch is stored: it waits for it.
     const asked = Date.now();
     const lookup = elsewhere.get(record.id);
-    setTimeout(() => void hold.settle(null), 300);
+    setTimeout(() => hold.release(), 300);
     expect(await lookup).toMatchObject({ id: record.id, status: "queued", payload: { marker: "answered-first" } });
     expect(Date.now() - asked).toBeGreaterThanOrEqual(250);
     expect(isLiveEntry(await kv.get(BATCH_KEY_PREFIX + key))).toBe(true);
@@ -138,7 +138,7 @@ describe("the queued index in batches", () => {
     const closing = await connectJetq(nats.url, loadConfig({ ...TEST_ENV, NATS_URL: nats.url }).topology, { name: "closing-api" });
     const hold = closing.queued.slot({ deadlineMs: 3_000, attemptMs: 1_000 });
     const { record } = await taskQueueFor(closing, testRegistry(), { defaultTimeoutSeconds: 60 }).create({ type: "sleep", payload: { ms: 1, marker: "closed" } });
-    setTimeout(() => void hold.settle(null), 200);
+    setTimeout(() => hold.release(), 200);
     await closing.close();
     const kv = await new Kvm(other.nc).open(TOPOLOGY.queuedBucket);
     expect(isLiveEntry(await kv.get(BATCH_KEY_PREFIX + batchKeyOf(record.id)!))).toBe(true);

@@ -20,7 +20,7 @@ describe("IndexBatcher", () => {
   it("answers a create before its batch is written, and finds the entry until it is", async () => {
     const { batcher, writes } = heldBatcher();
     const slots = Array.from({ length: 3 }, () => batcher.slot(confirm));
-    const answers = slots.map((s, i) => s.settle(i === 1 ? null : { seq: i + 1, record: record(s.id) }));
+    const answers = slots.map((s, i) => (i === 1 ? (s.release(), Promise.resolve()) : s.queued(i + 1, record(s.id))));
     expect(await Promise.all(answers.map(settled))).toEqual([true, true, true]);
     await new Promise((r) => setImmediate(r)); // the batch is sealed at the end of the turn
     expect(writes.map((w) => w.ids)).toEqual([[slots[0]!.id, slots[2]!.id]]);
@@ -37,15 +37,15 @@ describe("IndexBatcher", () => {
     expect(batcher.pendingEntry(slots[0]!.id)).toBeUndefined();
   });
 
-  it("writes a batch only once every member is settled, and seals it at BATCH_MAX", async () => {
+  it("writes a batch only once every member has said what became of it, and seals it at BATCH_MAX", async () => {
     const { batcher, writes } = heldBatcher();
     const slots = Array.from({ length: BATCH_MAX + 1 }, () => batcher.slot(confirm));
     expect(new Set(slots.slice(0, BATCH_MAX).map((s) => s.id.slice(0, 18))).size).toBe(1);
     expect(slots[BATCH_MAX]!.id.slice(0, 18)).not.toBe(slots[0]!.id.slice(0, 18));
-    for (const s of slots.slice(1)) await s.settle({ seq: 1, record: record(s.id) });
+    for (const s of slots.slice(1)) await s.queued(1, record(s.id));
     await new Promise((r) => setImmediate(r));
     expect(writes.map((w) => w.ids.length)).toEqual([1]); // the second batch; the first waits for slot 0
-    await slots[0]!.settle({ seq: 1, record: record(slots[0]!.id) });
+    await slots[0]!.queued(1, record(slots[0]!.id));
     expect(writes.map((w) => w.ids.length)).toEqual([1, BATCH_MAX]);
     for (const w of writes) w.release();
   });
@@ -57,7 +57,7 @@ describe("IndexBatcher", () => {
     for (let i = 0; i <= MAX_PENDING; i++) {
       const slot = batcher.slot(confirm);
       ids.push(slot.id);
-      answers.push(slot.settle({ seq: i + 1, record: record(slot.id) }));
+      answers.push(slot.queued(i + 1, record(slot.id)));
     }
     const answered = await Promise.all(answers.map(settled));
     expect(answered.slice(0, MAX_PENDING).every(Boolean)).toBe(true);
@@ -78,7 +78,7 @@ describe("IndexBatcher", () => {
     const { batcher, writes } = heldBatcher();
     const big = Buffer.alloc(1024 * 1024, 0x20); // a record of NATS's default max_payload
     const answers: Promise<void>[] = [];
-    for (let i = 0; i <= MAX_PENDING_BYTES / big.byteLength; i++) answers.push(batcher.slot(confirm).settle({ seq: i + 1, record: big }));
+    for (let i = 0; i <= MAX_PENDING_BYTES / big.byteLength; i++) answers.push(batcher.slot(confirm).queued(i + 1, big));
     const answered = await Promise.all(answers.map(settled));
     expect(answered.filter(Boolean).length).toBe(MAX_PENDING_BYTES / big.byteLength);
     expect(answered.at(-1)).toBe(false);
