@@ -39,8 +39,12 @@ export const REBUILD_LOCK_KEY = "_rebuilding";
 /** How often entries NATS did not confirm are sent again, and for how long at most. */
 const RETRY_EVERY_MS = 1_000;
 const RETRY_FOR_MS = 10 * 60_000;
-/** Entries kept for a retry at most (about 1 KiB each); beyond, a task is found once a worker takes it. */
+/**
+ * Entries kept for a retry at most (about 1 KiB each), and their records' bytes at most (a record
+ * may be up to NATS's max_payload); beyond, a task is found once a worker takes it.
+ */
 const MAX_UNCONFIRMED = 10_000;
+export const MAX_UNCONFIRMED_BYTES = 32 * 1024 * 1024;
 const RETRY_CONFIRM: ConfirmOptions = { deadlineMs: 2_000, attemptMs: 1_000 };
 /**
  * How long after its batch was opened a lookup from another process waits for the batch to be
@@ -66,6 +70,7 @@ export class QueuedIndex {
    * sent again in the background; meanwhile this process finds those tasks from here.
    */
   private readonly unconfirmed = new Map<string, Unconfirmed>();
+  private unconfirmedBytes = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private retrying = false;
   /** Every delete marker's headers, the same each time: made once (the client encodes them per publish). */
@@ -116,11 +121,18 @@ export class QueuedIndex {
     try {
       await this.put(taskId, streamSeq, record, confirm);
     } catch {
-      if (this.unconfirmed.size >= MAX_UNCONFIRMED) return; // found once a worker takes it
+      // Past the bounds the task is found once a worker takes it.
+      if (this.unconfirmed.size >= MAX_UNCONFIRMED || this.unconfirmedBytes + record.byteLength > MAX_UNCONFIRMED_BYTES) return;
+      if (this.unconfirmed.has(taskId)) return;
       this.unconfirmed.set(taskId, { seq: streamSeq, record, giveUpAt: Date.now() + RETRY_FOR_MS });
+      this.unconfirmedBytes += record.byteLength;
       this.retryTimer ??= setInterval(() => void this.retryUnconfirmed(), RETRY_EVERY_MS);
       this.retryTimer.unref();
     }
+  }
+
+  private forgetUnconfirmed(taskId: string, u: Unconfirmed) {
+    if (this.unconfirmed.delete(taskId)) this.unconfirmedBytes -= u.record.byteLength;
   }
 
   /** Entries waiting to be written again (for tests and metrics). */
@@ -134,12 +146,12 @@ export class QueuedIndex {
     try {
       for (const [taskId, u] of this.unconfirmed) {
         if (this.nc.isClosed() || Date.now() > u.giveUpAt) {
-          this.unconfirmed.delete(taskId); // the task still runs; it is found once a worker takes it
+          this.forgetUnconfirmed(taskId, u); // the task still runs; it is found once a worker takes it
           continue;
         }
         try {
           await this.put(taskId, u.seq, u.record, RETRY_CONFIRM);
-          this.unconfirmed.delete(taskId);
+          this.forgetUnconfirmed(taskId, u);
         } catch {
           break; // NATS still does not confirm: try again on the next tick, oldest first
         }

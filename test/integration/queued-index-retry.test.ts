@@ -7,6 +7,7 @@ import { Kvm } from "@nats-io/kv";
 import { connectJetq, type JetqConnection } from "../../kernel/connection.js";
 import { loadKernelConfig } from "../../kernel/config.js";
 import { isLiveEntry } from "../../kernel/kv-live.js";
+import { MAX_UNCONFIRMED_BYTES } from "../../kernel/queued-index.js";
 import type { TaskQueue } from "../../kernel/task-queue.js";
 import { taskQueueFor } from "../../kernel/task-queue-for.js";
 import { ensureQueuedIndexBucket, TOPOLOGY } from "../../kernel/topology.js";
@@ -51,5 +52,24 @@ describe("an unconfirmed queued-index entry", () => {
     expect(entry!.json<{ seq: number; task: { id: string } }>().task.id).toBe(record.id);
     // Another process finds it through the bucket now.
     expect(await other.queued.entry(record.id)).toMatchObject({ record: { id: record.id, status: "queued" } });
+  });
+
+  it("keeps at most MAX_UNCONFIRMED_BYTES of records for the retry; large tasks past it are queued all the same", async () => {
+    await conn.jsm.streams.delete(`KV_${TOPOLOGY.queuedBucket}`);
+    const value = "x".repeat(900 * 1024); // near NATS's default max_payload of 1 MiB
+    const fits = Math.floor(MAX_UNCONFIRMED_BYTES / (value.length + 300));
+    const created = await Promise.all(Array.from({ length: fits + 5 }, () => queue.create({ type: "echo", payload: { value } })));
+    expect(created.every((c) => c.created)).toBe(true);
+    await waitFor("the refused entries settled", () => conn.queued.pendingCount === 0, 30_000, 20);
+    expect(conn.queued.unconfirmedCount).toBeGreaterThan(0);
+    expect(conn.queued.unconfirmedCount).toBeLessThanOrEqual(fits);
+    // Every task was queued all the same: the work stream holds each one.
+    const { state } = await conn.jsm.streams.info(TOPOLOGY.tasksStream);
+    expect(state.messages).toBeGreaterThanOrEqual(fits + 5);
+    await ensureQueuedIndexBucket(conn.nc, conn.jsm, 1);
+    await waitFor("the kept entries written again", () => conn.queued.unconfirmedCount === 0, 60_000, 100);
+    const kept = await Promise.all(created.map((c) => other.queued.entry(c.record.id)));
+    expect(kept.filter(Boolean).length).toBeGreaterThan(0);
+    expect(kept.filter(Boolean).length).toBeLessThanOrEqual(fits);
   });
 });
