@@ -179,7 +179,11 @@ beforeAll(async () => {
     if (type === "DELETED" || p.metadata?.deletionTimestamp) {
       if (podsLive.delete(name)) {
         removedAt.set(name, Date.now());
-        scaleDowns.at(-1)?.removed.add(name);
+        // The last scale-down's, unless it has all the pods it removed: then this one belongs to
+        // the next scale-down, whose new count this watch saw before the deployment watch did
+        // (the next entry takes it from removedAt).
+        const last = scaleDowns.at(-1);
+        if (last && last.removed.size < last.from - last.to) last.removed.add(name);
       }
     } else podsLive.add(name);
   });
