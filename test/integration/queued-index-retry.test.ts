@@ -58,9 +58,15 @@ describe("an unconfirmed queued-index entry", () => {
     await conn.jsm.streams.delete(`KV_${TOPOLOGY.queuedBucket}`);
     const value = "x".repeat(900 * 1024); // near NATS's default max_payload of 1 MiB
     const fits = Math.floor(MAX_UNCONFIRMED_BYTES / (value.length + 300));
-    const created = await Promise.all(Array.from({ length: fits + 5 }, () => queue.create({ type: "echo", payload: { value } })));
+    // The default publish deadline (3 s) and eight at a time: 37 MB into the work stream must not
+    // time out on a loaded machine; each create answers without waiting for its index entry.
+    const large = taskQueueFor(conn, testRegistry(), { defaultTimeoutSeconds: 60 });
+    const created: Awaited<ReturnType<TaskQueue["create"]>>[] = [];
+    while (created.length < fits + 5) {
+      created.push(...(await Promise.all(Array.from({ length: Math.min(8, fits + 5 - created.length) }, () => large.create({ type: "echo", payload: { value } })))));
+    }
     expect(created.every((c) => c.created)).toBe(true);
-    await waitFor("the refused entries settled", () => conn.queued.pendingCount === 0, 30_000, 20);
+    await waitFor("the refused entries settled", () => conn.queued.pendingCount === 0, 60_000, 20);
     expect(conn.queued.unconfirmedCount).toBeGreaterThan(0);
     expect(conn.queued.unconfirmedCount).toBeLessThanOrEqual(fits);
     // Every task was queued all the same: the work stream holds each one.
