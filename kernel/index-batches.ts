@@ -56,9 +56,12 @@ export function batchAgeMs(key: string, now = Date.now(), skewMs = 0): number {
  * A new task id in batch `key`: a version-8 UUID (RFC 9562) that carries the key in its first 15
  * hex digits; its last two groups (the variant, then 62 random bits) are a v4 UUID's.
  */
-export function taskIdInBatch(key: string): string {
-  return `${key.slice(0, 8)}-${key.slice(8, 12)}-8${key.slice(12, BATCH_KEY_DIGITS)}${randomUUID().slice(18)}`;
+export function taskIdInBatch(key: string, prefix = batchIdPrefix(key)): string {
+  return prefix + randomUUID().slice(18);
 }
+
+/** The first 18 characters of every id in batch `key` (the key, the dashes and the version digit). */
+const batchIdPrefix = (key: string) => `${key.slice(0, 8)}-${key.slice(8, 12)}-8${key.slice(12, BATCH_KEY_DIGITS)}`;
 
 /** The batch key a task id names, or null for an id that names none (the random UUIDs of earlier versions). */
 export function batchKeyOf(taskId: string): string | null {
@@ -181,7 +184,7 @@ export interface BatchMember {
 
 interface OpenBatch {
   key: string;
-  /** The ids' first 19 characters, the batch key's (made once per batch, not once per id). */
+  /** What every id in the batch starts with (made once per batch, not once per id). */
   idPrefix: string;
   confirm: ConfirmOptions;
   members: number;
@@ -239,15 +242,14 @@ export class IndexBatcher {
       let resolveWritten!: () => void;
       const written = new Promise<void>((r) => (resolveWritten = r));
       const key = newBatchKey();
-      const opened: OpenBatch = { key, idPrefix: taskIdInBatch(key).slice(0, 19), confirm, members: 0, settled: 0, sealed: false, entries: [], written, resolveWritten };
+      const opened: OpenBatch = { key, idPrefix: batchIdPrefix(key), confirm, members: 0, settled: 0, sealed: false, entries: [], written, resolveWritten };
       batch = this.open = opened;
       // The creates started in this turn of the event loop share the batch.
       setImmediate(() => this.seal(opened));
     }
     batch.members++;
     if (batch.members >= BATCH_MAX) this.seal(batch);
-    // A v4 UUID's last 17 characters: the variant, then 62 random bits (taskIdInBatch's, without its slices).
-    return new Slot(this, batch, batch.idPrefix + randomUUID().slice(19));
+    return new Slot(this, batch, taskIdInBatch(batch.key, batch.idPrefix));
   }
 
   /** @internal Slot's: records what became of a slot, and writes its batch once every member has said. */

@@ -193,15 +193,24 @@ export class QueuedIndex {
    * id that names no batch, or one written without it.
    */
   async entryOfRecent(taskId: string): Promise<QueuedEntry | null> {
-    const key = batchKeyOf(taskId);
-    if (!key) return null;
     for (let pause = 5; ; pause = Math.min(pause * 2, RECENT_POLL_MAX_MS)) {
-      const left = RECENT_BATCH_MS - batchAgeMs(key, Date.now(), CLOCK_SKEW_MS);
+      const left = this.recentFor(taskId);
       if (left <= 0) return null;
       await sleep(Math.min(pause, left));
       const { entry, batchStored } = await this.lookup(taskId);
       if (entry || batchStored) return entry;
     }
+  }
+
+  /** Whether the id's batch was opened recently enough to be still on its way (entryOfRecent waits for it). */
+  isRecent(taskId: string): boolean {
+    return this.recentFor(taskId) > 0;
+  }
+
+  /** How much longer the id's batch may still be on its way, in ms (0 or less: it is not, or the id names none). */
+  private recentFor(taskId: string): number {
+    const key = batchKeyOf(taskId);
+    return key === null ? 0 : RECENT_BATCH_MS - batchAgeMs(key, Date.now(), CLOCK_SKEW_MS);
   }
 
   private async lookup(taskId: string): Promise<{ entry: QueuedEntry | null; batchStored: boolean }> {

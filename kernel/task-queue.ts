@@ -295,9 +295,10 @@ export class TaskQueue {
       throw new UnavailableError("index_rebuilding", "the index of queued tasks is being rebuilt after a NATS restart; try again in a few seconds", { taskId: id });
     }
     // Created a moment ago by another process, whose batch of index entries may be on its way.
+    if (!this.conn.queued.isRecent(id)) return null;
     const recent = await this.fromEntry(id, await this.conn.queued.entryOfRecent(id));
     if (recent) return recent;
-    const later = await this.conn.state.get(id);
+    const later = await this.conn.state.get(id); // a worker may have taken it while we waited
     return later ? { record: later.record } : null;
   }
 
